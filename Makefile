@@ -1,0 +1,40 @@
+# The front door. A newcomer on Debian 12 needs only:
+#   make run    install what is missing, build, start `tickpipe run` on the embedded default
+#   make test   install what is missing, build, run every test suite
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+
+.PHONY: run test build build-asan deps test-deps bench fmt clean node-deps
+
+run: deps build
+	./build/tickpipe run
+
+test: test-deps build build-asan node-deps
+	@scripts/run-tests.sh
+
+deps:
+	@scripts/install-deps.sh run
+
+test-deps:
+	@scripts/install-deps.sh test
+
+build:
+	@cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_C_FLAGS_RELEASE="-O2 -g -DNDEBUG" >/dev/null
+	@cmake --build build -j $(JOBS)
+
+build-asan:
+	@cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_FLAGS_DEBUG="-O1 -g" -DTP_SANITIZE=ON >/dev/null
+	@cmake --build build-asan -j $(JOBS)
+
+node-deps:
+	@if [ -f tests/package-lock.json ]; then \
+	  if [ ! -d tests/node_modules ] || [ tests/package-lock.json -nt tests/node_modules ]; then \
+	    cd tests && npm ci --no-audit --no-fund --loglevel=error; fi; fi
+
+bench: deps build
+	@bench/run.sh
+
+fmt:
+	clang-format -i $$(git ls-files 'src/*.[ch]' 'tests/*.[ch]' 'bench/*.[ch]')
+
+clean:
+	rm -rf build build-asan

@@ -1,0 +1,55 @@
+/*
+ * commands.c — the command table and the commands not built yet (they say so and exit 2).
+ */
+#include "cli/commands.h"
+
+const struct tp_command tp_commands[] = {
+    {"run", "run the pipeline: sources -> journal -> engine -> outputs", tp_cmd_run},
+    {"replay", "run the engine over files as fast as possible; write bars, anomalies, late",
+     tp_cmd_replay},
+    {"gen", "generate a synthetic dataset", tp_cmd_gen},
+    {"validate", "check the data in the lake and the database", tp_cmd_validate},
+    {"etl", "compute interval summaries", tp_cmd_etl},
+    {"compact", "compact the lake's small files", tp_cmd_compact},
+    {"journal", "inspect a journal: tickpipe journal dump|verify DIR", tp_cmd_journal},
+};
+const size_t tp_ncommands = TP_ARRAY_LEN(tp_commands);
+
+bool tp_cmd_wants_help(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--")) return false;
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) return true;
+    }
+    return false;
+}
+
+static int not_yet(int argc, char **argv, const char *what)
+{
+    if (tp_cmd_wants_help(argc, argv)) {
+        printf("tickpipe %s: %s\n\nNot implemented in this version yet.\n", argv[0], what);
+        return 0;
+    }
+    fprintf(stderr, "tickpipe %s: not implemented in this version yet (%s)\n", argv[0], what);
+    return TP_EXIT_USAGE;
+}
+
+int tp_cmd_gen(int argc, char **argv)
+{
+    return not_yet(argc, argv, "synthetic datasets: issue 'batch side and operations'");
+}
+
+int tp_cmd_validate(int argc, char **argv)
+{
+    return not_yet(argc, argv, "data validation: issue 'batch side and operations'");
+}
+
+int tp_cmd_etl(int argc, char **argv)
+{
+    return not_yet(argc, argv, "interval summaries: issue 'PostgreSQL warehouse and Redis'");
+}
+
+int tp_cmd_compact(int argc, char **argv)
+{
+    return not_yet(argc, argv, "lake compaction: issue 'the data lake'");
+}
