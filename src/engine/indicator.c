@@ -56,8 +56,9 @@
  *     (p = count − 1);
  *   - every part's phase (seeding, smoothing) follows from count alone.
  *
- * Inputs are finite prices (the engine's bars are). Owned by the engine thread; not
- * thread-safe. A pure module: it never logs.
+ * Inputs are finite prices (the engine's bars are): a non-finite one would stay in the EMA
+ * and Wilder states for good. Every null output is the canonical NaN. Owned by the engine
+ * thread; not thread-safe. A pure module: it never logs.
  */
 #include <math.h>
 
@@ -410,6 +411,14 @@ void tp_ind_update(struct tp_ind *s, double high, double low, double close,
             out->volatility = sqrt(win_m2(&s->vol) / (s->vol.n - 1));
     }
     s->prev_close = close;
+
+    /* Null is the canonical NaN (what tp_ind_values_clear writes, and what the journal codec
+     * treats as absent), whatever NaN an arithmetic path may have produced. */
+    double *f[] = {&out->sma,       &out->ema, &out->bb_upper,  &out->bb_middle,
+                   &out->bb_lower,  &out->rsi, &out->macd,      &out->macd_signal,
+                   &out->macd_hist, &out->atr, &out->volatility};
+    for (size_t i = 0; i < TP_ARRAY_LEN(f); i++)
+        if (isnan(*f[i])) *f[i] = NAN;
 }
 
 /* --- checkpoint ------------------------------------------------------------------------- */

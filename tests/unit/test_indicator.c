@@ -261,6 +261,30 @@ static void test_nonpositive(void)
     tp_ind_free(s);
 }
 
+/* Null is always the canonical NaN, bit for bit (the journal codec stores any other NaN as a
+ * present value), even when a bad input makes the arithmetic produce another NaN. */
+static void test_null_canonical(void)
+{
+    struct tp_ind_cfg cfg;
+    tp_ind_cfg_default(&cfg);
+    struct tp_ind *s = tp_ind_new(&cfg);
+    ASSERT(s != NULL);
+    double canon = NAN;
+    for (int t = 1; t <= 60; t++) {
+        double c = 100 + t;
+        double h = t == 40 ? INFINITY : c + 1, l = t == 40 ? INFINITY : c - 1;
+        if (t == 45) c = -NAN;
+        struct tp_ind_values v;
+        tp_ind_update(s, h, l, c, &v);
+        double col[NCOL];
+        to_cols(&v, col);
+        for (int i = 0; i < NCOL; i++)
+            if (isnan(col[i]) && memcmp(&col[i], &canon, sizeof canon))
+                TPT_FAIL("%s at bar %d is a non-canonical NaN", col_name[i], t);
+    }
+    tp_ind_free(s);
+}
+
 /* The first non-null bar of every indicator, for the defaults and configured periods. */
 static void check_warmup(const struct tp_ind_cfg *cfg)
 {
@@ -791,6 +815,7 @@ static void test_corrupt(void)
 
 TPT_MAIN({"cfg", test_cfg}, {"values_clear", test_values_clear}, {"linear", test_linear},
          {"constant", test_constant}, {"alternating", test_alternating},
-         {"nonpositive", test_nonpositive}, {"warmup", test_warmup}, {"reference", test_reference},
-         {"drift", test_drift}, {"spike_residue", test_spike_residue},
-         {"save_load", test_save_load}, {"corrupt", test_corrupt})
+         {"nonpositive", test_nonpositive}, {"null_canonical", test_null_canonical},
+         {"warmup", test_warmup}, {"reference", test_reference}, {"drift", test_drift},
+         {"spike_residue", test_spike_residue}, {"save_load", test_save_load},
+         {"corrupt", test_corrupt})
