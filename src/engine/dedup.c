@@ -112,23 +112,40 @@ static inline int64_t ent_ts(const void *e)
     return t;
 }
 
+/* An index slot: the low 32 bits of the entry's hash (its tag: the home slot, and a filter
+ * that spares reading the entry on a mismatch) above its ring slot + 1; 0 when empty. */
+static inline uint64_t idx_val(uint64_t h, uint32_t slot)
+{
+    return (h << 32) | (uint64_t)(slot + 1);
+}
+
+static inline uint32_t idx_slot(uint64_t v)
+{
+    return (uint32_t)v - 1;
+}
+
+static inline uint32_t idx_tag(uint64_t v)
+{
+    return (uint32_t)(v >> 32);
+}
+
 static void idx_insert(struct tp_fset *s, uint64_t h, uint32_t slot)
 {
     uint32_t m = s->icap - 1, i = (uint32_t)h & m;
     while (s->idx[i]) i = (i + 1) & m;
-    s->idx[i] = slot + 1;
+    s->idx[i] = idx_val(h, slot);
 }
 
 static void idx_remove(struct tp_fset *s, uint32_t slot)
 {
     uint32_t m = s->icap - 1, i = (uint32_t)ent_hash(fset_slot(s, slot)) & m;
-    while (s->idx[i] != slot + 1) i = (i + 1) & m;
+    while (idx_slot(s->idx[i]) != slot) i = (i + 1) & m;
     /* Backward-shift: pull later members of the probe run into the hole when their home
      * slot does not lie cyclically in (hole, j]. */
     for (uint32_t j = i;;) {
         j = (j + 1) & m;
         if (!s->idx[j]) break;
-        uint32_t k = (uint32_t)ent_hash(fset_slot(s, s->idx[j] - 1)) & m;
+        uint32_t k = idx_tag(s->idx[j]) & m;
         bool movable = i <= j ? (k <= i || k > j) : (k <= i && k > j);
         if (movable) {
             s->idx[i] = s->idx[j];
@@ -161,7 +178,7 @@ static int fset_grow(struct tp_fset *s)
     while (ncap / 2 >= s->max && ncap > 64) ncap /= 2; /* smallest power of two ≥ max */
     if (ncap <= s->cap) return -ENOSPC;
     uint8_t *ne = malloc((size_t)ncap * s->esz);
-    uint32_t *ni = calloc((size_t)ncap * 2, sizeof *ni);
+    uint64_t *ni = calloc((size_t)ncap * 2, sizeof *ni);
     if (!ne || !ni) {
         free(ne);
         free(ni);
@@ -204,7 +221,8 @@ static struct str_ent *str_find(const struct tp_fset *s, uint64_t h, const char 
     if (!s->n) return NULL;
     uint32_t m = s->icap - 1;
     for (uint32_t i = (uint32_t)h & m; s->idx[i]; i = (i + 1) & m) {
-        struct str_ent *e = fset_slot(s, s->idx[i] - 1);
+        if (idx_tag(s->idx[i]) != (uint32_t)h) continue;
+        struct str_ent *e = fset_slot(s, idx_slot(s->idx[i]));
         if (e->h == h && e->len == n && !memcmp(e->id, id, n)) return e;
     }
     return NULL;
@@ -216,7 +234,8 @@ static struct snap_ent *snap_find(const struct tp_fset *s, uint64_t h, int64_t t
     if (!s->n) return NULL;
     uint32_t m = s->icap - 1;
     for (uint32_t i = (uint32_t)h & m; s->idx[i]; i = (i + 1) & m) {
-        struct snap_ent *e = fset_slot(s, s->idx[i] - 1);
+        if (idx_tag(s->idx[i]) != (uint32_t)h) continue;
+        struct snap_ent *e = fset_slot(s, idx_slot(s->idx[i]));
         if (e->h == h && e->ts == ts && e->price == price && e->size == size && e->side == side)
             return e;
     }

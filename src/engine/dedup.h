@@ -37,7 +37,7 @@ struct tp_dedup_cfg {
  * starts with its 64-bit hash and its ts. */
 struct tp_fset {
     uint8_t *ents; /* cap × esz bytes, owned */
-    uint32_t *idx; /* icap slots holding ring slot + 1, 0 = empty; owned */
+    uint64_t *idx; /* icap slots: hash tag << 32 | ring slot + 1, 0 = empty; owned */
     uint32_t head, n, cap, icap, max;
     uint32_t esz;
     int64_t ref; /* newest ts inserted, the age reference; INT64_MIN when none */

@@ -563,6 +563,78 @@ static void test_dedup_bounds(void)
     rec_free(&r);
 }
 
+/* Random ids against a plain model of the documented rules: the numeric window, and the
+ * string set's count and age bounds (exercises the index's deletions thoroughly). */
+static void test_dedup_model(void)
+{
+    struct rec r = {0};
+    struct tp_engine_cfg c;
+    mk(&r, "1d", &c);
+    c.dedup_bitmap_bits = 64;
+    c.dedup_str_max = 50;
+    c.dedup_str_max_age_ns = 30 * SEC;
+    struct tp_engine *e = mk_cfg(&r, &c);
+    const struct tp_engine_stats *st = tp_engine_stats(e);
+    uint32_t a = I("test:MODELN"), b = I("test:MODELS");
+    struct tp_rng g;
+    tp_rng_seed(&g, 99);
+
+    static bool seen[20000];
+    uint64_t hwm = 0;
+    bool has = false;
+    for (int k = 0; k < 20000; k++) {
+        uint64_t id = has ? hwm + 10 - tp_rng_below(&g, 90) : 5000;
+        if (tp_rng_below(&g, 100) == 0) id = hwm + 30 + tp_rng_below(&g, 100); /* jumps */
+        bool want = (has && id + 64 <= hwm) || seen[id];
+        uint64_t d0 = st->duplicates;
+        P(e, trade_id(a, T0, 1, 1, id));
+        if ((st->duplicates != d0) != want)
+            TPT_FAIL("numeric id %llu (hwm %llu): dup %d, want %d", (unsigned long long)id,
+                     (unsigned long long)hwm, st->duplicates != d0, want);
+        if (!want) seen[id] = true;
+        if (!has || id > hwm) hwm = id;
+        has = true;
+        if (hwm >= 19000) break;
+    }
+
+    struct {
+        uint32_t id;
+        int64_t ts;
+    } fifo[50];
+    int n = 0;
+    int64_t ref = INT64_MIN, ts = T0;
+    uint64_t evictions = st->dedup_evictions;
+    for (int k = 0; k < 50000; k++) {
+        ts += (int64_t)tp_rng_below(&g, 1500 * MS) - 500 * MS;
+        uint32_t id = (uint32_t)tp_rng_below(&g, 400);
+        if (ts > ref) ref = ts;
+        while (n && ref - fifo[0].ts > c.dedup_str_max_age_ns) {
+            memmove(fifo, fifo + 1, sizeof fifo[0] * (size_t)--n);
+            evictions++;
+        }
+        bool want = false;
+        for (int i = 0; i < n; i++) want = want || fifo[i].id == id;
+        if (!want) {
+            if (n == 50) {
+                memmove(fifo, fifo + 1, sizeof fifo[0] * (size_t)--n);
+                evictions++;
+            }
+            fifo[n].id = id;
+            fifo[n++].ts = ts;
+        }
+        char s[16];
+        int l = snprintf(s, sizeof s, "id%u", id);
+        struct tp_event ev = trade(b, ts, 1, 1, 0);
+        tp_event_set_id_str(&ev, s, (size_t)l);
+        uint64_t d0 = st->duplicates;
+        P(e, ev);
+        if ((st->duplicates != d0) != want) TPT_FAIL("string id %s at %d: want dup %d", s, k, want);
+        ASSERT_EQ_U64(st->dedup_evictions, evictions);
+    }
+    tp_engine_free(e);
+    rec_free(&r);
+}
+
 /* ---- empty intervals and fill --------------------------------------------------------- */
 
 static void test_empty_interval_and_fill(void)
@@ -1246,7 +1318,6 @@ static void test_checkpoint_every_split(void)
         }
         tp_engine_free(bb);
     }
-    fprintf(stderr, "dups %llu ev %llu\n", (unsigned long long)dups, (unsigned long long)evictions);
     ASSERT(dups > 20);
     ASSERT(evictions > 0);
     tp_engine_free(a);
@@ -1351,6 +1422,7 @@ TPT_MAIN({"window_boundaries", test_window_boundaries}, {"negative_times", test_
          {"out_of_order", test_out_of_order}, {"late_per_interval", test_late_per_interval},
          {"dup_numeric_and_string", test_dup_numeric_and_string},
          {"dup_snapshot_content", test_dup_snapshot_content}, {"dedup_bounds", test_dedup_bounds},
+         {"dedup_model", test_dedup_model},
          {"empty_interval_and_fill", test_empty_interval_and_fill}, {"quote_only", test_quote_only},
          {"heartbeat_closes", test_heartbeat_closes}, {"hold_and_cap", test_hold_and_cap},
          {"eof_and_order", test_eof_and_order}, {"crossed_quote", test_crossed_quote},
