@@ -365,8 +365,9 @@ bool tp_dedup_trade(struct tp_dedup *d, const struct tp_dedup_cfg *c, const stru
                     uint64_t *evictions)
 {
     if (ev->flags & TP_EV_HAS_ID) {
-        if (ev->flags & TP_EV_ID_STR) return dedup_str(d, c, ev, evictions);
-        return dedup_num(d, c, ev->trade_id, evictions);
+        if (!(ev->flags & TP_EV_ID_STR)) return dedup_num(d, c, ev->trade_id, evictions);
+        /* An empty string id identifies nothing: such trades are id-less. */
+        if (ev->trade_id_len > 0) return dedup_str(d, c, ev, evictions);
     }
     return dedup_content(d, c, ev, evictions);
 }

@@ -11,7 +11,7 @@
  *
  * Cost per trade: one array index to find the instrument, one bit test for a numeric id, and
  * per interval a compare against the newest open window (a division only when the trade
- * starts or revisits another window). nothing is allocated in steady state: rings, sets and
+ * starts or revisits another window). Nothing is allocated in steady state: rings, sets and
  * bitmaps grow by doubling up to their caps and stay allocated.
  *
  * Callbacks run synchronously on the caller's thread and must not call back into the

@@ -443,14 +443,20 @@ static void test_dup_numeric_and_string(void)
     struct tp_event s4 = trade(b, T0 + 100 * MS, 10, 1, 0);
     tp_event_set_id(&s4, 1); /* numeric 1 is not string "1": separate spaces */
     P(e, s4);
+    struct tp_event s5 = trade(b, T0 + 100 * MS, 10, 1, 0), s6 = s5;
+    tp_event_set_id_str(&s5, "", 0); /* an empty id is no id: both kept */
+    tp_event_set_id_str(&s6, "", 0);
+    s6.price = 11;
+    P(e, s5);
+    P(e, s6);
     const struct tp_engine_stats *st = tp_engine_stats(e);
     ASSERT_EQ_INT(st->duplicates, 3);
-    ASSERT_EQ_INT(st->trades, 7);
+    ASSERT_EQ_INT(st->trades, 9);
     ASSERT_EQ_INT(st->late[0], 0);
     tp_engine_flush_all(e);
     ASSERT_EQ_INT(r.n, 2);
     ASSERT_BAR(&r.it[0], T0, 1, 6, 1, 6, 4, 4);
-    ASSERT_BAR(&r.it[1], T0, 10, 10, 10, 10, 3, 3);
+    ASSERT_BAR(&r.it[1], T0, 10, 11, 10, 11, 5, 5);
     tp_engine_free(e);
     rec_free(&r);
 }
@@ -792,6 +798,30 @@ static void test_hold_and_cap(void)
     P(e, trade(c, T0 + 60500 * MS, 61, 1, 0)); /* raw T0+58.5s: 60s, released */
     ASSERT_EQ_INT(r.n, 2);                     /* W = T0+58.5s: [60s, 61s) stays open */
     ASSERT_BAR(&r.it[1], T0 + 3 * SEC, 3, 3, 3, 3, 1, 1);
+    tp_engine_free(e);
+    rec_free(&r);
+}
+
+/* A hold lets many windows stay open (here 60 one-second windows, filled newest first):
+ * each lands in its window, and the release emits them in start order. */
+static void test_hold_many_windows(void)
+{
+    struct rec r = {0};
+    struct tp_engine *e = mk(&r, "1s", NULL);
+    uint32_t a = I("test:HOLDMANY");
+    P(e, trade(a, T0 + 500 * MS, 1, 1, 0));
+    P(e, status(a, TP_ST_HOLD, T0 + SEC)); /* W ≤ T0 − 1s */
+    for (int k = 59; k >= 1; k--) P(e, trade(a, T0 + k * SEC + 500 * MS, 100 + k, 1, 0));
+    ASSERT_EQ_INT(r.n, 0);
+    ASSERT_EQ_INT(tp_engine_stats(e)->late[0], 0);
+    P(e, status(a, TP_ST_RELEASE, T0 + 60 * SEC)); /* W = raw = T0 + 57.5s */
+    ASSERT_EQ_INT(r.n, 57);
+    for (int k = 0; k < 57; k++) {
+        ASSERT_EQ_INT(r.it[k].bar.ts, T0 + k * SEC);
+        ASSERT_EQ_DBL(r.it[k].bar.close, k ? 100 + k : 1);
+    }
+    tp_engine_flush_all(e);
+    ASSERT_EQ_INT(r.n, 60);
     tp_engine_free(e);
     rec_free(&r);
 }
@@ -1425,9 +1455,9 @@ TPT_MAIN({"window_boundaries", test_window_boundaries}, {"negative_times", test_
          {"dedup_model", test_dedup_model},
          {"empty_interval_and_fill", test_empty_interval_and_fill}, {"quote_only", test_quote_only},
          {"heartbeat_closes", test_heartbeat_closes}, {"hold_and_cap", test_hold_and_cap},
-         {"eof_and_order", test_eof_and_order}, {"crossed_quote", test_crossed_quote},
-         {"stale", test_stale}, {"gap", test_gap}, {"bad_events", test_bad_events},
-         {"indicators_and_volspike", test_indicators_and_volspike},
+         {"hold_many_windows", test_hold_many_windows}, {"eof_and_order", test_eof_and_order},
+         {"crossed_quote", test_crossed_quote}, {"stale", test_stale}, {"gap", test_gap},
+         {"bad_events", test_bad_events}, {"indicators_and_volspike", test_indicators_and_volspike},
          {"return_zscore", test_return_zscore}, {"cfg_and_parse", test_cfg_and_parse},
          {"partial", test_partial}, {"id_independence", test_id_independence},
          {"checkpoint_every_split", test_checkpoint_every_split},
