@@ -152,11 +152,16 @@ int tp_engine_save(const struct tp_engine *e, struct tp_buf *b)
 
 /* ---- load ------------------------------------------------------------------------------ */
 
-/* A time the engine can hold: an accepted ts, minus the lateness or plus an interval. */
-static bool time_ok(int64_t t)
+/* Ranges of the times the engine keeps, as processing creates them (event times within
+ * ±TP_ENGINE_TS_MAX, lateness ≤ 1 day): checked so that no later arithmetic overflows. */
+static bool ts_ok(int64_t t)
 {
-    const int64_t slack = INT64_C(1) << 56; /* > 2 years, more than any lateness or interval */
-    return t >= -TP_ENGINE_TS_MAX - slack && t <= TP_ENGINE_TS_MAX + slack;
+    return t >= -TP_ENGINE_TS_MAX && t <= TP_ENGINE_TS_MAX;
+}
+
+static bool wm_ok(int64_t t) /* ts − lateness */
+{
+    return t >= -TP_ENGINE_TS_MAX - 86400 * TP_NS_PER_SEC && t <= TP_ENGINE_TS_MAX;
 }
 
 static int load_blob(struct tp_rd *r, struct tp_rd *sub)
@@ -186,8 +191,9 @@ static int load_win(struct tp_rd *r, int64_t iv, struct tp_win *w)
     }
     w->trades = tp_rd_varint(r);
     if (r->err || w->start < -TP_ENGINE_TS_MAX - iv || w->start > TP_ENGINE_TS_MAX ||
-        tp_window_start(w->start, iv) != w->start || w->trades == 0 || w->first_ts < w->start ||
-        w->first_ts > w->last_ts || w->last_ts - w->start >= iv || w->low > w->high)
+        !ts_ok(w->first_ts) || !ts_ok(w->last_ts) || tp_window_start(w->start, iv) != w->start ||
+        w->trades == 0 || w->first_ts < w->start || w->first_ts > w->last_ts ||
+        w->last_ts - w->start >= iv || w->low > w->high)
         return -EBADMSG;
     return 0;
 }
@@ -216,12 +222,12 @@ static int load_inst(struct tp_engine *e, struct tp_rd *r, char prev[TP_INSTR_NA
     int64_t last_ev = tp_rd_i64(r), last_crossed = tp_rd_i64(r);
     if (r->err || fl > 63) return -EBADMSG;
     bool held = fl & F_HELD, eof = fl & F_EOF;
-    if (raw != TP_WM_NEG_INF && !time_ok(raw)) return -EBADMSG;
+    if (raw != TP_WM_NEG_INF && !wm_ok(raw)) return -EBADMSG;
     if (eof ? (held || w != TP_WM_POS_INF)
-            : (held ? w > raw || !time_ok(hl) || !time_ok(hs) || (w != TP_WM_NEG_INF && !time_ok(w))
+            : (held ? w > raw || !wm_ok(hl) || !wm_ok(hs) || (w != TP_WM_NEG_INF && !wm_ok(w))
                     : w != raw))
         return -EBADMSG;
-    if ((last_ev != INT64_MIN && !time_ok(last_ev)) || !time_ok(last_crossed)) return -EBADMSG;
+    if ((last_ev != INT64_MIN && !ts_ok(last_ev)) || !ts_ok(last_crossed)) return -EBADMSG;
     in->wm.raw = raw;
     in->wm.w = w;
     in->wm.hold_limit = hl;
@@ -244,7 +250,9 @@ static int load_inst(struct tp_engine *e, struct tp_rd *r, char prev[TP_INSTR_NA
         uint64_t nwin = tp_rd_varint(r);
         if (r->err || em > 1 || nwin > s->ring.max) return -EBADMSG;
         s->has_emitted = em;
-        if (em && (!time_ok(s->emitted_end) || !isfinite(s->last_close))) return -EBADMSG;
+        if (em && (s->emitted_end < -TP_ENGINE_TS_MAX || s->emitted_end > TP_ENGINE_TS_MAX + iv ||
+                   !isfinite(s->last_close)))
+            return -EBADMSG;
         int64_t prev_start = INT64_MIN;
         for (uint64_t k = 0; k < nwin; k++) {
             struct tp_win tmp;

@@ -23,7 +23,7 @@ static void settle(struct tp_wm *m, int64_t hold_cap)
     }
     int64_t target = m->raw;
     if (m->held) {
-        if (m->raw != TP_WM_NEG_INF && m->raw - m->hold_start >= hold_cap)
+        if (m->raw != TP_WM_NEG_INF && m->raw >= m->hold_start + hold_cap)
             m->held = false; /* the cap ends the hold */
         else if (target > m->hold_limit)
             target = m->hold_limit;

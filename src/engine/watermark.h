@@ -21,9 +21,9 @@
 #define TP_WM_NEG_INF INT64_MIN
 #define TP_WM_POS_INF INT64_MAX
 
-/* Event times the engine accepts: |ts| ≤ 2^62 ns (years 1824..2116), so that ts − lateness,
- * window ends and differences of times never overflow. */
-#define TP_ENGINE_TS_MAX (INT64_C(1) << 62)
+/* Event times the engine accepts: |ts| < 2^62 ns (years 1824..2116), so that ts − lateness,
+ * window ends and the difference of two event times never overflow. */
+#define TP_ENGINE_TS_MAX ((INT64_C(1) << 62) - 1)
 
 struct tp_wm {
     int64_t raw;        /* TP_WM_NEG_INF when nothing seen */

@@ -996,6 +996,51 @@ static void test_bad_events(void)
     rec_free(&r);
 }
 
+/* Times at both ends of the accepted range: no arithmetic overflows (UBSan would stop). */
+static void test_extreme_times(void)
+{
+    const int64_t M = (INT64_C(1) << 62) - 1;
+    struct rec r = {0};
+    struct tp_engine_cfg c;
+    mk(&r, "366d", &c); /* fill bars over 292 years of 366 d windows */
+    c.fill = true;
+    struct tp_engine *e = mk_cfg(&r, &c);
+    uint32_t a = I("test:EXTREME");
+    P(e, trade(a, -M, 1, 1, 0));
+    P(e, quote(a, -M, 2, 1, false));
+    P(e, status(a, TP_ST_HOLD, -M));
+    P(e, status(a, TP_ST_HEARTBEAT, -M + SEC));
+    P(e, status(a, TP_ST_HEARTBEAT, M)); /* stale, and ends the hold by its cap */
+    P(e, trade(a, M, 2, 1, 0));
+    P(e, quote(a, M, 2, 1, false));
+    struct tp_event g = status(a, TP_ST_GAP, M);
+    g.flags |= TP_EV_GAP_TIME;
+    g.trade_id = (uint64_t)-M;
+    g.gap_last = (uint64_t)M;
+    P(e, g);
+    P(e, trade(a, M + 1, 3, 1, 0)); /* out of range */
+    P(e, trade(a, -M, 1, 1, 0));    /* late for both */
+    const struct tp_engine_stats *st = tp_engine_stats(e);
+    ASSERT_EQ_INT(st->ignored, 1);
+    ASSERT_EQ_INT(st->anomalies[TP_AN_CROSSED_QUOTE], 2);
+    ASSERT_EQ_INT(st->anomalies[TP_AN_STALE], 1);
+    ASSERT_EQ_INT(st->gaps, 1);
+    ASSERT_EQ_INT(st->late[0], 1);
+    ASSERT(rec_count(&r, 'B') > 250); /* the first bar and fill bars up to W */
+    struct tp_buf b;
+    tp_buf_init(&b, 1 << 20);
+    ASSERT_EQ_INT(tp_engine_save(e, &b), 0);
+    struct tp_engine *f = mk_cfg(&r, &c);
+    ASSERT_EQ_INT(tp_engine_load(f, b.p, b.len), 0);
+    tp_engine_free(f);
+    tp_buf_fini(&b);
+    size_t before = rec_count(&r, 'B');
+    tp_engine_flush_all(e);
+    ASSERT(rec_count(&r, 'B') > before);
+    tp_engine_free(e);
+    rec_free(&r);
+}
+
 static void test_indicators_and_volspike(void)
 {
     struct rec r = {0};
@@ -1457,7 +1502,8 @@ TPT_MAIN({"window_boundaries", test_window_boundaries}, {"negative_times", test_
          {"heartbeat_closes", test_heartbeat_closes}, {"hold_and_cap", test_hold_and_cap},
          {"hold_many_windows", test_hold_many_windows}, {"eof_and_order", test_eof_and_order},
          {"crossed_quote", test_crossed_quote}, {"stale", test_stale}, {"gap", test_gap},
-         {"bad_events", test_bad_events}, {"indicators_and_volspike", test_indicators_and_volspike},
+         {"bad_events", test_bad_events}, {"extreme_times", test_extreme_times},
+         {"indicators_and_volspike", test_indicators_and_volspike},
          {"return_zscore", test_return_zscore}, {"cfg_and_parse", test_cfg_and_parse},
          {"partial", test_partial}, {"id_independence", test_id_independence},
          {"checkpoint_every_split", test_checkpoint_every_split},
