@@ -288,6 +288,16 @@ static void emit_fill(struct tp_engine *e, struct inst *in, int i, int64_t start
     s->emitted_end = start + iv;
 }
 
+/* The first fill window to emit for the empty windows from `from` (a window start) up to,
+ * not including, `until`: at most TP_ENGINE_FILL_MAX of them, the newest, so that a wild
+ * watermark jump cannot stall the engine. Stays aligned: it skips whole windows. */
+static int64_t fill_from(int64_t from, int64_t until, int64_t iv)
+{
+    if (until <= from) return from;
+    int64_t n = (until - from - 1) / iv + 1;
+    return n > TP_ENGINE_FILL_MAX ? from + (n - TP_ENGINE_FILL_MAX) * iv : from;
+}
+
 /* Emits every window (and fill bar) that the watermark has finalized. */
 static void close_windows(struct tp_engine *e, struct inst *in)
 {
@@ -297,20 +307,15 @@ static void close_windows(struct tp_engine *e, struct inst *in)
         int64_t iv = e->cfg.intervals[i];
         struct tp_win *w;
         while ((w = tp_wring_front(&s->ring)) && w->start + iv <= W) {
-            if (e->cfg.fill && s->has_emitted) {
-                int64_t t = s->emitted_end;
-                if ((w->start - t) / iv > TP_ENGINE_FILL_MAX)
-                    t = w->start - TP_ENGINE_FILL_MAX * iv;
-                for (; t < w->start; t += iv) emit_fill(e, in, i, t);
-            }
+            if (e->cfg.fill && s->has_emitted)
+                for (int64_t t = fill_from(s->emitted_end, w->start, iv); t < w->start; t += iv)
+                    emit_fill(e, in, i, t);
             emit_real(e, in, i, w);
             tp_wring_pop(&s->ring);
         }
-        if (e->cfg.fill && s->has_emitted && W != TP_WM_POS_INF) {
-            int64_t t = s->emitted_end;
-            if ((W - t) / iv > TP_ENGINE_FILL_MAX) t = W - TP_ENGINE_FILL_MAX * iv;
-            for (; t + iv <= W; t += iv) emit_fill(e, in, i, t);
-        }
+        if (e->cfg.fill && s->has_emitted && W != TP_WM_POS_INF)
+            for (int64_t t = fill_from(s->emitted_end, W - iv + 1, iv); t + iv <= W; t += iv)
+                emit_fill(e, in, i, t);
     }
     tp_engine_inst_rearm(e, in);
 }

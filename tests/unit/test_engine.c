@@ -703,6 +703,48 @@ static void test_empty_interval_and_fill(void)
     }
 }
 
+struct fillcount {
+    uint64_t real, fill;
+    int64_t first_fill, last_fill;
+    bool misaligned;
+};
+
+static void count_bar(void *ctx, const struct tp_bar *b)
+{
+    struct fillcount *f = ctx;
+    if (!b->filled) {
+        f->real++;
+        return;
+    }
+    if (f->fill++ == 0) f->first_fill = b->ts;
+    f->last_fill = b->ts;
+    if (b->ts % b->interval_ns != 0) f->misaligned = true;
+}
+
+/* A watermark jump over more than 10^6 empty windows emits only the newest 10^6 fill bars. */
+static void test_fill_cap(void)
+{
+    struct tp_engine_cfg c;
+    tp_engine_cfg_default(&c);
+    ASSERT_EQ_INT(tp_engine_parse_intervals(&c, "1ms"), 0);
+    c.fill = true;
+    c.hold_cap_ns = 0;
+    c.lateness_ns = 0;
+    struct fillcount f = {0};
+    struct tp_engine_out o = {&f, count_bar, NULL, NULL, NULL};
+    struct tp_engine *e = tp_engine_new(&c, &o);
+    ASSERT(e != NULL);
+    uint32_t a = I("test:FILLCAP");
+    P(e, trade(a, T0, 1, 1, 0));
+    P(e, status(a, TP_ST_HEARTBEAT, T0 + 1500 * SEC + MS / 2)); /* 1,499,999 empty windows */
+    ASSERT_EQ_U64(f.real, 1);
+    ASSERT_EQ_U64(f.fill, 1000000);
+    ASSERT_EQ_INT(f.first_fill, T0 + 500 * SEC);
+    ASSERT_EQ_INT(f.last_fill, T0 + 1500 * SEC - MS);
+    ASSERT(!f.misaligned);
+    tp_engine_free(e);
+}
+
 /* ---- quote-only ------------------------------------------------------------------------- */
 
 static void test_quote_only(void)
@@ -1498,11 +1540,12 @@ TPT_MAIN({"window_boundaries", test_window_boundaries}, {"negative_times", test_
          {"dup_numeric_and_string", test_dup_numeric_and_string},
          {"dup_snapshot_content", test_dup_snapshot_content}, {"dedup_bounds", test_dedup_bounds},
          {"dedup_model", test_dedup_model},
-         {"empty_interval_and_fill", test_empty_interval_and_fill}, {"quote_only", test_quote_only},
-         {"heartbeat_closes", test_heartbeat_closes}, {"hold_and_cap", test_hold_and_cap},
-         {"hold_many_windows", test_hold_many_windows}, {"eof_and_order", test_eof_and_order},
-         {"crossed_quote", test_crossed_quote}, {"stale", test_stale}, {"gap", test_gap},
-         {"bad_events", test_bad_events}, {"extreme_times", test_extreme_times},
+         {"empty_interval_and_fill", test_empty_interval_and_fill}, {"fill_cap", test_fill_cap},
+         {"quote_only", test_quote_only}, {"heartbeat_closes", test_heartbeat_closes},
+         {"hold_and_cap", test_hold_and_cap}, {"hold_many_windows", test_hold_many_windows},
+         {"eof_and_order", test_eof_and_order}, {"crossed_quote", test_crossed_quote},
+         {"stale", test_stale}, {"gap", test_gap}, {"bad_events", test_bad_events},
+         {"extreme_times", test_extreme_times},
          {"indicators_and_volspike", test_indicators_and_volspike},
          {"return_zscore", test_return_zscore}, {"cfg_and_parse", test_cfg_and_parse},
          {"partial", test_partial}, {"id_independence", test_id_independence},
