@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli/commands.h"
 #include "core/event.h"
 #include "core/instrument.h"
 #include "core/log.h"
@@ -961,10 +962,141 @@ static void test_soak(void)
     rm_rf(dir);
 }
 
+/* ---- tickpipe journal verify|dump ---- */
+
+/* Runs `tickpipe journal ARGS...` with stdout captured into out (NUL-terminated). */
+static int run_cli(char *out, size_t cap, int argc, char **argv)
+{
+    char path[300];
+    snprintf(path, sizeof path, "%s.out", tmp_root);
+    fflush(stdout);
+    int saved = dup(1);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    dup2(fd, 1);
+    close(fd);
+    int rc = tp_cmd_journal(argc, argv);
+    fflush(stdout);
+    dup2(saved, 1);
+    close(saved);
+    size_t n;
+    uint8_t *b = read_file(path, &n);
+    n = TP_MIN(n, cap - 1);
+    memcpy(out, b, n);
+    out[n] = 0;
+    free(b);
+    unlink(path);
+    return rc;
+}
+
+static void test_cli(void)
+{
+    const char *dir = mkdir_tmp();
+    char d[300];
+    snprintf(d, sizeof d, "%s", dir);
+    struct tp_journal_opts o;
+    opts_for(&o, d, TP_SYNC_NONE, 1024);
+    struct tp_journal *j = jopen(&o, NULL);
+    uint32_t instr;
+    ASSERT_EQ_INT(tp_instr_intern("binance:BTC-USDT", 16, &instr), 0);
+    struct tp_buf b;
+    tp_buf_init(&b, 4096);
+    struct tp_event e;
+    for (uint64_t i = 0; i < 40; i++) {
+        make_event(i, instr, &e);
+        tp_buf_reset(&b);
+        ASSERT_EQ_INT(tp_rec_put_event(&b, &e), 0);
+        ASSERT_EQ_INT(tp_journal_append(j, b.p, b.len, NULL), 0);
+    }
+    struct tp_bar bar;
+    memset(&bar, 0, sizeof bar);
+    bar.instr = instr;
+    bar.interval_ns = 60 * TP_NS_PER_SEC;
+    bar.ts = INT64_C(1795437240000000000);
+    bar.first_ts = bar.ts + 1;
+    bar.last_ts = bar.ts + 2;
+    bar.open = 1.5;
+    bar.high = 2;
+    bar.low = 1;
+    bar.close = 1.75;
+    bar.volume = 3;
+    bar.notional = 4.5;
+    bar.vwap = 1.5;
+    bar.trades = 2;
+    bar.buy_volume = 1;
+    bar.sell_volume = 2;
+    bar.final = true;
+    double *ind = &bar.ind.sma;
+    for (size_t i = 0; i < sizeof bar.ind / sizeof(double); i++) ind[i] = NAN;
+    bar.ind.sma = 1.25;
+    tp_buf_reset(&b);
+    ASSERT_EQ_INT(tp_rec_put_bar(&b, &bar), 0);
+    ASSERT_EQ_INT(tp_journal_append(j, b.p, b.len, NULL), 0);
+    ASSERT_EQ_INT(tp_journal_append(j, "\x63junk", 5, NULL), 0);
+    ASSERT_EQ_INT(tp_journal_close(j), 0);
+    tp_buf_fini(&b);
+
+    static char out[1 << 16];
+    char *verify[] = {"journal", "verify", d, NULL};
+    ASSERT_EQ_INT(run_cli(out, sizeof out, 3, verify), 0);
+    ASSERT(strstr(out, "42 records, offsets 0..41") && strstr(out, ": ok\n"));
+    char *dump[] = {"journal", "dump", d, "--from", "39", "--limit", "2", NULL};
+    ASSERT_EQ_INT(run_cli(out, sizeof out, 7, dump), 0);
+    if (strncmp(out,
+                "39 event trade binance:BTC-USDT ts=2026-11-23T12:34:00.039000117Z "
+                "recv=2026-11-23T12:34:00.039250156Z venue_ts price=50000.39 size=0.04 "
+                "side=sell id=1000000039 vsym=BTCUSDT\n40 bar ",
+                154))
+        TPT_FAIL("dump gave:\n%s", out);
+    ASSERT(strstr(out,
+                  "40 bar binance:BTC-USDT 1m ts=2026-11-23T12:34:00.000000000Z open=1.5 high=2 "
+                  "low=1 close=1.75 volume=3 notional=4.5 vwap=1.5 trades=2"));
+    ASSERT(strstr(out, "sma_20=1.25 final\n"));
+    ASSERT(!strstr(out, "41 "));
+    char *dump_all[] = {"journal", "dump", d, NULL};
+    ASSERT_EQ_INT(run_cli(out, sizeof out, 3, dump_all), 0);
+    ASSERT(!strncmp(out, "0 event trade", 13));
+    ASSERT(strstr(out, "\n41 ? type=99 len=5 (not a valid record)\n"));
+    /* Usage errors. */
+    char *help[] = {"journal", "--help", NULL};
+    ASSERT_EQ_INT(run_cli(out, sizeof out, 2, help), 0);
+    ASSERT(strstr(out, "usage: tickpipe journal verify DIR"));
+    char *bad1[] = {"journal", "dump", d, "--from", "x1", NULL};
+    ASSERT_EQ_INT(run_cli(out, sizeof out, 5, bad1), 2);
+    char *bad2[] = {"journal", "frobnicate", d, NULL};
+    ASSERT_EQ_INT(run_cli(out, sizeof out, 3, bad2), 2);
+    char *bad3[] = {"journal", "verify", NULL};
+    ASSERT_EQ_INT(run_cli(out, sizeof out, 2, bad3), 2);
+    char *nofrom[] = {"journal", "dump", d, "--from", "99", NULL};
+    ASSERT_EQ_INT(run_cli(out, sizeof out, 5, nofrom), 1);
+    /* A damaged record in the first segment: verify finds it, dump stops at it. */
+    char first[600];
+    snprintf(first, sizeof first, "%s/%020d.seg", d, 0);
+    size_t n;
+    uint8_t *seg = read_file(first, &n);
+    seg[n - 3] ^= 0x10;
+    write_file(first, seg, n);
+    ASSERT_EQ_INT(run_cli(out, sizeof out, 3, verify), 1);
+    ASSERT(strstr(out, "PROBLEM ") && strstr(out, "1 problem\n"));
+    ASSERT_EQ_INT(run_cli(out, sizeof out, 3, dump_all), 1);
+    /* A gap between segments. */
+    seg[n - 3] ^= 0x10;
+    write_file(first, seg, n);
+    free(seg);
+    char second[600];
+    last_segment(d, second, sizeof second);
+    ASSERT_EQ_INT(run_cli(out, sizeof out, 3, verify), 0);
+    char moved[700];
+    snprintf(moved, sizeof moved, "%s/%020d.seg", d, 1000);
+    ASSERT_EQ_INT(rename(second, moved), 0);
+    ASSERT_EQ_INT(run_cli(out, sizeof out, 3, verify), 1);
+    ASSERT(strstr(out, "records missing"));
+    rm_rf(d);
+}
+
 TPT_MAIN({"crc32c", test_crc32c}, {"roundtrip_rolls", test_roundtrip_rolls},
          {"single_writer", test_single_writer}, {"tail_live", test_tail_live},
          {"tail_threads", test_tail_threads}, {"torn_every_byte", test_torn_every_byte},
          {"flipped_byte", test_flipped_byte}, {"enospc", test_enospc},
          {"enospc_no_cutback", test_enospc_no_cutback}, {"short_writes", test_short_writes},
          {"fsync_failure", test_fsync_failure}, {"truncate", test_truncate},
-         {"retain", test_retain}, {"soak", test_soak})
+         {"retain", test_retain}, {"soak", test_soak}, {"cli", test_cli})
