@@ -1045,7 +1045,7 @@ static void test_cli(void)
                 "39 event trade binance:BTC-USDT ts=2026-11-23T12:34:00.039000117Z "
                 "recv=2026-11-23T12:34:00.039250156Z venue_ts price=50000.39 size=0.04 "
                 "side=sell id=1000000039 vsym=BTCUSDT\n40 bar ",
-                154))
+                180))
         TPT_FAIL("dump gave:\n%s", out);
     ASSERT(strstr(out,
                   "40 bar binance:BTC-USDT 1m ts=2026-11-23T12:34:00.000000000Z open=1.5 high=2 "
