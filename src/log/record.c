@@ -162,17 +162,17 @@ static uint8_t r_u8_max(struct tp_rd *r, uint8_t lo, uint8_t hi)
 /* A string of at most max bytes without NUL, copied into dst (NUL-terminated). */
 static size_t r_cstr(struct tp_rd *r, char *dst, size_t max)
 {
-    const char *s;
-    size_t n;
-    tp_rd_str(r, &s, &n, max);
-    if (r->err || !clean_str(s, n)) {
+    uint64_t n = r_uv(r); /* minimal, unlike tp_rd_str's length */
+    const char *s = (const char *)r->p;
+    if (r->err || n > max || n > tp_rd_left(r) || !clean_str(s, (size_t)n)) {
         r->err = true;
         dst[0] = 0;
         return 0;
     }
-    memcpy(dst, s, n);
+    memcpy(dst, s, (size_t)n);
     dst[n] = 0;
-    return n;
+    r->p += n;
+    return (size_t)n;
 }
 
 static void r_doubles(struct tp_rd *r, double *const *v, int n, uint32_t extra_mask,

@@ -512,6 +512,11 @@ static void test_rejects_crafted(void)
     static const uint8_t overlong[] = {TP_REC_GAP, 3, 'a', ':', 'B',  0, 0, 0, 0,
                                        0,          0, 0,   0,   0x81, 0, 2, 0};
     ASSERT_EQ_INT(tp_rec_get_gap(overlong, sizeof overlong, &g), -EBADMSG);
+    /* An overlong string length (0 written as 0x80 0x00): found by fuzz_record. */
+    static const uint8_t overlong_len[] = {TP_REC_GAP, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 2, 0};
+    ASSERT_EQ_INT(tp_rec_get_gap(overlong_len, sizeof overlong_len, &g), -EBADMSG);
+    static const uint8_t min_len[] = {TP_REC_GAP, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 2, 0};
+    ASSERT_EQ_INT(tp_rec_get_gap(min_len, sizeof min_len, &g), 0);
     /* A flags byte with an unknown bit; an out-of-range kind. */
     static const uint8_t badflag[] = {TP_REC_GAP, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 2, 4};
     ASSERT_EQ_INT(tp_rec_get_gap(badflag, sizeof badflag, &g), -EBADMSG);
