@@ -58,6 +58,12 @@ static bool seg_exists(struct tp_cursor *c, uint64_t base)
     return tp_seg_path(c->dir, base, path, sizeof path) == 0 && access(path, F_OK) == 0;
 }
 
+static uint64_t limit(const struct tp_cursor *c)
+{
+    if (!c->live) return UINT64_MAX;
+    return c->durable_only ? tp_journal_durable(c->live) : tp_journal_written(c->live);
+}
+
 /* Checks the current segment's header. 1 ok, 0 not all there yet, -EBADMSG. */
 static int check_header(struct tp_cursor *c)
 {
@@ -65,18 +71,20 @@ static int check_header(struct tp_cursor *c)
     const uint8_t *h;
     ssize_t k = tp_segr_peek(&c->rd, 0, TP_SEG_HDR, &h);
     if (k < 0) return (int)k;
-    if (k < TP_SEG_HDR) return c->live ? -EBADMSG : 0;
+    /* Not all there: a segment being created. With `live`, only an error when records of
+     * this segment are already counted as written. */
+    if (k < TP_SEG_HDR) {
+        if (!c->live || c->off >= limit(c)) return 0;
+        /* Records of this segment are written, so its header was written before them. */
+        k = tp_segr_peek(&c->rd, 0, TP_SEG_HDR, &h);
+        if (k < 0) return (int)k;
+        if (k < TP_SEG_HDR) return -EBADMSG;
+    }
     uint64_t b;
     if (tp_seg_header_decode(h, &b) < 0 || b != c->base) return -EBADMSG;
     c->hdr_ok = true;
     c->pos = TP_SEG_HDR;
     return 1;
-}
-
-static uint64_t limit(const struct tp_cursor *c)
-{
-    if (!c->live) return UINT64_MAX;
-    return c->durable_only ? tp_journal_durable(c->live) : tp_journal_written(c->live);
 }
 
 /* At the end of the current segment: move to the next one if it exists. 1 switched, 0 not
