@@ -250,13 +250,6 @@ static void render_event(struct tp_buf *b, const struct tp_event *e)
     if (e->flags & TP_EV_SNAPSHOT) tp_buf_puts(b, " snapshot");
 }
 
-static const char *anomaly_name(unsigned k)
-{
-    static const char *const n[] = {"?",  "return_zscore", "volume_spike", "crossed_quote", "stale",
-                                    "gap"};
-    return k < TP_ARRAY_LEN(n) ? n[k] : "?";
-}
-
 /* Renders one record after "OFFSET"; returns false when the payload does not decode. */
 static bool render(struct tp_buf *b, const void *p, size_t n)
 {
@@ -309,7 +302,8 @@ static bool render(struct tp_buf *b, const void *p, size_t n)
     case TP_REC_ANOMALY: {
         struct tp_anomaly a;
         if (tp_rec_get_anomaly(p, n, &a)) return false;
-        tp_buf_printf(b, " anomaly %s %s", instr_or_dash(a.instr), anomaly_name(a.kind));
+        tp_buf_printf(b, " anomaly %s %s", instr_or_dash(a.instr),
+                      tp_anomaly_kind_name((enum tp_anomaly_kind)a.kind));
         put_time(b, "ts", a.ts);
         put_num(b, "observed", a.observed);
         put_num(b, "expected", a.expected);
