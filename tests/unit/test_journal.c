@@ -447,7 +447,7 @@ static void *tail_reader(void *arg)
     if (a->err) return NULL;
     uint8_t want[512];
     int idle = 0;
-    while (a->got < a->total && idle < 20000) {
+    while (a->got < a->total && idle < 100000) { /* 10 s without progress */
         const void *p;
         size_t n;
         uint64_t off;
