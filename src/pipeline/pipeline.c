@@ -52,7 +52,8 @@ struct tp_pipeline {
     _Atomic uint64_t events;
     _Atomic uint64_t rejected; /* events the record codec refused (a source bug) */
     int64_t started_mono;
-    uint64_t final_next; /* the journal's next offset when it was closed */
+    _Atomic int64_t last_append_mono; /* when the writer last appended */
+    uint64_t final_next;              /* the journal's next offset when it was closed */
 };
 
 int tp_pipeline_new(const struct tp_pipeline_opts *o, struct tp_pipeline **ret)
@@ -72,6 +73,7 @@ int tp_pipeline_new(const struct tp_pipeline_opts *o, struct tp_pipeline **ret)
     atomic_init(&p->werr, 0);
     atomic_init(&p->events, 0);
     atomic_init(&p->rejected, 0);
+    atomic_init(&p->last_append_mono, 0);
     *ret = p;
     return 0;
 }
@@ -155,6 +157,7 @@ static void *writer_main(void *arg)
         if (rc < 0) break;
         if (got) {
             atomic_fetch_add_explicit(&p->events, got, memory_order_relaxed);
+            atomic_store_explicit(&p->last_append_mono, tp_mono_ns(), memory_order_relaxed);
             dirty = true;
         }
         int64_t now = tp_mono_ns();
@@ -351,7 +354,7 @@ int tp_pipeline_run(struct tp_pipeline *p, const sigset_t *stop_signals)
     const char *why = NULL;
     for (;;) {
         now = tp_mono_ns();
-        int64_t wait = POLL_NS;
+        int64_t wait = p->o.exit_at_eof ? POLL_NS / 10 : POLL_NS;
         if (interval > 0 && next_status - now < wait) wait = TP_MAX(next_status - now, 0);
         struct timespec ts = {.tv_sec = (time_t)(wait / TP_NS_PER_SEC),
                               .tv_nsec = (long)(wait % TP_NS_PER_SEC)};
@@ -393,12 +396,15 @@ int tp_pipeline_run(struct tp_pipeline *p, const sigset_t *stop_signals)
     int rc = stop_all(p);
     tp_pipeline_stats(p, &s);
     double secs = (double)(tp_mono_ns() - p->started_mono) / 1e9;
+    double wsecs = (double)(atomic_load_explicit(&p->last_append_mono, memory_order_relaxed) -
+                            p->started_mono) /
+                   1e9;
     uint64_t rejected = atomic_load_explicit(&p->rejected, memory_order_relaxed);
-    tp_info("stopped: %llu events in %.3f s (%.0f ev/s), journal next %llu%s, drops %llu, "
-            "gaps %llu%s",
+    tp_info("stopped: %llu events in %.3f s (%.0f ev/s; %.0f ev/s until the last append), "
+            "journal next %llu%s, drops %llu, gaps %llu%s",
             (unsigned long long)s.events, secs, secs > 0 ? (double)s.events / secs : 0,
-            (unsigned long long)p->final_next, rc < 0 ? "" : " all durable",
-            (unsigned long long)s.drops, (unsigned long long)s.gaps,
+            wsecs > 0 ? (double)s.events / wsecs : 0, (unsigned long long)p->final_next,
+            rc < 0 ? "" : " all durable", (unsigned long long)s.drops, (unsigned long long)s.gaps,
             rejected ? ", some events refused (see above)" : "");
     if (why || rc < 0) {
         tp_error("tickpipe run: %s", why ? why : "shutdown failed");

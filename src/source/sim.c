@@ -16,6 +16,7 @@
  */
 #include <ctype.h>
 #include <math.h>
+#include <pthread.h>
 
 #include "core/instrument.h"
 #include "core/log.h"
@@ -59,6 +60,7 @@ static const struct def defs[] = {
 #define JUMP_SCALE      0.1  /* a jump is (1 + Exp(1)) * JUMP_SCALE * daily volatility */
 #define SECONDS_PER_DAY 86400.0
 #define RESUME_GAP_NS   TP_NS_PER_US /* start this long after the last record seen */
+#define SIZE_Q          1024         /* quantiles in a size table */
 
 struct inst {
     const struct def *d;
@@ -70,7 +72,11 @@ struct inst {
     double jump_p_ns; /* jump probability per ns */
     double jump_size; /* log-price scale of a jump */
     double spread;    /* mean spread as a fraction of the mid */
-    double cumw;      /* cumulative weight, for the draw */
+    /* Size quantiles in lots: the lognormal's inverse CDF at SIZE_Q + 1 evenly spaced
+     * probabilities, interpolated linearly by a uniform draw (a lognormal truncated at about
+     * 3.3 sigma, at the cost of one uniform instead of a normal and an exp). */
+    double size_q[SIZE_Q + 1];
+    double cumw; /* cumulative weight, for the draw */
     double log_mid;
     int64_t t;        /* event time of log_mid */
     uint64_t next_id; /* next trade id */
@@ -98,6 +104,31 @@ struct tp_sim {
     int64_t last_ts; /* time of the last item returned */
     uint64_t market; /* market events returned */
 };
+
+/* Standard normal quantiles at (i + 0.5) / (SIZE_Q + 1), by bisection on erfc: computed once. */
+static double zq[SIZE_Q + 1];
+static pthread_once_t zq_once = PTHREAD_ONCE_INIT;
+
+static void zq_init(void)
+{
+    for (int i = 0; i <= SIZE_Q; i++) {
+        double p = (i + 0.5) / (SIZE_Q + 1), lo = -10, hi = 10;
+        for (int k = 0; k < 64; k++) {
+            double mid = (lo + hi) / 2;
+            if (0.5 * erfc(-mid / sqrt(2.0)) < p)
+                lo = mid;
+            else
+                hi = mid;
+        }
+        zq[i] = (lo + hi) / 2;
+    }
+}
+
+/* Rounds a non-negative x half up (llround's result for x >= 0, without the call). */
+static inline int64_t round_pos(double x)
+{
+    return (int64_t)(x + 0.5);
+}
 
 static double pow10i(int d)
 {
@@ -136,6 +167,9 @@ static int add_inst(struct tp_sim *s, const struct def *d, double jumps_per_hour
     in->jump_p_ns = jumps_per_hour / 3600e9;
     in->jump_size = JUMP_SCALE * d->vol_day;
     in->spread = d->spread_bps * 1e-4;
+    double lot_mul = d->size_dec >= 0 ? in->size_mul : 1 / in->size_mul; /* units -> lots */
+    for (int q = 0; q <= SIZE_Q; q++)
+        in->size_q[q] = d->size_median * exp(d->size_sigma * zq[q]) * lot_mul;
     s->total_w += d->weight;
     in->cumw = s->total_w;
     in->log_mid = log(d->price);
@@ -149,6 +183,7 @@ int tp_sim_new(const struct tp_sim_opts *o, struct tp_sim **ret, size_t *bad_sym
 {
     if (!(o->rate > 0 && o->rate <= TP_SIM_MAX_RATE)) return -EINVAL;
     if (o->nsymbols > TP_SIM_MAX_INSTR) return -EINVAL;
+    pthread_once(&zq_once, zq_init);
     struct tp_sim *s = calloc(1, sizeof *s);
     if (!s) return -ENOMEM;
     double jph = o->jumps_per_hour < 0 ? JUMPS_PER_HOUR : o->jumps_per_hour;
@@ -225,7 +260,7 @@ void tp_sim_resume(struct tp_sim *s, const struct tp_event *e)
 static void draw_arrival(struct tp_sim *s)
 {
     double step = tp_rng_exp(&s->rng, s->mean_ns);
-    s->clock += step < 1 ? 1 : (int64_t)llround(step);
+    s->clock += step < 1 ? 1 : round_pos(step);
     double u = tp_rng_uniform(&s->rng) * s->total_w;
     size_t i = 0;
     while (i + 1 < s->n && u >= s->in[i].cumw) i++;
@@ -264,15 +299,14 @@ static void make_status(const struct tp_sim *s, size_t i, enum tp_status st, int
     tp_event_set_vsym(e, in->d->sym, strlen(in->d->sym));
 }
 
-static double draw_size(struct tp_sim *s, const struct def *d, double mul)
+static double draw_size(struct tp_sim *s, const struct inst *in)
 {
-    double v = d->size_median * exp(d->size_sigma * tp_rng_normal(&s->rng));
-    if (d->size_dec >= 0) {
-        double k = fmax(1.0, (double)llround(v * mul));
-        return k / mul;
-    }
-    double k = fmax(1.0, (double)llround(v / mul));
-    return k * mul;
+    double u = tp_rng_uniform(&s->rng) * SIZE_Q;
+    int q = (int)u;
+    double v = in->size_q[q] + (u - q) * (in->size_q[q + 1] - in->size_q[q]);
+    int64_t k = round_pos(v);
+    if (k < 1) k = 1;
+    return in->d->size_dec >= 0 ? (double)k / in->size_mul : (double)k * in->size_mul;
 }
 
 /* Fills the pending arrival's market event into e, then draws the next arrival. */
@@ -289,8 +323,8 @@ static void fill_market(struct tp_sim *s, struct tp_event *e)
         in->log_mid += tp_rng_uniform(&s->rng) < 0.5 ? -mag : mag;
     }
     double mid = exp(in->log_mid);
-    int64_t km = llround(mid * in->inv);
-    int64_t sp = llround(mid * in->spread * (0.5 + tp_rng_uniform(&s->rng)) * in->inv);
+    int64_t km = round_pos(mid * in->inv);
+    int64_t sp = round_pos(mid * in->spread * (0.5 + tp_rng_uniform(&s->rng)) * in->inv);
     if (sp < 1) sp = 1;
     int64_t bk = km - sp / 2;
     if (bk < 1) bk = 1;
@@ -306,13 +340,13 @@ static void fill_market(struct tp_sim *s, struct tp_event *e)
         bool buy = tp_rng_uniform(&s->rng) < 0.5;
         e->side = buy ? TP_SIDE_BUY : TP_SIDE_SELL;
         e->price = (double)(buy ? ak : bk) / in->inv;
-        e->size = draw_size(s, d, in->size_mul);
+        e->size = draw_size(s, in);
         tp_event_set_id(e, in->next_id++);
     } else {
         e->bid = (double)bk / in->inv;
         e->ask = (double)ak / in->inv;
-        e->bid_size = draw_size(s, d, in->size_mul);
-        e->ask_size = draw_size(s, d, in->size_mul);
+        e->bid_size = draw_size(s, in);
+        e->ask_size = draw_size(s, in);
     }
     s->market++;
     s->last_ts = ts;

@@ -22,8 +22,8 @@
  * anomalies happen now and then. Bid and ask sit around the mid, a random spread of at least
  * one tick apart; a trade executes at the ask (taker buy) or the bid (taker sell). Prices are
  * integers of ticks (tick = 10^-decimals, registered with tp_instr_set_tick) divided exactly,
- * so they print as short decimals. Sizes are lognormal, rounded to the instrument's lot.
- * Trade ids increase by one per trade per instrument.
+ * so they print as short decimals. Sizes are lognormal (truncated near ±3.3 sigma), rounded to the
+ * instrument's lot. Trade ids increase by one per trade per instrument.
  *
  * Resume: fed the tail of the input journal (tp_sim_resume), the generator continues each
  * instrument's price and trade ids from its last records, and starts its clock after the last
