@@ -161,9 +161,9 @@ static void *writer_main(void *arg)
             dirty = true;
         }
         int64_t now = tp_mono_ns();
-        if (dirty && (!got || now - last_flush >= FLUSH_EVERY)) {
-            rc = p->o.journal.sync == TP_SYNC_EVERY ? tp_journal_commit(p->j)
-                                                    : tp_journal_flush(p->j);
+        bool every = p->o.journal.sync == TP_SYNC_EVERY;
+        if (dirty && (every || !got || now - last_flush >= FLUSH_EVERY)) {
+            rc = every ? tp_journal_commit(p->j) : tp_journal_flush(p->j);
             if (rc < 0) break;
             dirty = false;
             last_flush = now;

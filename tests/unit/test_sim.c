@@ -385,8 +385,8 @@ static void test_statistics(void)
     struct tp_sim *s = new_sim(21, rate, 0, NULL, 0);
     uint32_t btc = tp_instr_find("sim:BTC-USD", 11);
     int64_t prev = INT64_MIN;
-    double sum = 0, sum2 = 0;
-    size_t n = 0, nbtc = 0;
+    double sum = 0, sum2 = 0, lsum = 0, lsum2 = 0;
+    size_t n = 0, nbtc = 0, nsize = 0;
     while (n < 200000) {
         struct tp_event e;
         ASSERT(tp_sim_next(s, INT64_MAX, &e));
@@ -399,8 +399,18 @@ static void test_statistics(void)
         prev = e.ts;
         n++;
         nbtc += e.instr == btc;
+        if (e.instr == btc && e.kind == TP_KIND_TRADE) {
+            lsum += log(e.size);
+            lsum2 += log(e.size) * log(e.size);
+            nsize++;
+        }
     }
     double mean = sum / (double)(n - 1), sd = sqrt(sum2 / (double)(n - 1) - mean * mean);
+    double lmean = lsum / (double)nsize, lsd = sqrt(lsum2 / (double)nsize - lmean * lmean);
+    /* BTC sizes: lognormal around a median of 0.01 with a log-sd of 1.3 */
+    ASSERT(nsize > 10000);
+    ASSERT_NEAR(lmean, log(0.01), 0.03);
+    ASSERT_NEAR(lsd, 1.3, 0.05);
     ASSERT_NEAR(mean * rate, 1.0, 0.02);
     ASSERT_NEAR(sd / mean, 1.0, 0.03);
     ASSERT_NEAR((double)nbtc / (double)n, 0.20, 0.01);
