@@ -278,7 +278,11 @@ int tp_pipeline_start(struct tp_pipeline *p)
     struct tp_journal_recovery rep;
     int rc = tp_journal_open(&p->o.journal, &p->j, &rep);
     if (rc < 0) {
-        tp_error("journal %s: cannot open: %s", p->jdir, strerror(-rc));
+        if (rc == -EBUSY)
+            tp_error("journal %s: in use by another process (it holds the journal's lock)",
+                     p->jdir);
+        else
+            tp_error("journal %s: cannot open: %s", p->jdir, strerror(-rc));
         p->j = NULL;
         return rc;
     }

@@ -424,6 +424,10 @@ static int sim_run(struct tp_source *src)
     if (src->live) {
         int64_t first = tp_sim_peek_ts(sim), now = tp_now_ns();
         if (first > now) offset = first - now;
+        if (offset > TP_NS_PER_SEC)
+            tp_warn("sim: the journal's last event time is %.1f s ahead of the clock; event "
+                    "time continues from it",
+                    (double)offset / 1e9);
     }
     while (!tp_source_stopping(src) && !budget_spent(ss)) {
         int64_t limit = src->live ? tp_now_ns() + offset : INT64_MAX;
