@@ -34,7 +34,10 @@ void tp_bell_ring(struct tp_bell *b)
 uint32_t tp_bell_prepare(struct tp_bell *b)
 {
     atomic_fetch_add_explicit(&b->waiters, 1, memory_order_seq_cst);
-    return atomic_load_explicit(&b->seq, memory_order_seq_cst);
+    /* Orders the announcement before the caller's re-check of its condition (the other half
+     * of the store-buffering pair with the fence in tp_bell_ring). */
+    atomic_thread_fence(memory_order_seq_cst);
+    return atomic_load_explicit(&b->seq, memory_order_relaxed);
 }
 
 void tp_bell_wait(struct tp_bell *b, uint32_t key, int64_t timeout_ns)
