@@ -103,19 +103,26 @@ static int check(enum tp_sync_mode *sync, bool *max_pace)
     if (strcmp(v, "live") && strcmp(v, "max")) return bad("sim-pace", v, "is not live or max");
     *max_pace = !strcmp(v, "max");
 
+    /* Numeric settings keep only their parsed value: print that. */
+    char num[64];
     double rate = S("sim-rate")->d;
-    if (!(rate > 0 && rate <= TP_SIM_MAX_RATE))
-        return bad("sim-rate", S("sim-rate")->str ? S("sim-rate")->str : "?",
-                   "is not a rate in (0, 4000000] events per second");
-
+    if (!(rate > 0 && rate <= TP_SIM_MAX_RATE)) {
+        snprintf(num, sizeof num, "%g", rate);
+        return bad("sim-rate", num, "is not a rate in (0, 4000000] events per second");
+    }
     int64_t ring = S("ring-capacity")->i;
-    if (ring < 2 || ring > TP_RING_MAX_CAPACITY || (ring & (ring - 1)))
-        return bad("ring-capacity", S("ring-capacity")->str,
-                   "is not a power of two between 2 and 16777216");
-    if (S("segment-bytes")->i < 4096)
-        return bad("segment-bytes", S("segment-bytes")->str, "is below 4096");
-    if (S("sync-interval")->i <= 0)
-        return bad("sync-interval", S("sync-interval")->str, "is not a positive duration");
+    if (ring < 2 || ring > TP_RING_MAX_CAPACITY || (ring & (ring - 1))) {
+        snprintf(num, sizeof num, "%lld", (long long)ring);
+        return bad("ring-capacity", num, "is not a power of two between 2 and 16777216");
+    }
+    if (S("segment-bytes")->i < 4096) {
+        snprintf(num, sizeof num, "%lld", (long long)S("segment-bytes")->i);
+        return bad("segment-bytes", num, "is below 4096");
+    }
+    if (S("sync-interval")->i <= 0) {
+        tp_duration_format(S("sync-interval")->i, num, sizeof num);
+        return bad("sync-interval", num, "is not a positive duration");
+    }
 
     v = S("role")->str;
     if (!strcmp(v, "ingest") || !strcmp(v, "process") || !strcmp(v, "serve"))

@@ -529,8 +529,10 @@ int tp_sim_source_new(const char *spec, const struct tp_sim_source_opts *o, stru
     size_t bad = 0;
     int rc = tp_sim_new(&so, &ss->sim, &bad);
     if (rc < 0) {
-        if (rc == -EINVAL)
-            snprintf(err, errcap, "sim has no instrument '%s' or names it twice (it has %s)",
+        if (rc == -EINVAL && nsyms && find_def(syms[bad]))
+            snprintf(err, errcap, "names %s twice", syms[bad]);
+        else if (rc == -EINVAL)
+            snprintf(err, errcap, "names '%s', which sim does not have (it has %s)",
                      nsyms ? syms[bad] : "?", tp_sim_known_symbols());
         else
             snprintf(err, errcap, "cannot create the simulator: %s", strerror(-rc));
