@@ -3,7 +3,7 @@
 #   make test   install what is missing, build, run every test suite
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: run test build build-asan deps test-deps bench fmt clean node-deps
+.PHONY: run test build build-asan deps test-deps bench fmt clean node-deps fuzz
 
 run: deps build
 	./build/tickpipe run
@@ -32,6 +32,21 @@ node-deps:
 
 bench: deps build
 	@bench/run.sh
+
+# Coverage-guided fuzzing with clang's libFuzzer: each tests/fuzz/fuzz_*.c for FUZZ_SECONDS,
+# starting from its seed corpus; new inputs go to build-fuzz/corpus/<name>, crashes to ./crash-*.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS = $(basename $(notdir $(wildcard tests/fuzz/fuzz_*.c)))
+
+fuzz:
+	@CC=clang cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_FLAGS_DEBUG="-O1 -g" -DTP_WERROR=OFF >/dev/null
+	@cmake --build build-fuzz -j $(JOBS) --target $(FUZZ_TARGETS)
+	@set -e; for name in $(FUZZ_TARGETS); do \
+	  mkdir -p build-fuzz/corpus/$$name; \
+	  echo "fuzz: $$name for $(FUZZ_SECONDS)s"; \
+	  build-fuzz/$$name -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	    build-fuzz/corpus/$$name tests/fuzz/corpus/$$name; \
+	done
 
 fmt:
 	clang-format -i $$(git ls-files 'src/*.[ch]' 'tests/*.[ch]' 'bench/*.[ch]')
