@@ -203,14 +203,28 @@ static void log_recovery(const struct tp_pipeline *p, const struct tp_journal_re
         tp_info("journal %s: no torn tail", p->jdir);
 }
 
+static int read_tail(struct tp_pipeline *p, uint64_t from);
+
 /* Shows the journal's last records to the sources that want them. */
 static int resume_sources(struct tp_pipeline *p)
 {
     bool want = false;
     for (size_t i = 0; i < p->nsrc; i++) want |= p->src[i]->ops->resume != NULL;
     uint64_t next = tp_journal_next_offset(p->j), first = tp_journal_first_offset(p->j);
-    if (!want || !p->o.resume_records || next <= first) return 0;
     uint64_t from = next - first > p->o.resume_records ? next - p->o.resume_records : first;
+    int rc = 0;
+    if (want && from < next) rc = read_tail(p, from);
+    /* The sources saw the whole history when it starts at offset 0 and all of it was read. */
+    bool whole = rc == 0 && from == 0 && (next == 0 || want);
+    for (size_t i = 0; i < p->nsrc && rc == 0; i++)
+        if (p->src[i]->ops->resume_end) p->src[i]->ops->resume_end(p->src[i], whole);
+    return rc;
+}
+
+/* Shows the journal's records [from, next) to the sources. */
+static int read_tail(struct tp_pipeline *p, uint64_t from)
+{
+    uint64_t next = tp_journal_next_offset(p->j);
     struct tp_cursor *c;
     int rc = tp_cursor_open(p->jdir, from, p->j, false, &c);
     if (rc < 0) {

@@ -93,6 +93,7 @@ struct tp_sim {
     double mean_ns;
     bool begun;
     bool resumed;
+    bool whole; /* the resume records were the journal's whole history */
     int64_t resume_ts;
     /* Timeline. */
     size_t conn_i;   /* CONNECTED records returned (== n when done) */
@@ -256,6 +257,11 @@ void tp_sim_resume(struct tp_sim *s, const struct tp_event *e)
     }
 }
 
+void tp_sim_resume_whole(struct tp_sim *s)
+{
+    s->whole = true;
+}
+
 /* Draws the next arrival: time step and instrument. */
 static void draw_arrival(struct tp_sim *s)
 {
@@ -276,7 +282,7 @@ static void begin(struct tp_sim *s)
         s->start = s->resume_ts + RESUME_GAP_NS;
     uint64_t mix = (uint64_t)s->start;
     tp_rng_seed(&s->rng, s->seed ^ tp_splitmix64(&mix));
-    uint64_t base = s->start > 0 ? (uint64_t)(s->start / TP_NS_PER_US) + 1 : 1;
+    uint64_t base = !s->whole && s->start > 0 ? (uint64_t)(s->start / TP_NS_PER_US) + 1 : 1;
     for (size_t i = 0; i < s->n; i++) {
         s->in[i].t = s->start;
         if (!s->in[i].id_known) s->in[i].next_id = base;
@@ -407,6 +413,11 @@ static void sim_resume(struct tp_source *src, const struct tp_event *e)
     tp_sim_resume(((struct sim_source *)src)->sim, e);
 }
 
+static void sim_resume_end(struct tp_source *src, bool whole)
+{
+    if (whole) tp_sim_resume_whole(((struct sim_source *)src)->sim);
+}
+
 static bool budget_spent(const struct sim_source *ss)
 {
     return ss->max_events && tp_sim_market_events(ss->sim) >= ss->max_events;
@@ -476,6 +487,7 @@ static void sim_free(struct tp_source *src)
 static const struct tp_source_ops sim_ops = {
     .kind = "sim",
     .resume = sim_resume,
+    .resume_end = sim_resume_end,
     .run = sim_run,
     .free = sim_free,
 };

@@ -27,9 +27,10 @@
  *
  * Resume: fed the tail of the input journal (tp_sim_resume), the generator continues each
  * instrument's price and trade ids from its last records, and starts its clock after the last
- * time seen. An instrument without history starts at its reference price with trade ids from
- * start time in microseconds: since no instrument trades more than once per microsecond
- * (TP_SIM_MAX_RATE), ids stay unique across runs even without history.
+ * time seen. An instrument without history starts at its reference price, with trade ids from
+ * 1 when the whole journal was seen, else from the start time in microseconds: since no
+ * instrument trades more than once per microsecond (TP_SIM_MAX_RATE), ids then stay unique
+ * across runs even when the older history was not read.
  *
  * Not thread-safe: one generator per thread.
  */
@@ -69,6 +70,9 @@ const char *tp_sim_known_symbols(void);
 /* Feeds one journal record (oldest first) before the first tp_sim_next; records of other
  * instruments are ignored. e is borrowed. */
 void tp_sim_resume(struct tp_sim *s, const struct tp_event *e);
+/* Says, before the first tp_sim_next, that the records fed were the journal's whole history:
+ * instruments without history then start their trade ids at 1. */
+void tp_sim_resume_whole(struct tp_sim *s);
 
 /* Event time of the next item. */
 int64_t tp_sim_peek_ts(struct tp_sim *s);

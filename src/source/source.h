@@ -35,6 +35,9 @@ struct tp_source_ops {
     /* Optional. Called (main thread, before start) with each event record found at the tail
      * of the input journal, oldest first; e is borrowed for the call. */
     void (*resume)(struct tp_source *s, const struct tp_event *e);
+    /* Optional. Called (main thread, before start) after the tail was shown; `whole` is true
+     * when what was shown is the journal's entire history (nothing older exists). */
+    void (*resume_end)(struct tp_source *s, bool whole);
     /* The source's body, run on its own thread by tp_source_start. Returns when
      * tp_source_stopping() becomes true (after writing its last records) or when the source
      * reached its end (after setting `ended`). 0, or a negative errno (the pipeline fails). */

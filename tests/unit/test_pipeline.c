@@ -138,6 +138,9 @@ static void test_finite_run_then_resume(void)
     ASSERT_EQ_U64(a.last_status, a.records - 1);
     /* 20000 events at 100000/s span 0.2 s: 10 connected, maybe 10 heartbeats, 10 eof */
     ASSERT(a.records >= 20020 && a.records <= 20030);
+    /* an empty journal is the whole history: trade ids start at 1 */
+    uint32_t eth = tp_instr_find("sim:ETH-USD", 11);
+    ASSERT_EQ_U64(a.first_id_run[eth], 1);
 
     /* Second run: resumes after the journal's end. */
     so.seed = 6;

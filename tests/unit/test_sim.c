@@ -487,6 +487,20 @@ static void test_resume_continues_ids_and_prices(void)
     }
     ASSERT(seen_btc && seen_eth && seen_sol);
     tp_sim_free(s);
+
+    /* When the records fed were the whole journal, an instrument without history starts at 1. */
+    s = new_sim(31, 1000, 0, NULL, 0);
+    tp_event_init(&e, TP_KIND_QUOTE);
+    e.instr = eth;
+    e.ts = last;
+    e.bid = 2500;
+    e.ask = 2500.02;
+    tp_sim_resume(s, &e);
+    tp_sim_resume_whole(s);
+    do ASSERT(tp_sim_next(s, INT64_MAX, &e));
+    while (e.instr != sol || e.kind != TP_KIND_TRADE);
+    ASSERT_EQ_U64(e.trade_id, 1);
+    tp_sim_free(s);
 }
 
 static void test_finite_run_ends_with_eof(void)
