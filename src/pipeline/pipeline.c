@@ -1,0 +1,441 @@
+/*
+ * pipeline.c — sources → rings → journal writer, with the main thread's status line and a
+ * clean shutdown (see pipeline.h for the picture).
+ *
+ * The writer thread drains every ring in turn, up to WRITE_BATCH events per ring per pass, so
+ * a busy source cannot starve a quiet one; each event becomes one TP_REC_EVENT record. It makes
+ * records visible (tp_journal_flush) whenever it finds the rings empty and at least every
+ * FLUSH_EVERY while busy; durability is the journal's business (its committer in group mode),
+ * except in TP_SYNC_EVERY mode where the writer commits after each pass that wrote anything.
+ * When every ring is empty it sleeps on the shared doorbell that the sources ring on commit.
+ *
+ * Invariants:
+ *  1. The journal is written only by the writer thread between its start and its join; the
+ *     main thread opens it before and closes it after.
+ *  2. `stopping` is set only after every source thread has been joined, so when the writer
+ *     sees it and then finds the rings empty, nothing more can arrive.
+ *  3. A writer failure is sticky (werr); the main thread sees it within POLL_NS and shuts
+ *     down; sources blocked on a full ring are woken by their stop.
+ */
+#include <pthread.h>
+#include <time.h>
+
+#include "core/buf.h"
+#include "core/instrument.h"
+#include "core/log.h"
+#include "core/tptime.h"
+#include "log/record.h"
+#include "pipeline/pipeline.h"
+
+#define WRITE_BATCH  1024
+#define FLUSH_EVERY  (2 * TP_NS_PER_MS)
+#define RETAIN_EVERY TP_NS_PER_SEC
+#define POLL_NS      (100 * TP_NS_PER_MS)
+#define IDLE_WAIT_NS (100 * TP_NS_PER_MS)
+#define REC_BUF_MAX  ((size_t)64 << 10)
+#define DEFAULT_RING 65536
+#define PATH_CAP     4096
+
+struct tp_pipeline {
+    struct tp_pipeline_opts o;
+    char jdir[PATH_CAP];
+    struct tp_journal *j;
+    struct tp_source *src[TP_PIPELINE_MAX_SOURCES];
+    struct tp_ring ring[TP_PIPELINE_MAX_SOURCES];
+    size_t nsrc, nring;
+    struct tp_bell data; /* rung by every ring's commit; the writer sleeps on it */
+
+    pthread_t writer;
+    bool writer_on;
+    _Atomic bool stopping; /* every source joined: drain and end (invariant 2) */
+    _Atomic int werr;      /* the writer's first failure */
+    _Atomic uint64_t events;
+    _Atomic uint64_t rejected; /* events the record codec refused (a source bug) */
+    int64_t started_mono;
+    _Atomic int64_t last_append_mono; /* when the writer last appended */
+    uint64_t final_next;              /* the journal's next offset when it was closed */
+};
+
+int tp_pipeline_new(const struct tp_pipeline_opts *o, struct tp_pipeline **ret)
+{
+    struct tp_pipeline *p = calloc(1, sizeof *p);
+    if (!p) return -ENOMEM;
+    p->o = *o;
+    if (!p->o.ring_capacity) p->o.ring_capacity = DEFAULT_RING;
+    int n = snprintf(p->jdir, sizeof p->jdir, "%s/journal/input", o->data_dir);
+    if (n < 0 || (size_t)n >= sizeof p->jdir) {
+        free(p);
+        return -ENAMETOOLONG;
+    }
+    p->o.journal.dir = p->jdir;
+    tp_bell_init(&p->data);
+    atomic_init(&p->stopping, false);
+    atomic_init(&p->werr, 0);
+    atomic_init(&p->events, 0);
+    atomic_init(&p->rejected, 0);
+    atomic_init(&p->last_append_mono, 0);
+    *ret = p;
+    return 0;
+}
+
+int tp_pipeline_add_source(struct tp_pipeline *p, struct tp_source *src)
+{
+    if (p->nsrc == TP_PIPELINE_MAX_SOURCES) {
+        tp_source_free(src);
+        return -ENOSPC;
+    }
+    p->src[p->nsrc++] = src;
+    return 0;
+}
+
+void tp_pipeline_stats(const struct tp_pipeline *p, struct tp_pipeline_stats *ret)
+{
+    struct tp_pipeline_stats s = {0};
+    s.events = atomic_load_explicit(&p->events, memory_order_relaxed);
+    if (p->j) {
+        s.next_offset = tp_journal_next_offset(p->j);
+        s.durable = tp_journal_durable(p->j);
+        s.bytes = tp_journal_bytes(p->j);
+    }
+    for (size_t i = 0; i < p->nring; i++) {
+        s.drops += tp_ring_drops(&p->ring[i]);
+        s.queued += tp_ring_count(&p->ring[i]);
+    }
+    for (size_t i = 0; i < p->nsrc; i++)
+        s.gaps += atomic_load_explicit(&p->src[i]->gaps, memory_order_relaxed);
+    *ret = s;
+}
+
+/* ---- the writer thread ------------------------------------------------------------------ */
+
+static int write_events(struct tp_pipeline *p, struct tp_buf *b, const struct tp_event *ev,
+                        size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        tp_buf_reset(b);
+        int rc = tp_rec_put_event(b, &ev[i]);
+        if (rc < 0) {
+            /* A malformed event is a source's bug: skip it, count it, say so once. */
+            if (atomic_fetch_add_explicit(&p->rejected, 1, memory_order_relaxed) == 0)
+                tp_warn("journal writer: dropped an event the record codec refused (%s): "
+                        "instrument '%s', kind %u",
+                        strerror(-rc), tp_instr_name(ev[i].instr), ev[i].kind);
+            continue;
+        }
+        rc = tp_journal_append(p->j, b->p, b->len, NULL);
+        if (rc < 0) return rc;
+    }
+    return 0;
+}
+
+static bool rings_empty(struct tp_pipeline *p)
+{
+    for (size_t i = 0; i < p->nring; i++)
+        if (tp_ring_count(&p->ring[i])) return false;
+    return true;
+}
+
+static void *writer_main(void *arg)
+{
+    struct tp_pipeline *p = arg;
+    struct tp_buf b;
+    tp_buf_init(&b, REC_BUF_MAX);
+    int rc = 0;
+    int64_t last_flush = tp_mono_ns(), last_retain = last_flush;
+    bool dirty = false; /* appended since the last flush */
+    bool retain = p->o.retention_bytes || p->o.retention_age_ns;
+    for (;;) {
+        size_t got = 0;
+        for (size_t i = 0; i < p->nring && rc == 0; i++) {
+            const struct tp_event *ev;
+            size_t n = tp_ring_peek(&p->ring[i], WRITE_BATCH, &ev);
+            if (!n) continue;
+            rc = write_events(p, &b, ev, n);
+            tp_ring_release(&p->ring[i], n);
+            got += n;
+        }
+        if (rc < 0) break;
+        if (got) {
+            atomic_fetch_add_explicit(&p->events, got, memory_order_relaxed);
+            atomic_store_explicit(&p->last_append_mono, tp_mono_ns(), memory_order_relaxed);
+            dirty = true;
+        }
+        int64_t now = tp_mono_ns();
+        bool every = p->o.journal.sync == TP_SYNC_EVERY;
+        if (dirty && (every || !got || now - last_flush >= FLUSH_EVERY)) {
+            rc = every ? tp_journal_commit(p->j) : tp_journal_flush(p->j);
+            if (rc < 0) break;
+            dirty = false;
+            last_flush = now;
+        }
+        if (retain && now - last_retain >= RETAIN_EVERY) {
+            /* Nothing in this process reads the input journal yet, so every whole segment
+             * behind the writer may go once it is past the size or age limit. */
+            int n = tp_journal_retain(p->j, tp_journal_next_offset(p->j), p->o.retention_bytes,
+                                      p->o.retention_age_ns);
+            if (n > 0) tp_info("retention: removed %d old journal segment(s)", n);
+            last_retain = now;
+        }
+        if (got) continue;
+        if (atomic_load_explicit(&p->stopping, memory_order_acquire) && rings_empty(p)) break;
+        uint32_t key = tp_bell_prepare(&p->data);
+        if (rings_empty(p) && !atomic_load_explicit(&p->stopping, memory_order_acquire))
+            tp_bell_wait(&p->data, key, IDLE_WAIT_NS);
+        tp_bell_done(&p->data);
+    }
+    if (rc == 0) rc = tp_journal_commit(p->j);
+    if (rc < 0) atomic_store_explicit(&p->werr, rc, memory_order_release);
+    tp_buf_fini(&b);
+    return NULL;
+}
+
+/* ---- start ------------------------------------------------------------------------------ */
+
+static void log_recovery(const struct tp_pipeline *p, const struct tp_journal_recovery *r)
+{
+    tp_info("journal %s: %llu segment(s), offsets %llu..%llu", p->jdir,
+            (unsigned long long)r->segments, (unsigned long long)r->first_offset,
+            (unsigned long long)r->next_offset);
+    if (r->truncated_bytes)
+        tp_warn("journal %s: recovery cut a torn tail of %llu byte(s) from %s", p->jdir,
+                (unsigned long long)r->truncated_bytes, r->truncated_file);
+    else
+        tp_info("journal %s: no torn tail", p->jdir);
+}
+
+static int read_tail(struct tp_pipeline *p, uint64_t from);
+
+/* Shows the journal's last records to the sources that want them. */
+static int resume_sources(struct tp_pipeline *p)
+{
+    bool want = false;
+    for (size_t i = 0; i < p->nsrc; i++) want |= p->src[i]->ops->resume != NULL;
+    uint64_t next = tp_journal_next_offset(p->j), first = tp_journal_first_offset(p->j);
+    uint64_t from = next - first > p->o.resume_records ? next - p->o.resume_records : first;
+    int rc = 0;
+    if (want && from < next) rc = read_tail(p, from);
+    /* The sources saw the whole history when it starts at offset 0 and all of it was read. */
+    bool whole = rc == 0 && from == 0 && (next == 0 || want);
+    for (size_t i = 0; i < p->nsrc && rc == 0; i++)
+        if (p->src[i]->ops->resume_end) p->src[i]->ops->resume_end(p->src[i], whole);
+    return rc;
+}
+
+/* Shows the journal's records [from, next) to the sources. */
+static int read_tail(struct tp_pipeline *p, uint64_t from)
+{
+    uint64_t next = tp_journal_next_offset(p->j);
+    struct tp_cursor *c;
+    int rc = tp_cursor_open(p->jdir, from, p->j, false, &c);
+    if (rc < 0) {
+        tp_error("journal %s: cannot read its tail from offset %llu: %s", p->jdir,
+                 (unsigned long long)from, strerror(-rc));
+        return rc;
+    }
+    uint64_t seen = 0;
+    for (;;) {
+        const void *rec;
+        size_t n;
+        uint64_t off;
+        rc = tp_cursor_next(c, &rec, &n, &off);
+        if (rc <= 0) break;
+        if (tp_rec_type(rec, n) != TP_REC_EVENT) continue;
+        struct tp_event e;
+        if (tp_rec_get_event(rec, n, &e) < 0) continue;
+        for (size_t i = 0; i < p->nsrc; i++)
+            if (p->src[i]->ops->resume) p->src[i]->ops->resume(p->src[i], &e);
+        seen++;
+    }
+    if (rc < 0)
+        tp_error("journal %s: bad record in its tail at %s: %s", p->jdir, tp_cursor_where(c),
+                 strerror(-rc));
+    else
+        tp_info("sources resume after offset %llu (%llu event record(s) read)",
+                (unsigned long long)next, (unsigned long long)seen);
+    tp_cursor_close(c);
+    return rc < 0 ? rc : 0;
+}
+
+/* Stops the sources, then the writer; closes the journal. Returns the first error. */
+static int stop_all(struct tp_pipeline *p)
+{
+    int rc = 0;
+    for (size_t i = 0; i < p->nsrc; i++) {
+        int src_rc = tp_source_stop(p->src[i]);
+        if (src_rc < 0 && rc == 0) {
+            tp_error("source %s failed: %s", p->src[i]->spec, strerror(-src_rc));
+            rc = src_rc;
+        }
+    }
+    atomic_store_explicit(&p->stopping, true, memory_order_release);
+    tp_bell_ring(&p->data);
+    if (p->writer_on) {
+        pthread_join(p->writer, NULL);
+        p->writer_on = false;
+    }
+    int wrc = atomic_load_explicit(&p->werr, memory_order_acquire);
+    if (p->j) {
+        p->final_next = tp_journal_next_offset(p->j);
+        int crc = tp_journal_close(p->j);
+        if (wrc == 0) wrc = crc;
+        p->j = NULL;
+    }
+    if (wrc < 0) {
+        tp_error("journal %s: %s", p->jdir, strerror(-wrc));
+        if (rc == 0) rc = wrc;
+    }
+    return rc;
+}
+
+int tp_pipeline_start(struct tp_pipeline *p)
+{
+    struct tp_journal_recovery rep;
+    int rc = tp_journal_open(&p->o.journal, &p->j, &rep);
+    if (rc < 0) {
+        if (rc == -EBUSY)
+            tp_error("journal %s: in use by another process (it holds the journal's lock)",
+                     p->jdir);
+        else
+            tp_error("journal %s: cannot open: %s", p->jdir, strerror(-rc));
+        p->j = NULL;
+        return rc;
+    }
+    log_recovery(p, &rep);
+    for (size_t i = 0; i < p->nsrc; i++) {
+        rc = tp_ring_init(&p->ring[i], p->o.ring_capacity, &p->data);
+        if (rc < 0) {
+            tp_error("cannot make a ring of %zu events: %s", p->o.ring_capacity, strerror(-rc));
+            goto out_stop;
+        }
+        p->nring++;
+        p->src[i]->ring = &p->ring[i];
+    }
+    rc = resume_sources(p);
+    if (rc < 0) goto out_stop;
+    rc = -pthread_create(&p->writer, NULL, writer_main, p);
+    if (rc < 0) {
+        tp_error("cannot start the journal writer: %s", strerror(-rc));
+        goto out_stop;
+    }
+    p->writer_on = true;
+    p->started_mono = tp_mono_ns();
+    for (size_t i = 0; i < p->nsrc; i++) {
+        rc = tp_source_start(p->src[i]);
+        if (rc < 0) {
+            tp_error("cannot start source %s: %s", p->src[i]->spec, strerror(-rc));
+            goto out_stop;
+        }
+        tp_info("source %s started (%s)", p->src[i]->spec,
+                p->src[i]->live ? "live: drops when its ring is full"
+                                : "waits when its ring is full");
+    }
+    return 0;
+
+out_stop:
+    stop_all(p);
+    return rc;
+}
+
+/* ---- run -------------------------------------------------------------------------------- */
+
+static void human_bytes(uint64_t n, char *out, size_t cap)
+{
+    static const char *const unit[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    double v = (double)n;
+    size_t u = 0;
+    while (v >= 1024 && u + 1 < TP_ARRAY_LEN(unit)) v /= 1024, u++;
+    snprintf(out, cap, u ? "%.1f %s" : "%.0f %s", v, unit[u]);
+}
+
+static void print_status(const struct tp_pipeline_stats *s, double rate)
+{
+    char bytes[32];
+    human_bytes(s->bytes, bytes, sizeof bytes);
+    tp_info("status: %.0f ev/s, %llu events, journal next %llu durable %llu, %s, drops %llu", rate,
+            (unsigned long long)s->events, (unsigned long long)s->next_offset,
+            (unsigned long long)s->durable, bytes, (unsigned long long)s->drops);
+}
+
+static bool all_ended(const struct tp_pipeline *p)
+{
+    if (!p->nsrc) return false;
+    for (size_t i = 0; i < p->nsrc; i++)
+        if (!atomic_load_explicit(&p->src[i]->ended, memory_order_acquire)) return false;
+    return true;
+}
+
+int tp_pipeline_run(struct tp_pipeline *p, const sigset_t *stop_signals)
+{
+    int64_t interval = p->o.status_interval_ns;
+    int64_t now = tp_mono_ns(), next_status = now + interval, last_t = now;
+    uint64_t last_events = 0;
+    const char *why = NULL;
+    for (;;) {
+        now = tp_mono_ns();
+        int64_t wait = p->o.exit_at_eof ? POLL_NS / 10 : POLL_NS;
+        if (interval > 0 && next_status - now < wait) wait = TP_MAX(next_status - now, 0);
+        struct timespec ts = {.tv_sec = (time_t)(wait / TP_NS_PER_SEC),
+                              .tv_nsec = (long)(wait % TP_NS_PER_SEC)};
+        int sig = sigtimedwait(stop_signals, NULL, &ts);
+        if (sig > 0) {
+            tp_info("received %s: stopping", sig == SIGINT    ? "SIGINT"
+                                             : sig == SIGTERM ? "SIGTERM"
+                                                              : "a stop signal");
+            break;
+        }
+        if (atomic_load_explicit(&p->werr, memory_order_acquire)) {
+            why = "the journal writer failed";
+            break;
+        }
+        bool failed = false;
+        for (size_t i = 0; i < p->nsrc; i++)
+            failed |= atomic_load_explicit(&p->src[i]->error, memory_order_acquire) != 0;
+        if (failed) {
+            why = "a source failed";
+            break;
+        }
+        if (p->o.exit_at_eof && all_ended(p)) {
+            tp_info("every source reached its end: stopping");
+            break;
+        }
+        now = tp_mono_ns();
+        if (interval > 0 && now >= next_status) {
+            struct tp_pipeline_stats s;
+            tp_pipeline_stats(p, &s);
+            double secs = (double)(now - last_t) / 1e9;
+            print_status(&s, secs > 0 ? (double)(s.events - last_events) / secs : 0);
+            last_events = s.events;
+            last_t = now;
+            next_status += interval;
+            if (next_status <= now) next_status = now + interval;
+        }
+    }
+    struct tp_pipeline_stats s;
+    int rc = stop_all(p);
+    tp_pipeline_stats(p, &s);
+    double secs = (double)(tp_mono_ns() - p->started_mono) / 1e9;
+    double wsecs = (double)(atomic_load_explicit(&p->last_append_mono, memory_order_relaxed) -
+                            p->started_mono) /
+                   1e9;
+    uint64_t rejected = atomic_load_explicit(&p->rejected, memory_order_relaxed);
+    tp_info("stopped: %llu events in %.3f s (%.0f ev/s; %.0f ev/s until the last append), "
+            "journal next %llu%s, drops %llu, gaps %llu%s",
+            (unsigned long long)s.events, secs, secs > 0 ? (double)s.events / secs : 0,
+            wsecs > 0 ? (double)s.events / wsecs : 0, (unsigned long long)p->final_next,
+            rc < 0 ? "" : " all durable", (unsigned long long)s.drops, (unsigned long long)s.gaps,
+            rejected ? ", some events refused (see above)" : "");
+    if (why || rc < 0) {
+        tp_error("tickpipe run: %s", why ? why : "shutdown failed");
+        return TP_EXIT_RUNTIME;
+    }
+    return TP_EXIT_OK;
+}
+
+void tp_pipeline_free(struct tp_pipeline *p)
+{
+    if (!p) return;
+    if (p->writer_on || p->j) stop_all(p);
+    for (size_t i = 0; i < p->nsrc; i++) tp_source_free(p->src[i]);
+    for (size_t i = 0; i < p->nring; i++) tp_ring_fini(&p->ring[i]);
+    free(p);
+}

@@ -1,0 +1,75 @@
+/*
+ * pipeline.h — the running pipeline of `tickpipe run`: who owns which thread, and how they
+ * start and stop (DESIGN.md §1).
+ *
+ *   source thread 1 ──ring──┐
+ *   source thread 2 ──ring──┼──► journal writer thread ──► DATA/journal/input (+ committer)
+ *   source thread N ──ring──┘
+ *   main thread: signals, status line every status interval, shutdown
+ *
+ * This is the ingest stage. A later process stage (a cursor on the input journal → engine →
+ * output journal) and the serve stage join here as more threads owned by the pipeline; the
+ * command line only parses settings into tp_pipeline_opts.
+ *
+ * Start: open the input journal (recovery report logged: torn tail cut, which file, how many
+ * bytes), show each source the journal's last records (tp_source_ops.resume) so it continues
+ * where the log ends, start the writer, then the sources.
+ *
+ * Stop (a stop signal, every source at its end with exit_at_eof, or a failure): stop the
+ * sources (each writes its last records and is joined), let the writer drain every ring,
+ * commit (fdatasync), close the journal. Records a source handed to its ring before it was
+ * joined are in the journal after a clean stop.
+ *
+ * Threads: every function here is for the main thread; tp_pipeline_stats may be called from
+ * any thread.
+ */
+#ifndef TP_PIPELINE_H
+#define TP_PIPELINE_H
+
+#include <signal.h>
+
+#include "log/journal.h"
+#include "source/source.h"
+
+#define TP_PIPELINE_MAX_SOURCES 64
+
+struct tp_pipeline_opts {
+    const char *data_dir;           /* the input journal is DATA/journal/input */
+    struct tp_journal_opts journal; /* dir is filled in by the pipeline */
+    size_t ring_capacity;           /* events per source ring, a power of two */
+    uint64_t retention_bytes;       /* 0 = no size limit */
+    int64_t retention_age_ns;       /* 0 = no age limit */
+    int64_t status_interval_ns;     /* 0 = no status line */
+    bool exit_at_eof;               /* stop when every source has reached its end */
+    uint64_t resume_records;        /* journal tail shown to sources at start (0 = none) */
+};
+
+struct tp_pipeline_stats {
+    uint64_t events;      /* records appended by this process */
+    uint64_t next_offset; /* the journal's next offset */
+    uint64_t durable;     /* offset below which every record is durable */
+    uint64_t bytes;       /* journal bytes on disk */
+    uint64_t drops;       /* events dropped at full rings */
+    uint64_t gaps;        /* gap records written by sources */
+    uint64_t queued;      /* events waiting in rings */
+};
+
+struct tp_pipeline;
+
+/* A pipeline with no source yet. 0 and *ret (owned; tp_pipeline_free) or a negative errno. */
+int tp_pipeline_new(const struct tp_pipeline_opts *o, struct tp_pipeline **ret);
+/* Adds a source; takes it over, also on failure (-ENOSPC past TP_PIPELINE_MAX_SOURCES). */
+int tp_pipeline_add_source(struct tp_pipeline *p, struct tp_source *src);
+/* Opens the journal, resumes the sources, starts every thread. 0, or a negative errno after
+ * logging what failed (nothing is left running). */
+int tp_pipeline_start(struct tp_pipeline *p);
+/* Runs until one of `stop_signals` arrives (they must be blocked in every thread), every
+ * source has ended (with exit_at_eof), or a failure; then stops cleanly. Returns the exit
+ * code: TP_EXIT_OK, or TP_EXIT_RUNTIME after logging the failure. */
+int tp_pipeline_run(struct tp_pipeline *p, const sigset_t *stop_signals);
+/* Stops whatever still runs and frees. NULL is a no-op. */
+void tp_pipeline_free(struct tp_pipeline *p);
+
+void tp_pipeline_stats(const struct tp_pipeline *p, struct tp_pipeline_stats *ret);
+
+#endif
