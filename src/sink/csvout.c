@@ -1,0 +1,315 @@
+/*
+ * csvout.c — CSV tables of bars, anomalies and late events (see csvout.h).
+ *
+ * Rows are formatted straight into the writer's buffer; when it holds FLUSH_AT bytes it is
+ * written out with one write() loop. The buffer's cap is FLUSH_AT plus room for the longest
+ * row (bounded: every field is a number, a time, an interned name or a capped string, each
+ * quoted at most doubling), so appending a row never fails for size.
+ */
+#include <fcntl.h>
+#include <math.h>
+#include <unistd.h>
+
+#include "core/instrument.h"
+#include "core/num.h"
+#include "core/tptime.h"
+#include "sink/csvout.h"
+
+#define FLUSH_AT (1u << 20)
+#define ROW_MAX  (16u << 10)
+
+static const char *const headers[] = {
+    [TP_CSV_BARS] = "instrument,interval,ts,open,high,low,close,volume,notional,vwap,trades,"
+                    "buy_volume,sell_volume,first_ts,last_ts,sma_20,ema_20,bb_upper,bb_middle,"
+                    "bb_lower,rsi_14,macd,macd_signal,macd_hist,atr_14,volatility_20\n",
+    [TP_CSV_ANOMALIES] = "instrument,ts,kind,observed,expected,score,interval\n",
+    [TP_CSV_LATE] = "ts,ts_ns,ts_recv,instrument,venue_symbol,kind,price,size,side,trade_id,bid,"
+                    "ask,bid_size,ask_size,open,high,low,change,value,interval\n",
+};
+
+const char *tp_csv_header(enum tp_csv_table t)
+{
+    return (unsigned)t < TP_ARRAY_LEN(headers) ? headers[t] : "";
+}
+
+/* Each helper appends a separator (when sep) and one field; errors accumulate in *rc. */
+
+static void put_raw(struct tp_buf *b, int *rc, bool sep, const char *s, size_t n)
+{
+    if (*rc) return;
+    if (sep && (*rc = tp_buf_putc(b, ','))) return;
+    *rc = tp_buf_append(b, s, n);
+}
+
+static void put_text(struct tp_buf *b, int *rc, bool sep, const char *s, size_t n)
+{
+    bool quote = false;
+    for (size_t i = 0; i < n && !quote; i++)
+        quote = s[i] == ',' || s[i] == '"' || s[i] == '\n' || s[i] == '\r';
+    if (!quote) {
+        put_raw(b, rc, sep, s, n);
+        return;
+    }
+    put_raw(b, rc, sep, "\"", 1);
+    for (size_t i = 0; i < n && !*rc; i++) {
+        const char *q = memchr(s + i, '"', n - i);
+        size_t run = q ? (size_t)(q - (s + i)) : n - i;
+        *rc = tp_buf_append(b, s + i, run);
+        i += run;
+        if (q && !*rc) *rc = tp_buf_append(b, "\"\"", 2);
+    }
+    put_raw(b, rc, false, "\"", 1);
+}
+
+static void put_num(struct tp_buf *b, int *rc, bool sep, double v)
+{
+    if (!isfinite(v)) { /* null */
+        put_raw(b, rc, sep, "", 0);
+        return;
+    }
+    char t[TP_NUM_STRLEN];
+    size_t n = tp_num_format(v, t);
+    put_raw(b, rc, sep, t, n);
+}
+
+static void put_u64(struct tp_buf *b, int *rc, bool sep, uint64_t v)
+{
+    char t[24];
+    int n = snprintf(t, sizeof t, "%llu", (unsigned long long)v);
+    put_raw(b, rc, sep, t, (size_t)n);
+}
+
+static void put_i64(struct tp_buf *b, int *rc, bool sep, int64_t v)
+{
+    char t[24];
+    int n = snprintf(t, sizeof t, "%lld", (long long)v);
+    put_raw(b, rc, sep, t, (size_t)n);
+}
+
+static void put_time(struct tp_buf *b, int *rc, bool sep, int64_t ns)
+{
+    char t[TP_TIME_STRLEN];
+    size_t n = tp_time_format(ns, t);
+    put_raw(b, rc, sep, t, n);
+}
+
+/* An interval; 0 is null (per-trade detectors). */
+static void put_interval(struct tp_buf *b, int *rc, bool sep, int64_t ns)
+{
+    if (ns <= 0) {
+        put_raw(b, rc, sep, "", 0);
+        return;
+    }
+    char t[32];
+    size_t n = tp_duration_format(ns, t, sizeof t);
+    put_raw(b, rc, sep, t, n);
+}
+
+static void put_instr(struct tp_buf *b, int *rc, bool sep, uint32_t id)
+{
+    const char *name = tp_instr_name(id);
+    put_text(b, rc, sep, name, strlen(name));
+}
+
+static void end_line(struct tp_buf *b, int *rc)
+{
+    if (!*rc) *rc = tp_buf_putc(b, '\n');
+}
+
+/* Appends to b atomically: on failure b is restored to its length before the row. */
+static int finish(struct tp_buf *b, size_t mark, int rc)
+{
+    if (rc) b->len = mark;
+    return rc;
+}
+
+int tp_csv_put_bar(struct tp_buf *b, const struct tp_bar *x)
+{
+    size_t mark = b->len;
+    int rc = 0;
+    put_instr(b, &rc, false, x->instr);
+    put_interval(b, &rc, true, x->interval_ns);
+    put_time(b, &rc, true, x->ts);
+    put_num(b, &rc, true, x->open);
+    put_num(b, &rc, true, x->high);
+    put_num(b, &rc, true, x->low);
+    put_num(b, &rc, true, x->close);
+    put_num(b, &rc, true, x->volume);
+    put_num(b, &rc, true, x->notional);
+    put_num(b, &rc, true, x->vwap);
+    put_u64(b, &rc, true, x->trades);
+    put_num(b, &rc, true, x->buy_volume);
+    put_num(b, &rc, true, x->sell_volume);
+    put_time(b, &rc, true, x->first_ts);
+    put_time(b, &rc, true, x->last_ts);
+    const struct tp_ind_values *v = &x->ind;
+    put_num(b, &rc, true, v->sma);
+    put_num(b, &rc, true, v->ema);
+    put_num(b, &rc, true, v->bb_upper);
+    put_num(b, &rc, true, v->bb_middle);
+    put_num(b, &rc, true, v->bb_lower);
+    put_num(b, &rc, true, v->rsi);
+    put_num(b, &rc, true, v->macd);
+    put_num(b, &rc, true, v->macd_signal);
+    put_num(b, &rc, true, v->macd_hist);
+    put_num(b, &rc, true, v->atr);
+    put_num(b, &rc, true, v->volatility);
+    end_line(b, &rc);
+    return finish(b, mark, rc);
+}
+
+int tp_csv_put_anomaly(struct tp_buf *b, const struct tp_anomaly *a)
+{
+    size_t mark = b->len;
+    int rc = 0;
+    const char *kind = tp_anomaly_kind_name((enum tp_anomaly_kind)a->kind);
+    put_instr(b, &rc, false, a->instr);
+    put_time(b, &rc, true, a->ts);
+    put_text(b, &rc, true, kind, strlen(kind));
+    put_num(b, &rc, true, a->observed);
+    put_num(b, &rc, true, a->expected);
+    put_num(b, &rc, true, a->score);
+    put_interval(b, &rc, true, a->interval_ns);
+    end_line(b, &rc);
+    return finish(b, mark, rc);
+}
+
+int tp_csv_put_late(struct tp_buf *b, const struct tp_event *e, int64_t interval_ns)
+{
+    size_t mark = b->len;
+    int rc = 0;
+    put_time(b, &rc, false, e->ts);
+    put_i64(b, &rc, true, e->ts);
+    put_time(b, &rc, true, e->ts_recv);
+    put_instr(b, &rc, true, e->instr);
+    put_text(b, &rc, true, e->venue_symbol, strnlen(e->venue_symbol, TP_VSYM_MAX));
+    const char *kind = tp_kind_name((enum tp_kind)e->kind);
+    put_text(b, &rc, true, kind, strlen(kind));
+    put_num(b, &rc, true, e->price);
+    put_num(b, &rc, true, e->size);
+    const char *side = tp_side_name((enum tp_side)e->side);
+    put_text(b, &rc, true, side, strlen(side));
+    if (!(e->flags & TP_EV_HAS_ID))
+        put_raw(b, &rc, true, "", 0);
+    else if (e->flags & TP_EV_ID_STR)
+        put_text(b, &rc, true, e->trade_id_str, strnlen(e->trade_id_str, TP_TRADE_ID_MAX));
+    else
+        put_u64(b, &rc, true, e->trade_id);
+    put_num(b, &rc, true, e->bid);
+    put_num(b, &rc, true, e->ask);
+    put_num(b, &rc, true, e->bid_size);
+    put_num(b, &rc, true, e->ask_size);
+    put_num(b, &rc, true, e->open);
+    put_num(b, &rc, true, e->high);
+    put_num(b, &rc, true, e->low);
+    put_num(b, &rc, true, e->change);
+    put_num(b, &rc, true, e->value);
+    put_interval(b, &rc, true, interval_ns);
+    end_line(b, &rc);
+    return finish(b, mark, rc);
+}
+
+/* ---- the file writer --------------------------------------------------------------------- */
+
+struct tp_csvout {
+    int fd;
+    int err; /* first error, sticky */
+    uint64_t rows;
+    struct tp_buf b;
+};
+
+static int write_all(int fd, const char *p, size_t n)
+{
+    while (n) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            return -errno;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+static int flush(struct tp_csvout *w)
+{
+    if (w->err) return w->err;
+    if (w->b.len) {
+        int rc = write_all(w->fd, w->b.p, w->b.len);
+        tp_buf_reset(&w->b);
+        if (rc) return w->err = rc;
+    }
+    return 0;
+}
+
+int tp_csvout_open(const char *path, enum tp_csv_table t, struct tp_csvout **ret)
+{
+    struct tp_csvout *w = calloc(1, sizeof *w);
+    if (!w) return -ENOMEM;
+    tp_buf_init(&w->b, FLUSH_AT + ROW_MAX);
+    int rc = tp_buf_reserve(&w->b, FLUSH_AT + ROW_MAX);
+    if (rc) goto out_free;
+    w->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (w->fd < 0) {
+        rc = -errno;
+        goto out_free;
+    }
+    if ((rc = tp_buf_puts(&w->b, tp_csv_header(t)))) goto out_close;
+    *ret = w;
+    return 0;
+
+out_close:
+    close(w->fd);
+out_free:
+    tp_buf_fini(&w->b);
+    free(w);
+    return rc;
+}
+
+/* After a row: count it or keep its error; flush when the buffer is full enough. */
+static int after_row(struct tp_csvout *w, int rc)
+{
+    if (rc) return w->err = rc;
+    w->rows++;
+    return w->b.len >= FLUSH_AT ? flush(w) : 0;
+}
+
+int tp_csvout_bar(struct tp_csvout *w, const struct tp_bar *bar)
+{
+    if (w->err) return w->err;
+    return after_row(w, tp_csv_put_bar(&w->b, bar));
+}
+
+int tp_csvout_anomaly(struct tp_csvout *w, const struct tp_anomaly *a)
+{
+    if (w->err) return w->err;
+    return after_row(w, tp_csv_put_anomaly(&w->b, a));
+}
+
+int tp_csvout_late(struct tp_csvout *w, const struct tp_event *e, int64_t interval_ns)
+{
+    if (w->err) return w->err;
+    return after_row(w, tp_csv_put_late(&w->b, e, interval_ns));
+}
+
+uint64_t tp_csvout_rows(const struct tp_csvout *w)
+{
+    return w->rows;
+}
+
+int tp_csvout_error(const struct tp_csvout *w)
+{
+    return w->err;
+}
+
+int tp_csvout_close(struct tp_csvout *w, bool sync)
+{
+    if (!w) return 0;
+    int rc = flush(w);
+    if (!rc && sync && fsync(w->fd) < 0) rc = -errno;
+    if (close(w->fd) < 0 && !rc) rc = -errno;
+    tp_buf_fini(&w->b);
+    free(w);
+    return rc;
+}
