@@ -643,6 +643,7 @@ static int build(struct tp_csvin *r, struct tp_event *ev)
     }
     tp_event_init(ev, kind);
     ev->flags = TP_EV_TS_VENUE;
+    if (kind == TP_KIND_QUOTE && r->o.quote_only) ev->flags |= TP_EV_QUOTE_ONLY;
 
     if (!get(r, TP_CF_TS, &p, &n) || tp_time_parse(p, n, r->o.ts_unit, &ev->ts) < 0)
         return TP_CSV_R_TS;

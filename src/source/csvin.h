@@ -21,6 +21,8 @@
  *     normalized and kept as venue_symbol; an empty or absent column takes opts.instrument;
  *   - price > 0 for trades, snapshots and bars, bid and ask > 0 for quotes; sizes ≥ 0; an
  *     unmapped size is 0; numbers are exact (core/num.h) and never NaN or infinite;
+ *   - quote_only (an option, as the source declares it, never guessed from the data): quotes
+ *     carry TP_EV_QUOTE_ONLY;
  *   - trade_id: a canonical unsigned decimal (no leading zero) that fits 64 bits is numeric,
  *     anything else a string of at most TP_TRADE_ID_MAX bytes; empty = no id.
  *
@@ -99,6 +101,8 @@ struct tp_csvin_opts {
     size_t line_max;       /* 0 = TP_CSVIN_LINE_MAX_DEFAULT; at most TP_CSVIN_LINE_MAX_LIMIT */
     uint64_t start_offset; /* 0, or a value of tp_csvin_offset() to resume after */
     uint64_t start_lines;  /* the tp_csvin_lines() that went with start_offset */
+    bool quote_only;       /* the file is a quote feed: its quotes carry TP_EV_QUOTE_ONLY, so the
+                            * engine builds its instruments' bars from the mid (DESIGN.md §3) */
 };
 
 struct tp_csvin_stats {

@@ -395,6 +395,7 @@ static void test_bad_rows(void)
     ASSERT_EQ_DBL(e.bid_size, 10);
     ASSERT_EQ_DBL(e.ask_size, 11);
     ASSERT(isnan(e.price) && isnan(e.size));
+    ASSERT(!(e.flags & TP_EV_QUOTE_ONLY));
     e = next_ev(r);
     ASSERT_EQ_INT(e.kind, TP_KIND_QUOTE);
     ASSERT_EQ_DBL(e.bid, 1.7);
@@ -415,6 +416,16 @@ static void test_bad_rows(void)
     e = next_ev(r);
     ASSERT_EQ_INT(e.kind, TP_KIND_VBAR);
     ASSERT_EQ_DBL(e.size, 100);
+    tp_csvin_free(r);
+
+    /* a quote feed declares its quotes quote-only; its trades stay trades */
+    struct tp_csvin_opts qo = {.quote_only = true};
+    r = open_text("ts,instrument,price,bid,ask\n1,fmp:EUR-USD,,1.08,1.0802\n2,fmp:EUR-USD,1,,\n",
+                  &qo);
+    e = next_ev(r);
+    ASSERT(e.kind == TP_KIND_QUOTE && (e.flags & TP_EV_QUOTE_ONLY));
+    e = next_ev(r);
+    ASSERT(e.kind == TP_KIND_TRADE && !(e.flags & TP_EV_QUOTE_ONLY));
     tp_csvin_free(r);
 
     /* an unterminated quote at the end of the file costs that line only */
