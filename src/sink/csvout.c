@@ -61,6 +61,100 @@ static void put_text(struct tp_buf *b, int *rc, bool sep, const char *s, size_t 
     put_raw(b, rc, false, "\"", 1);
 }
 
+static const double p10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10,
+                             1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21};
+
+/* Writes the digits of v (any width, or at least `width` with leading zeros); returns the end. */
+static char *put_digits(char *o, uint64_t v, int width)
+{
+    char t[24];
+    int n = 0;
+    do {
+        t[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (n < width) t[n++] = '0';
+    while (n) *o++ = t[--n];
+    return o;
+}
+
+/* Writes [-]D·10^-k in plain notation without trailing fraction zeros; returns the length. */
+static size_t put_decimal(char *out, bool neg, uint64_t d, int k)
+{
+    while (k > 0 && d % 10 == 0) d /= 10, k--;
+    /* D < 10^17, so from k = 17 on the integer part is 0 (and 10^20 exceeds uint64) */
+    uint64_t pk = k < 17 ? (uint64_t)p10[k] : 0;
+    char *o = out;
+    if (neg) *o++ = '-';
+    o = put_digits(o, pk ? d / pk : 0, 1);
+    if (k) {
+        *o++ = '.';
+        o = put_digits(o, pk ? d % pk : d, k);
+    }
+    *o = 0;
+    return (size_t)(o - out);
+}
+
+static unsigned __int128 pow10_128(int k)
+{
+    return k <= 19 ? (unsigned __int128)(uint64_t)p10[k]
+                   : (unsigned __int128)(uint64_t)p10[19] * (uint64_t)p10[k - 19];
+}
+
+/* 16 or 17 significant digits, exactly as tp_num_format (which takes the correctly rounded
+ * 16-digit form if it reads back as a, else the 17-digit one): with a = f·2^-s (f < 2^53,
+ * s ≤ 72 here) and X = f·10^k < 2^127, the k-fraction-digit neighbours of a are Q = X >> s
+ * and Q + 1, and R = X mod 2^s says which is nearer (2R vs 2^s) and whether it lies inside
+ * a's rounding interval (distance below half the gap to the next double: 10^k / 2^(s+1),
+ * half that below a power of two). Ties and boundary cases, where rounding rules decide,
+ * return 0 so the caller falls back. k: fraction digits that give a 16-digit integer part. */
+static size_t long_num(double a, bool neg, int k, char *out)
+{
+    int e2;
+    double mant = frexp(a, &e2);
+    uint64_t f = (uint64_t)ldexp(mant, 53);
+    int s = 53 - e2;
+    if (s <= 0 || s > 100) return 0;
+    for (int digits = 16; digits <= 17; digits++, k++) {
+        if (k > 22) return 0;
+        unsigned __int128 tenk = pow10_128(k), one = (unsigned __int128)1 << s;
+        unsigned __int128 x = (unsigned __int128)f * tenk;
+        unsigned __int128 r = x & (one - 1);
+        if (2 * r == one) return 0; /* exactly halfway between two candidates */
+        bool up = 2 * r > one;
+        uint64_t d = (uint64_t)(x >> s) + up;
+        uint64_t lo = (uint64_t)p10[digits - 1];
+        if (d < lo || d >= 10 * lo) return 0;
+        if (digits == 17) return put_decimal(out, neg, d, k);
+        unsigned __int128 dist = up ? 2 * (one - r) : (f == UINT64_C(1) << 52 ? 4 * r : 2 * r);
+        if (dist == tenk) return 0; /* on the boundary: ties-to-even decides */
+        if (dist < tenk) return put_decimal(out, neg, d, k);
+    }
+    return 0;
+}
+
+/* tp_num_format without its snprintf/strtod search, for 1e-6 ≤ |v| < 1e15 (plain notation).
+ * Up to 15 digits: the fewest fraction digits k for which m = v·10^k rounded to an integer
+ * reads back as v (m < 10^15 < 2^53 and 10^k are exact, so m / 10^k is the correctly rounded
+ * value of the decimal, what a parser returns); with k minimal it is the shortest form, and m
+ * is checked (fma) to be the nearest integer, i.e. the correctly rounded digits tp_num_format
+ * prints. Otherwise long_num. Returns the length, or 0 to fall back to tp_num_format. */
+static size_t fast_num(double v, char *out)
+{
+    double a = fabs(v);
+    if (!(a >= 1e-6 && a < 1e15)) return 0;
+    int k = 0;
+    for (; k < (int)TP_ARRAY_LEN(p10); k++) {
+        double s = a * p10[k];
+        if (s >= 1e15) break;
+        double m = nearbyint(s);
+        if (m / p10[k] != a) continue;
+        if (!(fabs(fma(a, p10[k], -m)) < 0.5)) return 0;
+        return put_decimal(out, v < 0, (uint64_t)m, k);
+    }
+    return long_num(a, v < 0, k, out);
+}
+
 static void put_num(struct tp_buf *b, int *rc, bool sep, double v)
 {
     if (!isfinite(v)) { /* null */
@@ -68,41 +162,78 @@ static void put_num(struct tp_buf *b, int *rc, bool sep, double v)
         return;
     }
     char t[TP_NUM_STRLEN];
-    size_t n = tp_num_format(v, t);
+    size_t n = fast_num(v, t);
+    if (!n) n = tp_num_format(v, t);
     put_raw(b, rc, sep, t, n);
 }
 
 static void put_u64(struct tp_buf *b, int *rc, bool sep, uint64_t v)
 {
     char t[24];
-    int n = snprintf(t, sizeof t, "%llu", (unsigned long long)v);
-    put_raw(b, rc, sep, t, (size_t)n);
+    put_raw(b, rc, sep, t, (size_t)(put_digits(t, v, 1) - t));
 }
 
 static void put_i64(struct tp_buf *b, int *rc, bool sep, int64_t v)
 {
-    char t[24];
-    int n = snprintf(t, sizeof t, "%lld", (long long)v);
-    put_raw(b, rc, sep, t, (size_t)n);
+    char t[24], *o = t;
+    if (v < 0) *o++ = '-';
+    o = put_digits(o, v < 0 ? 0 - (uint64_t)v : (uint64_t)v, 1);
+    put_raw(b, rc, sep, t, (size_t)(o - t));
+}
+
+/* tp_time_format without snprintf, for years 0..9999 (else it falls back to it). */
+static size_t fast_time(int64_t ns, char *out)
+{
+    int64_t secs = tp_floor_div(ns, TP_NS_PER_SEC);
+    int64_t frac = ns % TP_NS_PER_SEC;
+    if (frac < 0) frac += TP_NS_PER_SEC;
+    int64_t days = tp_floor_div(secs, 86400);
+    int64_t sod = secs - days * 86400;
+    int64_t y;
+    unsigned mo, d;
+    tp_civil_from_days(days, &y, &mo, &d);
+    if (y < 0 || y > 9999) return tp_time_format(ns, out);
+    char *o = put_digits(out, (uint64_t)y, 4);
+    *o++ = '-';
+    o = put_digits(o, mo, 2);
+    *o++ = '-';
+    o = put_digits(o, d, 2);
+    *o++ = 'T';
+    o = put_digits(o, (uint64_t)(sod / 3600), 2);
+    *o++ = ':';
+    o = put_digits(o, (uint64_t)(sod / 60 % 60), 2);
+    *o++ = ':';
+    o = put_digits(o, (uint64_t)(sod % 60), 2);
+    *o++ = '.';
+    o = put_digits(o, (uint64_t)frac, 9);
+    *o++ = 'Z';
+    *o = 0;
+    return (size_t)(o - out);
 }
 
 static void put_time(struct tp_buf *b, int *rc, bool sep, int64_t ns)
 {
     char t[TP_TIME_STRLEN];
-    size_t n = tp_time_format(ns, t);
+    size_t n = fast_time(ns, t);
     put_raw(b, rc, sep, t, n);
 }
 
-/* An interval; 0 is null (per-trade detectors). */
+/* An interval; 0 is null (per-trade detectors). The last one formatted is remembered: a
+ * table has a handful of intervals. */
 static void put_interval(struct tp_buf *b, int *rc, bool sep, int64_t ns)
 {
+    static _Thread_local int64_t last_ns;
+    static _Thread_local char last[32];
+    static _Thread_local size_t last_n;
     if (ns <= 0) {
         put_raw(b, rc, sep, "", 0);
         return;
     }
-    char t[32];
-    size_t n = tp_duration_format(ns, t, sizeof t);
-    put_raw(b, rc, sep, t, n);
+    if (ns != last_ns) {
+        last_n = tp_duration_format(ns, last, sizeof last);
+        last_ns = ns;
+    }
+    put_raw(b, rc, sep, last, last_n);
 }
 
 static void put_instr(struct tp_buf *b, int *rc, bool sep, uint32_t id)

@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include "core/instrument.h"
+#include "core/num.h"
+#include "core/rng.h"
 #include "core/tptime.h"
 #include "sink/csvout.h"
 #include "tpt.h"
@@ -199,6 +201,103 @@ static void test_late(void)
     tp_buf_fini(&b);
 }
 
+/* Field k (0-based, no quoting expected) of the single line in b. */
+static const char *field(const struct tp_buf *b, int k, char *out, size_t cap)
+{
+    const char *p = b->p;
+    for (int i = 0; i < k; i++) p = strchr(p, ',') + 1;
+    size_t n = strcspn(p, ",\n");
+    if (n >= cap) TPT_FAIL("field too long");
+    memcpy(out, p, n);
+    out[n] = 0;
+    return out;
+}
+
+/* The writer prints numbers and times through its own fast paths; they must give exactly the
+ * text of tp_num_format and tp_time_format. */
+static void test_number_and_time_forms(void)
+{
+    struct tp_rng r;
+    tp_rng_seed(&r, 2026);
+    struct tp_buf b;
+    tp_buf_init(&b, 1 << 16);
+    struct tp_anomaly a = {.instr = I("sim:N"), .kind = TP_AN_RETURN_ZSCORE};
+    static const double fixed[] = {0.1 + 0.2,
+                                   1e-6,
+                                   9.99999e-7,
+                                   1e-7,
+                                   999999999999999,
+                                   1e15,
+                                   1e15 - 1,
+                                   123456789012345.6,
+                                   0.30000000000000004,
+                                   42000.5,
+                                   -42000.5,
+                                   1.0825,
+                                   33730.24,
+                                   5e-324,
+                                   2.2250738585072014e-308,
+                                   1.7976931348623157e308,
+                                   4503599627370497,
+                                   9007199254740993.0,
+                                   0.000123,
+                                   100,
+                                   1e21,
+                                   1e-5,
+                                   -0.0,
+                                   0,
+                                   7.0000000000000001e-6,
+                                   0.1,
+                                   1.1,
+                                   2.675,
+                                   1234.5678e-2};
+    for (int i = 0; i < 400000; i++) {
+        double v;
+        int kind = i % 4;
+        if (i < (int)TP_ARRAY_LEN(fixed))
+            v = fixed[i];
+        else if (kind == 0) /* a short decimal: m / 10^k */
+            v = (double)(tp_rng_u64(&r) % 100000000) / pow(10, (double)(tp_rng_u64(&r) % 12));
+        else if (kind == 1) /* any double of a moderate exponent */
+            v = ldexp((double)(tp_rng_u64(&r) >> 11), (int)(tp_rng_u64(&r) % 120) - 100);
+        else if (kind == 2) /* arithmetic results: long digit strings */
+            v = (double)(tp_rng_u64(&r) % 1000000) / 7.0 * 1.1;
+        else { /* any bit pattern */
+            uint64_t bits = tp_rng_u64(&r);
+            memcpy(&v, &bits, sizeof v);
+            if (!isfinite(v)) v = 1.5;
+        }
+        if (tp_rng_u64(&r) % 2) v = -v;
+        a.observed = v;
+        tp_buf_reset(&b);
+        ASSERT_EQ_INT(tp_csv_put_anomaly(&b, &a), 0);
+        char got[64], want[TP_NUM_STRLEN];
+        tp_num_format(v, want);
+        if (strcmp(field(&b, 3, got, sizeof got), want))
+            TPT_FAIL("%.17g printed %s, tp_num_format %s", v, got, want);
+    }
+    struct tp_event e;
+    tp_event_init(&e, TP_KIND_TRADE);
+    e.instr = a.instr;
+    for (int i = 0; i < 200000; i++) {
+        int64_t t = (int64_t)tp_rng_u64(&r); /* anywhere, years -292 to 2262 */
+        if (i % 2) t = (int64_t)(tp_rng_u64(&r) % (UINT64_C(1) << 62)) - (INT64_C(1) << 61);
+        if (i == 0) t = INT64_MIN + TP_NS_PER_SEC; /* tp_time_format overflows below */
+        if (i == 1) t = INT64_MAX;
+        if (i == 2) t = -1;
+        e.ts = e.ts_recv = t;
+        tp_buf_reset(&b);
+        ASSERT_EQ_INT(tp_csv_put_late(&b, &e, TP_NS_PER_SEC), 0);
+        char got[64], want[TP_TIME_STRLEN], ns[32];
+        tp_time_format(t, want);
+        if (strcmp(field(&b, 0, got, sizeof got), want))
+            TPT_FAIL("%lld printed %s, tp_time_format %s", (long long)t, got, want);
+        snprintf(ns, sizeof ns, "%lld", (long long)t);
+        ASSERT_EQ_STR(field(&b, 1, got, sizeof got), ns);
+    }
+    tp_buf_fini(&b);
+}
+
 static char *slurp(const char *path, size_t *n)
 {
     FILE *f = fopen(path, "rb");
@@ -269,4 +368,5 @@ static void test_writer(void)
 }
 
 TPT_MAIN({"headers", test_headers}, {"bar", test_bar}, {"anomaly", test_anomaly},
-         {"late", test_late}, {"writer", test_writer})
+         {"late", test_late}, {"number_and_time_forms", test_number_and_time_forms},
+         {"writer", test_writer})
