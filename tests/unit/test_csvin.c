@@ -7,6 +7,7 @@
 
 #include "core/buf.h"
 #include "core/instrument.h"
+#include "core/rng.h"
 #include "core/tptime.h"
 #include "source/csvin.h"
 #include "tpt.h"
@@ -686,6 +687,85 @@ static void test_many_instruments(void)
     tp_buf_fini(&b);
 }
 
+/* Random damage to a valid file (quotes, separators, line breaks, stray bytes) with a small
+ * line cap: the reader never fails, counts every record once, ends exactly at the file's end,
+ * and resuming at any record boundary reads exactly the same rest. */
+static void test_damaged_files(void)
+{
+    const char *base = "ts,instrument,price,size,side,trade_id\r\n"
+                       "1700000000,a:X,1.5,2,buy,1\n"
+                       "\"1700000001\",\"a:Y\",2,3,sell,\"x\"\"y\"\n"
+                       "1700000002,a:X,3,4,,\"multi\nline\"\r\n"
+                       "\n"
+                       "2026-11-23T12:34:00Z,a:Z,4,5,b,99\n"
+                       "1700000004,a:X,5,6,s,100";
+    static const char noise[] = "\",\n\r\"x9:-";
+    struct tp_rng rng;
+    tp_rng_seed(&rng, 99);
+    char text[512];
+    for (int iter = 0; iter < 1500; iter++) {
+        size_t n = strlen(base);
+        memcpy(text, base, n);
+        int edits = 1 + (int)(tp_rng_u64(&rng) % 6);
+        for (int k = 0; k < edits && n + 1 < sizeof text; k++) {
+            size_t at = 40 + tp_rng_u64(&rng) % (n - 40); /* keep the header */
+            char c = tp_rng_u64(&rng) % 4 ? noise[tp_rng_u64(&rng) % (sizeof noise - 1)]
+                                          : (char)(tp_rng_u64(&rng) % 256);
+            switch (tp_rng_u64(&rng) % 3) {
+            case 0: /* replace */
+                text[at] = c;
+                break;
+            case 1: /* insert */
+                memmove(text + at + 1, text + at, n - at);
+                text[at] = c;
+                n++;
+                break;
+            default: /* delete */
+                memmove(text + at, text + at + 1, n - at - 1);
+                n--;
+                break;
+            }
+        }
+        const char *path = file_with(text, n);
+        struct tp_csvin_opts o = {.line_max = 40};
+        struct tp_csvin *r = open_with(path, &o);
+        struct rec all[64];
+        uint64_t offs[65], lines[65];
+        int cnt = 0, rc;
+        struct tp_event e;
+        offs[0] = tp_csvin_offset(r);
+        lines[0] = tp_csvin_lines(r);
+        while ((rc = tp_csvin_next(r, &e)) != TP_CSVIN_EOF) {
+            if (rc < 0 || cnt >= 64)
+                TPT_FAIL("iteration %d: rc %d after %d records", iter, rc, cnt);
+            all[cnt] =
+                (struct rec){rc, rc == TP_CSVIN_EVENT ? e.ts : 0, 0, tp_csvin_record_line(r)};
+            if (cnt && all[cnt].line <= all[cnt - 1].line) TPT_FAIL("iteration %d: lines", iter);
+            cnt++;
+            offs[cnt] = tp_csvin_offset(r);
+            lines[cnt] = tp_csvin_lines(r);
+            if (offs[cnt] <= offs[cnt - 1] || offs[cnt] > n)
+                TPT_FAIL("iteration %d: offsets", iter);
+        }
+        const struct tp_csvin_stats *st = tp_csvin_stats(r);
+        ASSERT_EQ_U64(st->records, (uint64_t)cnt);
+        ASSERT_EQ_U64(st->events + st->bad_total, st->records);
+        ASSERT_EQ_U64(tp_csvin_offset(r), n);
+        tp_csvin_free(r);
+        int s = cnt ? (int)(tp_rng_u64(&rng) % (uint64_t)cnt) : 0;
+        struct tp_csvin_opts ro = {
+            .line_max = 40, .start_offset = offs[s], .start_lines = lines[s]};
+        r = open_with(path, &ro);
+        for (int i = s; (rc = tp_csvin_next(r, &e)) != TP_CSVIN_EOF; i++) {
+            ASSERT(i < cnt);
+            ASSERT_EQ_INT(rc, all[i].rc);
+            ASSERT_EQ_U64(tp_csvin_record_line(r), all[i].line);
+            if (rc == TP_CSVIN_EVENT) ASSERT_EQ_INT(e.ts, all[i].ts);
+        }
+        tp_csvin_free(r);
+    }
+}
+
 static void cleanup(void)
 {
     if (tmp_path[0]) unlink(tmp_path);
@@ -696,4 +776,5 @@ TPT_MAIN({"default_columns", test_default_columns}, {"mapping_seed", test_mappin
          {"header_errors", test_header_errors}, {"quoting_crlf", test_quoting_crlf},
          {"bad_rows", test_bad_rows}, {"timestamps", test_timestamps},
          {"resume_at_offset", test_resume_at_offset}, {"long_lines", test_long_lines},
-         {"many_instruments", test_many_instruments}, {"cleanup", cleanup})
+         {"many_instruments", test_many_instruments}, {"damaged_files", test_damaged_files},
+         {"cleanup", cleanup})
