@@ -64,18 +64,30 @@ static void put_text(struct tp_buf *b, int *rc, bool sep, const char *s, size_t 
 static const double p10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10,
                              1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21};
 
-/* Writes the digits of v (any width, or at least `width` with leading zeros); returns the end. */
+static const char dig2[] = "00010203040506070809101112131415161718192021222324252627282930313233"
+                           "34353637383940414243444546474849505152535455565758596061626364656667"
+                           "6869707172737475767778798081828384858687888990919293949596979899";
+
+/* Writes the digits of v, at least `width` of them (leading zeros); returns the end. */
 static char *put_digits(char *o, uint64_t v, int width)
 {
     char t[24];
-    int n = 0;
-    do {
-        t[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    while (n < width) t[n++] = '0';
-    while (n) *o++ = t[--n];
-    return o;
+    int n = (int)sizeof t;
+    while (v >= 100) {
+        unsigned r = (unsigned)(v % 100);
+        v /= 100;
+        n -= 2;
+        memcpy(t + n, dig2 + 2 * r, 2);
+    }
+    if (v >= 10) {
+        n -= 2;
+        memcpy(t + n, dig2 + 2 * v, 2);
+    } else {
+        t[--n] = (char)('0' + v);
+    }
+    while ((int)sizeof t - n < width) t[--n] = '0';
+    memcpy(o, t + n, sizeof t - (size_t)n);
+    return o + (sizeof t - (size_t)n);
 }
 
 /* Writes [-]D·10^-k in plain notation without trailing fraction zeros; returns the length. */
@@ -134,25 +146,28 @@ static size_t long_num(double a, bool neg, int k, char *out)
 }
 
 /* tp_num_format without its snprintf/strtod search, for 1e-6 ≤ |v| < 1e15 (plain notation).
- * Up to 15 digits: the fewest fraction digits k for which m = v·10^k rounded to an integer
- * reads back as v (m < 10^15 < 2^53 and 10^k are exact, so m / 10^k is the correctly rounded
- * value of the decimal, what a parser returns); with k minimal it is the shortest form, and m
- * is checked (fma) to be the nearest integer, i.e. the correctly rounded digits tp_num_format
- * prints. Otherwise long_num. Returns the length, or 0 to fall back to tp_num_format. */
+ * Take k so that v·10^k has 15 integer digits and m = v·10^k rounded to an integer (checked
+ * with fma to be the nearest, so m is the correctly rounded 15-digit form tp_num_format starts
+ * from). As m < 2^53 and 10^k are exact, m / 10^k is the correctly rounded value of the decimal,
+ * i.e. what a parser returns: if it is v, the decimal reads back as v, and since any shorter
+ * form that reads back is this one with trailing zeros dropped (DBL_DIG = 15), dropping them
+ * gives the shortest form. Otherwise no form of ≤ 15 digits exists: long_num. Returns the
+ * length, or 0 to fall back to tp_num_format. */
 static size_t fast_num(double v, char *out)
 {
     double a = fabs(v);
     if (!(a >= 1e-6 && a < 1e15)) return 0;
-    int k = 0;
-    for (; k < (int)TP_ARRAY_LEN(p10); k++) {
-        double s = a * p10[k];
-        if (s >= 1e15) break;
-        double m = nearbyint(s);
-        if (m / p10[k] != a) continue;
-        if (!(fabs(fma(a, p10[k], -m)) < 0.5)) return 0;
-        return put_decimal(out, v < 0, (uint64_t)m, k);
-    }
-    return long_num(a, v < 0, k, out);
+    int e2;
+    frexp(a, &e2);                                           /* 2^(e2-1) ≤ a < 2^e2 */
+    int k = 14 - (int)floor((e2 - 1) * 0.30102999566398120); /* ≈ 14 - floor(log10 a) */
+    if (k < 0) k = 0;
+    if (k > 20) k = 20;
+    while (k > 0 && a * p10[k] >= 1e15) k--;
+    while (k < 20 && a * p10[k] < 1e14) k++;
+    double m = nearbyint(a * p10[k]);
+    if (!(fabs(fma(a, p10[k], -m)) < 0.5)) return 0;
+    if (m / p10[k] == a) return put_decimal(out, v < 0, (uint64_t)m, k);
+    return long_num(a, v < 0, k + 1, out);
 }
 
 static void put_num(struct tp_buf *b, int *rc, bool sep, double v)
