@@ -417,6 +417,13 @@ static void test_bad_rows(void)
     e = next_ev(r);
     ASSERT_EQ_INT(e.kind, TP_KIND_VBAR);
     ASSERT_EQ_DBL(e.size, 100);
+    st = tp_csvin_stats(r);
+    ASSERT_EQ_U64(st->bad[TP_CSV_R_KIND], 2);
+    ASSERT_EQ_U64(st->bad_lines[TP_CSV_R_KIND][0], 8);
+    ASSERT_EQ_U64(st->bad_lines[TP_CSV_R_KIND][1], 9);
+    ASSERT_EQ_U64(st->bad_lines[TP_CSV_R_PRICE][0], 4);
+    ASSERT_EQ_U64(st->bad_lines[TP_CSV_R_PRICE_NONPOS][0], 5);
+    ASSERT_EQ_U64(st->bad_lines[TP_CSV_R_SIZE_NEG][0], 6);
     tp_csvin_free(r);
 
     /* a quote feed declares its quotes quote-only; its trades stay trades */
