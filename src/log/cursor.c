@@ -83,6 +83,7 @@ static uint64_t limit(const struct tp_cursor *c)
  * (yet), <0 error. */
 static int next_segment(struct tp_cursor *c)
 {
+    if (c->off == c->base) return 0; /* an empty segment: the next one would be named as this */
     int fd;
     int rc = open_seg(c, c->off, &fd);
     if (rc == -ENOENT) return 0;

@@ -286,7 +286,7 @@ static void get_event_body(struct tp_rd *r, struct tp_event *e, char *name, size
 int tp_rec_put_event(struct tp_buf *b, const struct tp_event *e)
 {
     const char *name;
-    struct wr w;
+    struct wr w = {0};
     int rc = check_event(e, &name);
     if (rc == 0) rc = begin(b, 1 + EVENT_MAX, &w);
     if (rc < 0) return rc;
@@ -320,7 +320,7 @@ int tp_rec_get_event(const void *p, size_t n, struct tp_event *ret)
 int tp_rec_put_late(struct tp_buf *b, const struct tp_event *e, int64_t interval_ns)
 {
     const char *name;
-    struct wr w;
+    struct wr w = {0};
     int rc = check_event(e, &name);
     if (rc == 0 && interval_ns <= 0) rc = -EINVAL;
     if (rc == 0) rc = begin(b, 1 + 10 + EVENT_MAX, &w);
@@ -353,7 +353,7 @@ int tp_rec_put_source_pos(struct tp_buf *b, const struct tp_source_pos *s)
 {
     size_t n = strnlen(s->source, sizeof s->source);
     if (n >= sizeof s->source) return -EINVAL;
-    struct wr w;
+    struct wr w = {0};
     int rc = begin(b, 1 + 1 + SOURCE_MAX + 5 * 10 + 8 + 1, &w);
     if (rc < 0) return rc;
     w_u8(&w, TP_REC_SOURCE_POS);
@@ -402,7 +402,7 @@ int tp_rec_put_bar(struct tp_buf *b, const struct tp_bar *bar)
 {
     const char *name = instr_name(bar->instr);
     if (!name || bar->interval_ns <= 0) return -EINVAL;
-    struct wr w;
+    struct wr w = {0};
     int rc =
         begin(b, 1 + 1 + TP_INSTR_NAMELEN + 10 + 8 + 10 + 10 + 10 + 1 + 3 + BAR_DOUBLES * 8, &w);
     if (rc < 0) return rc;
@@ -456,7 +456,7 @@ int tp_rec_put_anomaly(struct tp_buf *b, const struct tp_anomaly *a)
     const char *name = instr_name(a->instr);
     if (!name || a->kind < TP_AN_RETURN_ZSCORE || a->kind > TP_AN_GAP || a->interval_ns < 0)
         return -EINVAL;
-    struct wr w;
+    struct wr w = {0};
     int rc = begin(b, 1 + 1 + TP_INSTR_NAMELEN + 8 + 1 + 10 + 1 + 3 * 8, &w);
     if (rc < 0) return rc;
     w_u8(&w, TP_REC_ANOMALY);
@@ -500,7 +500,7 @@ int tp_rec_put_gap(struct tp_buf *b, const struct tp_gap *g)
 {
     const char *name = instr_name(g->instr);
     if (!name) return -EINVAL;
-    struct wr w;
+    struct wr w = {0};
     int rc = begin(b, 1 + 1 + TP_INSTR_NAMELEN + 8 + 10 + 10 + 1, &w);
     if (rc < 0) return rc;
     w_u8(&w, TP_REC_GAP);
@@ -540,7 +540,7 @@ int tp_rec_get_gap(const void *p, size_t n, struct tp_gap *ret)
 int tp_rec_put_checkpoint(struct tp_buf *b, uint64_t input_next, const void *state, size_t n)
 {
     if (n > SIZE_MAX - 21) return -E2BIG;
-    struct wr w;
+    struct wr w = {0};
     int rc = begin(b, 1 + 10 + 10 + n, &w);
     if (rc < 0) return rc;
     w_u8(&w, TP_REC_CHECKPOINT);

@@ -160,19 +160,23 @@ ssize_t tp_segr_peek(struct tp_segr *r, uint64_t pos, size_t n, const uint8_t **
         *p = r->buf + (pos - r->off);
         return (ssize_t)n;
     }
-    /* Miss: re-read from pos (see segment.h). n is at most a frame, capped by the caller. */
+    /* Miss: re-read from pos (see segment.h). The window grows only as data arrives, so a
+     * length field that claims more than the file holds costs no big allocation. */
     size_t want = TP_MAX(n, (size_t)TP_SEG_READAHEAD);
-    if (want > r->cap) {
-        uint8_t *nb = realloc(r->buf, want);
-        if (!nb) return -ENOMEM;
-        r->buf = nb;
-        r->cap = want;
-    }
+    if (pos > (uint64_t)INT64_MAX - want) return -EFBIG;
     r->off = pos;
     r->len = 0;
-    if (pos > (uint64_t)INT64_MAX - want) return -EFBIG;
     while (r->len < n) {
-        ssize_t k = r->io->pread(r->fd, r->buf + r->len, want - r->len, (off_t)(pos + r->len));
+        if (r->len == r->cap || r->cap < TP_SEG_READAHEAD) {
+            size_t nc = TP_MIN(TP_MAX(r->cap * 2, (size_t)TP_SEG_READAHEAD), want);
+            if (nc <= r->len) nc = want;
+            uint8_t *nb = realloc(r->buf, nc);
+            if (!nb) return -ENOMEM;
+            r->buf = nb;
+            r->cap = nc;
+        }
+        size_t room = TP_MIN(r->cap, want) - r->len;
+        ssize_t k = r->io->pread(r->fd, r->buf + r->len, room, (off_t)(pos + r->len));
         if (k < 0) {
             if (errno == EINTR) continue;
             return -errno;
