@@ -101,7 +101,8 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: tickpipe replay INPUT... --out DIR [--input-format csv|journal]\n"
             "                       [--map FIELD=COLUMN,...] [--instrument NAME]\n"
-            "                       [--ts-unit s|ms|us|ns] [--quote-only] [--speed X|--max] [--strict]\n"
+            "                       [--ts-unit s|ms|us|ns] [--quote-only]\n"
+            "                       [--speed X|--max] [--strict]\n"
             "                       [--lateness 2s] [--intervals 1s,1m,5m,15m,1h,1d]\n"
             "\n"
             "Runs the engine over the inputs in order and writes DIR/bars.csv, anomalies.csv,\n"
