@@ -1,11 +1,821 @@
 /*
- * cmd_replay.c — `tickpipe replay` (placeholder until its module lands).
+ * cmd_replay.c — `tickpipe replay INPUT... --out DIR`: runs the engine over CSV files (or
+ * journals) in order and writes its outputs as files (DESIGN.md §4; docs/replay.md).
+ *
+ * Flow: check every setting and every input's header before reading a row (a bad --map is a
+ * usage error, not a half-done run); then for each input, in order, feed its events to one
+ * engine and, when the input ends, one TP_ST_EOF status event per instrument it contained, in
+ * instrument-name order, stamped with the largest event time of the input. That is exactly
+ * what the `run` replay source writes to the log, so `replay FILE` and `run --source
+ * replay:FILE --exit-at-eof` give the same outputs. The engine's callbacks write
+ * DIR/bars.csv.tmp, anomalies.csv.tmp, late.csv.tmp; at the end they are synced and renamed
+ * into place, then stats.json. On any failure the .tmp files are removed and nothing that was
+ * in DIR before is touched.
+ *
+ * Determinism: the outputs depend only on the inputs and the settings (no clock reaches the
+ * engine; --speed only sleeps). stats.json carries the wall time and so differs between runs.
+ *
+ * Main thread only.
  */
+#include <fcntl.h>
+#include <limits.h>
+#include <math.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
 #include "cli/commands.h"
+#include "cli/settings.h"
+#include "core/buf.h"
+#include "core/instrument.h"
+#include "core/num.h"
+#include "core/tptime.h"
+#include "engine/engine.h"
+#include "log/journal.h"
+#include "log/record.h"
+#include "log/segment.h"
+#include "sink/csvout.h"
+#include "source/csvin.h"
+
+#define CMD "replay"
+
+#define SET(n, t, d, h)                                                                            \
+    {                                                                                              \
+        .name = n, .type = t, .def = d, .help = h                                                  \
+    }
+
+static struct tp_setting settings[] = {
+    {.name = "out",
+     .type = TP_SET_STR,
+     .def = "",
+     .help = "output directory (created if missing)",
+     .short_flag = 'o'},
+    SET("format", TP_SET_STR, "csv", "output format: csv (parquet arrives with the data lake)"),
+    SET("input-format", TP_SET_STR, "csv",
+        "csv files, or journal directories (their TP_REC_EVENT records)"),
+    SET("venue", TP_SET_STR, "", "read raw venue captures through a venue's parser (not yet)"),
+    SET("map", TP_SET_LIST, "", "FIELD=COLUMN,... e.g. ts=timestamp,price=stock_price,value=x"),
+    SET("instrument", TP_SET_STR, "", "instrument (venue:SYMBOL) of rows without one"),
+    SET("ts-unit", TP_SET_STR, "", "unit of epoch timestamps: s, ms, us, ns (else by digits)"),
+    SET("speed", TP_SET_DOUBLE, "", "pace by event time at X times real time"),
+    SET("max", TP_SET_BOOL, "", "as fast as possible (the default)"),
+    SET("strict", TP_SET_BOOL, "", "stop at the first bad row (exit 1)"),
+    SET("quote-only", TP_SET_BOOL, "",
+        "the inputs are quote feeds: bars from the mid price, volume 0"),
+    SET("line-max", TP_SET_INT, "65536", "longest CSV record, bytes (longer rows are rejected)"),
+    SET("intervals", TP_SET_STR, "1s,1m,5m,15m,1h,1d", "bar intervals, ascending"),
+    SET("lateness", TP_SET_DUR, "2s", "allowed lateness: watermark = max event time - this"),
+    SET("fill", TP_SET_BOOL, "", "emit fill bars (repeat the close) for intervals without trades"),
+    SET("sma-period", TP_SET_INT, "20", "SMA period (column sma_20)"),
+    SET("ema-period", TP_SET_INT, "20", "EMA period (column ema_20)"),
+    SET("bb-period", TP_SET_INT, "20", "Bollinger period"),
+    SET("bb-k", TP_SET_DOUBLE, "2", "Bollinger width in standard deviations"),
+    SET("rsi-period", TP_SET_INT, "14", "RSI period (column rsi_14)"),
+    SET("macd-fast", TP_SET_INT, "12", "MACD fast EMA period"),
+    SET("macd-slow", TP_SET_INT, "26", "MACD slow EMA period"),
+    SET("macd-signal", TP_SET_INT, "9", "MACD signal EMA period"),
+    SET("atr-period", TP_SET_INT, "14", "ATR period (column atr_14)"),
+    SET("vol-period", TP_SET_INT, "20", "log returns in volatility_20"),
+    SET("zscore-window", TP_SET_INT, "100", "returns behind return_zscore's mean and deviation"),
+    SET("zscore", TP_SET_DOUBLE, "3", "return_zscore alarm threshold (|z| above)"),
+    SET("volume-lookback", TP_SET_INT, "20", "bars behind volume_spike's mean volume"),
+    SET("volume-mult", TP_SET_DOUBLE, "5", "volume_spike: volume above this times the mean"),
+    SET("anomaly-cooldown", TP_SET_DUR, "10s",
+        "an instrument alarms at most once per kind in this time"),
+    SET("stale-after", TP_SET_DUR, "60s", "stale: no event for this long while connected"),
+    SET("dedup-window", TP_SET_INT, "65536", "numeric trade ids remembered below the highest"),
+    SET("dedup-max-ids", TP_SET_INT, "100000", "string trade ids remembered per instrument"),
+    SET("dedup-max-age", TP_SET_DUR, "10m", "event-time age after which string ids are forgotten"),
+};
+#define NSET TP_ARRAY_LEN(settings)
+
+static struct tp_setting *S(const char *name)
+{
+    return tp_setting(settings, NSET, name);
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: tickpipe replay INPUT... --out DIR [--input-format csv|journal]\n"
+            "                       [--map FIELD=COLUMN,...] [--instrument NAME]\n"
+            "                       [--ts-unit s|ms|us|ns] [--quote-only]\n"
+            "                       [--speed X|--max] [--strict]\n"
+            "                       [--lateness 2s] [--intervals 1s,1m,5m,15m,1h,1d]\n"
+            "\n"
+            "Runs the engine over the inputs in order and writes DIR/bars.csv, anomalies.csv,\n"
+            "late.csv and stats.json. CSV input has a header row; default columns\n"
+            "ts,instrument,price,size[,side][,trade_id], also kind, bid, ask, bid_size,\n"
+            "ask_size, value, venue_symbol, ts_recv, open, high, low, change when present.\n"
+            "Fields: ts, ts_recv, instrument, venue_symbol, kind, price, size, side, trade_id,\n"
+            "bid, ask, bid_size, ask_size, open, high, low, change, value. Bad rows are counted\n"
+            "per reason in stats.json and skipped (--strict: the first one stops the run).\n"
+            "Exit: 0 ok, 1 a bad row with --strict, 2 usage, 3 I/O failure.\n");
+    tp_settings_help(f, settings, NSET);
+}
+
+/* ---- state of one run -------------------------------------------------------------------- */
+
+struct bad_at {
+    int input; /* index into inputs */
+    uint64_t line;
+};
+
+struct run {
+    char **inputs;
+    int ninputs;
+    bool journal;
+    struct tp_csvin_opts copts;
+    char *map; /* the --map values joined by ',' */
+    const char *out;
+    char tmp[3][PATH_MAX]; /* bars, anomalies, late .tmp paths */
+    struct tp_csvout *w[3];
+    struct tp_engine_cfg cfg;
+    struct tp_engine *eng;
+
+    double speed; /* 0 = as fast as possible */
+    int64_t pace_t0, pace_w0, pace_tmax;
+
+    bool progress;
+    int64_t start_ns, last_progress_ns;
+    uint64_t events_read;
+    uint64_t records; /* CSV records (events + bad rows) */
+    uint64_t bad[TP_CSV_R_COUNT];
+    struct bad_at bad_first[TP_CSV_R_COUNT][TP_CSVIN_KEEP_LINES];
+    uint64_t *in_events; /* per input */
+    uint64_t *in_bad;
+
+    /* instruments of the current input */
+    uint8_t *seen; /* TP_INSTR_MAX + 1 flags */
+    uint32_t *seen_ids;
+    uint32_t nseen;
+    int64_t input_max_ts;
+    bool any_ts;
+};
+
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    interrupted = 1;
+}
+
+/* ---- engine outputs ---------------------------------------------------------------------- */
+
+static void out_bar(void *ctx, const struct tp_bar *b)
+{
+    struct run *r = ctx;
+    tp_csvout_bar(r->w[0], b);
+}
+
+static void out_anomaly(void *ctx, const struct tp_anomaly *a)
+{
+    struct run *r = ctx;
+    tp_csvout_anomaly(r->w[1], a);
+}
+
+static void out_late(void *ctx, const struct tp_event *e, int64_t interval_ns)
+{
+    struct run *r = ctx;
+    tp_csvout_late(r->w[2], e, interval_ns);
+}
+
+/* ---- settings ---------------------------------------------------------------------------- */
+
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static int usage_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "tickpipe " CMD ": ");
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, " (see 'tickpipe help " CMD "')\n");
+    va_end(ap);
+    return TP_EXIT_USAGE;
+}
+
+/* An INT setting into an int within [lo, hi]. */
+static int int_setting(const char *name, int lo, int hi, int *out)
+{
+    int64_t v = S(name)->i;
+    if (v < lo || v > hi) {
+        fprintf(stderr, "tickpipe " CMD ": --%s: %lld is outside [%d, %d]\n", name, (long long)v,
+                lo, hi);
+        return -1;
+    }
+    *out = (int)v;
+    return 0;
+}
+
+static int configure(struct run *r)
+{
+    const char *fmt = S("format")->str;
+    if (!strcmp(fmt, "parquet")) {
+        fprintf(stderr, "tickpipe " CMD ": --format parquet arrives with the data lake work; "
+                        "use --format csv for now\n");
+        return TP_EXIT_USAGE;
+    }
+    if (strcmp(fmt, "csv")) return usage_error("--format: '%s' is not csv", fmt);
+    const char *inf = S("input-format")->str;
+    if (!strcmp(inf, "parquet")) {
+        fprintf(stderr, "tickpipe " CMD ": --input-format parquet arrives with the data lake "
+                        "work; use csv or journal for now\n");
+        return TP_EXIT_USAGE;
+    }
+    if (!strcmp(inf, "journal"))
+        r->journal = true;
+    else if (strcmp(inf, "csv"))
+        return usage_error("--input-format: '%s' is not csv or journal", inf);
+    if (S("venue")->str && *S("venue")->str) {
+        fprintf(stderr,
+                "tickpipe " CMD ": --venue (raw venue captures through a venue's parser) arrives "
+                "with the venue work; replay CSV files or journals for now\n");
+        return TP_EXIT_USAGE;
+    }
+    r->out = S("out")->str;
+    if (!r->out || !*r->out) return usage_error("%s", "--out DIR is required");
+
+    /* --map: values joined by ',' */
+    struct tp_setting *m = S("map");
+    size_t len = 1;
+    for (size_t i = 0; i < m->nlist; i++) len += strlen(m->list[i]) + 1;
+    r->map = calloc(1, len);
+    if (!r->map) return TP_EXIT_RUNTIME;
+    for (size_t i = 0, o = 0; i < m->nlist; i++) {
+        size_t n = strlen(m->list[i]);
+        if (i) r->map[o++] = ',';
+        memcpy(r->map + o, m->list[i], n);
+        o += n;
+    }
+    char err[512];
+    if (tp_csvin_map_check(r->map, err, sizeof err) < 0) return usage_error("--%s", err);
+    r->copts.map = *r->map ? r->map : NULL;
+
+    const char *instr = S("instrument")->str;
+    if (instr && *instr) {
+        uint32_t id;
+        if (tp_instr_intern(instr, strlen(instr), &id) < 0)
+            return usage_error("--instrument: '%s' is not venue:SYMBOL (like seed:STOCK)", instr);
+        r->copts.instrument = instr;
+    }
+    const char *unit = S("ts-unit")->str;
+    if (unit && *unit && tp_ts_unit_parse(unit, &r->copts.ts_unit) < 0)
+        return usage_error("--ts-unit: '%s' is not s, ms, us or ns", unit);
+    int64_t lm = S("line-max")->i;
+    if (lm < 64 || lm > TP_CSVIN_LINE_MAX_LIMIT) {
+        fprintf(stderr, "tickpipe " CMD ": --line-max: %lld is outside [64, %u]\n", (long long)lm,
+                TP_CSVIN_LINE_MAX_LIMIT);
+        return TP_EXIT_USAGE;
+    }
+    r->copts.line_max = (size_t)lm;
+    r->copts.quote_only = S("quote-only")->b;
+
+    struct tp_setting *sp = S("speed");
+    if (strcmp(sp->origin, "default")) {
+        if (S("max")->b) return usage_error("%s", "--speed and --max exclude each other");
+        if (!(sp->d > 0)) return usage_error("%s", "--speed must be greater than 0");
+        r->speed = sp->d;
+    }
+
+    /* the engine */
+    struct tp_engine_cfg *c = &r->cfg;
+    tp_engine_cfg_default(c);
+    if (tp_engine_parse_intervals(c, S("intervals")->str) < 0)
+        return usage_error("--intervals: '%s' is not an ascending list like 1s,1m,5m",
+                           S("intervals")->str);
+    c->lateness_ns = S("lateness")->i;
+    c->fill = S("fill")->b;
+    struct tp_ind_cfg *ic = &c->ind;
+    if (int_setting("sma-period", 1, TP_IND_MAX_PERIOD, &ic->sma) ||
+        int_setting("ema-period", 1, TP_IND_MAX_PERIOD, &ic->ema) ||
+        int_setting("bb-period", 1, TP_IND_MAX_PERIOD, &ic->bb) ||
+        int_setting("rsi-period", 1, TP_IND_MAX_PERIOD, &ic->rsi) ||
+        int_setting("macd-fast", 1, TP_IND_MAX_PERIOD, &ic->macd_fast) ||
+        int_setting("macd-slow", 1, TP_IND_MAX_PERIOD, &ic->macd_slow) ||
+        int_setting("macd-signal", 1, TP_IND_MAX_PERIOD, &ic->macd_sig) ||
+        int_setting("atr-period", 1, TP_IND_MAX_PERIOD, &ic->atr) ||
+        int_setting("vol-period", 1, TP_IND_MAX_PERIOD, &ic->vol))
+        return TP_EXIT_USAGE;
+    ic->bb_k = S("bb-k")->d;
+    if (tp_ind_cfg_check(ic) < 0)
+        return usage_error("%s", "indicator settings do not fit together (macd-fast must be "
+                                 "below macd-slow, bb-k above 0)");
+    struct tp_anomaly_cfg *ac = &c->an;
+    if (int_setting("zscore-window", 2, TP_AN_MAX_WINDOW, &ac->window) ||
+        int_setting("volume-lookback", 1, TP_AN_MAX_WINDOW, &ac->vol_lookback))
+        return TP_EXIT_USAGE;
+    ac->z = S("zscore")->d;
+    ac->vol_mult = S("volume-mult")->d;
+    ac->cooldown_ns = S("anomaly-cooldown")->i;
+    ac->stale_ns = S("stale-after")->i;
+    if (tp_anomaly_cfg_check(ac) < 0)
+        return usage_error("%s", "anomaly settings out of range (zscore and volume-mult must "
+                                 "be above 0)");
+    int dw;
+    if (int_setting("dedup-window", 64, 1 << 26, &dw)) return TP_EXIT_USAGE;
+    c->dedup_bitmap_bits = (uint32_t)dw;
+    int dm;
+    if (int_setting("dedup-max-ids", 1, 1 << 26, &dm)) return TP_EXIT_USAGE;
+    c->dedup_str_max = (uint32_t)dm;
+    c->dedup_str_max_age_ns = S("dedup-max-age")->i;
+    return 0;
+}
+
+/* ---- inputs ------------------------------------------------------------------------------ */
+
+/* Checks every input before any work: CSV headers and mapping, journal directories. */
+static int check_inputs(struct run *r)
+{
+    for (int i = 0; i < r->ninputs; i++) {
+        const char *path = r->inputs[i];
+        if (r->journal) {
+            struct tp_seg_list l;
+            int rc = tp_seg_list(path, &l);
+            if (rc < 0) {
+                fprintf(stderr, "tickpipe " CMD ": %s: cannot read journal: %s\n", path,
+                        strerror(-rc));
+                return TP_EXIT_RUNTIME;
+            }
+            tp_seg_list_free(&l);
+            continue;
+        }
+        struct tp_csvin *in;
+        char err[768];
+        int rc = tp_csvin_open(path, &r->copts, &in, err, sizeof err);
+        if (rc < 0) {
+            fprintf(stderr, "tickpipe " CMD ": %s: %s\n", path, err);
+            return rc == -EINVAL ? TP_EXIT_USAGE : TP_EXIT_RUNTIME;
+        }
+        tp_csvin_free(in);
+    }
+    return 0;
+}
+
+static void progress(struct run *r, int input, double frac, bool force)
+{
+    int64_t now = tp_mono_ns();
+    if (!force && now - r->last_progress_ns < 250 * TP_NS_PER_MS) return;
+    r->last_progress_ns = now;
+    double secs = (double)(now - r->start_ns) / 1e9;
+    char pct[16] = "";
+    if (frac >= 0) snprintf(pct, sizeof pct, " %3.0f%%", frac * 100);
+    fprintf(stderr, "\r\033[Kreplay: [%d/%d] %s%s  %llu events  %.1fM/s", input + 1, r->ninputs,
+            r->inputs[input], pct, (unsigned long long)r->events_read,
+            secs > 0 ? (double)r->events_read / secs / 1e6 : 0.0);
+}
+
+/* Sleeps until the wall clock reaches the event's time at r->speed times real time. */
+static void pace(struct run *r, int64_t ts)
+{
+    if (!r->pace_w0) {
+        r->pace_w0 = tp_mono_ns();
+        r->pace_t0 = r->pace_tmax = ts;
+        return;
+    }
+    if (ts <= r->pace_tmax) return;
+    r->pace_tmax = ts;
+    double due = (double)r->pace_w0 + (double)(ts - r->pace_t0) / r->speed;
+    int64_t now = tp_mono_ns();
+    if (due - (double)now < 200e3 || due > 9e18) return;
+    struct timespec t = {.tv_sec = (time_t)(due / 1e9)};
+    t.tv_nsec = (long)(due - (double)t.tv_sec * 1e9);
+    if (t.tv_nsec < 0) t.tv_nsec = 0;
+    if (t.tv_nsec > 999999999) t.tv_nsec = 999999999;
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &t, NULL) == EINTR && !interrupted) {
+    }
+}
+
+static void feed(struct run *r, const struct tp_event *ev)
+{
+    if (r->speed > 0 && ev->kind != TP_KIND_STATUS) pace(r, ev->ts);
+    if (ev->instr && ev->instr <= TP_INSTR_MAX && !r->seen[ev->instr]) {
+        r->seen[ev->instr] = 1;
+        r->seen_ids[r->nseen++] = ev->instr;
+    }
+    if (!r->any_ts || ev->ts > r->input_max_ts) r->input_max_ts = ev->ts;
+    r->any_ts = true;
+    r->events_read++;
+    tp_engine_process(r->eng, ev);
+}
+
+static int by_name(const void *a, const void *b)
+{
+    return strcmp(tp_instr_name(*(const uint32_t *)a), tp_instr_name(*(const uint32_t *)b));
+}
+
+/* The input ended: an eof status per instrument it contained, in name order. */
+static void end_of_input(struct run *r)
+{
+    qsort(r->seen_ids, r->nseen, sizeof *r->seen_ids, by_name);
+    for (uint32_t i = 0; i < r->nseen; i++) {
+        struct tp_event ev;
+        tp_event_init(&ev, TP_KIND_STATUS);
+        ev.status = TP_ST_EOF;
+        ev.instr = r->seen_ids[i];
+        ev.ts = ev.ts_recv = r->input_max_ts;
+        tp_engine_process(r->eng, &ev);
+        r->seen[r->seen_ids[i]] = 0;
+    }
+    r->nseen = 0;
+    r->any_ts = false;
+    r->input_max_ts = 0;
+}
+
+static void count_bad(struct run *r, int input, const struct tp_csvin_stats *st)
+{
+    for (int k = 0; k < TP_CSV_R_COUNT; k++) {
+        for (uint64_t j = 0; j < st->bad[k] && j < TP_CSVIN_KEEP_LINES; j++)
+            if (r->bad[k] + j < TP_CSVIN_KEEP_LINES)
+                r->bad_first[k][r->bad[k] + j] = (struct bad_at){input, st->bad_lines[k][j]};
+        r->bad[k] += st->bad[k];
+    }
+    r->records += st->records;
+    r->in_bad[input] = st->bad_total;
+}
+
+static int replay_csv(struct run *r, int i)
+{
+    const char *path = r->inputs[i];
+    struct tp_csvin *in;
+    char err[768];
+    int rc = tp_csvin_open(path, &r->copts, &in, err, sizeof err);
+    if (rc < 0) {
+        fprintf(stderr, "tickpipe " CMD ": %s: %s\n", path, err);
+        return rc == -EINVAL ? TP_EXIT_USAGE : TP_EXIT_RUNTIME;
+    }
+    struct tp_event ev;
+    uint64_t n = 0;
+    int ret = 0;
+    while ((rc = tp_csvin_next(in, &ev)) != TP_CSVIN_EOF) {
+        if (rc < 0) {
+            fprintf(stderr, "tickpipe " CMD ": %s: read: %s\n", path, strerror(-rc));
+            ret = TP_EXIT_RUNTIME;
+            break;
+        }
+        if (rc == TP_CSVIN_BAD && S("strict")->b) {
+            enum tp_csv_reason why = tp_csvin_last_reason(in);
+            fprintf(stderr, "tickpipe " CMD ": %s:%llu: bad row: %s (%s)\n", path,
+                    (unsigned long long)tp_csvin_record_line(in), tp_csv_reason_name(why),
+                    tp_csv_reason_text(why));
+            ret = TP_EXIT_PROBLEM;
+            break;
+        }
+        if (rc == TP_CSVIN_EVENT) {
+            feed(r, &ev);
+            r->in_events[i]++;
+        }
+        if (interrupted) break;
+        if ((++n & 0xffff) == 0) {
+            if (r->progress) {
+                uint64_t size = tp_csvin_size(in);
+                progress(r, i, size ? (double)tp_csvin_offset(in) / (double)size : -1, false);
+            }
+        }
+    }
+    count_bad(r, i, tp_csvin_stats(in));
+    tp_csvin_free(in);
+    if (!ret && !interrupted) end_of_input(r);
+    return ret;
+}
+
+static int replay_journal(struct run *r, int i)
+{
+    const char *dir = r->inputs[i];
+    struct tp_seg_list l;
+    int rc = tp_seg_list(dir, &l);
+    if (rc < 0) {
+        fprintf(stderr, "tickpipe " CMD ": %s: cannot read journal: %s\n", dir, strerror(-rc));
+        return TP_EXIT_RUNTIME;
+    }
+    uint64_t first = l.n ? l.base[0] : 0;
+    size_t nseg = l.n;
+    tp_seg_list_free(&l);
+    if (nseg == 0) { /* an empty journal */
+        end_of_input(r);
+        return 0;
+    }
+    struct tp_cursor *c;
+    if ((rc = tp_cursor_open(dir, first, NULL, false, &c)) < 0) {
+        fprintf(stderr, "tickpipe " CMD ": %s: cannot open journal: %s\n", dir, strerror(-rc));
+        return TP_EXIT_RUNTIME;
+    }
+    const void *p;
+    size_t n;
+    uint64_t off, count = 0;
+    int ret = 0;
+    while ((rc = tp_cursor_next(c, &p, &n, &off)) != 0) {
+        if (rc < 0) {
+            fprintf(stderr, "tickpipe " CMD ": %s: %s: %s\n", dir, tp_cursor_where(c),
+                    rc == -EBADMSG ? "corrupt record" : strerror(-rc));
+            ret = TP_EXIT_RUNTIME;
+            break;
+        }
+        if (tp_rec_type(p, n) != TP_REC_EVENT) continue;
+        struct tp_event ev;
+        if (tp_rec_get_event(p, n, &ev) < 0) {
+            fprintf(stderr, "tickpipe " CMD ": %s: record %llu: malformed event\n", dir,
+                    (unsigned long long)off);
+            ret = TP_EXIT_RUNTIME;
+            break;
+        }
+        feed(r, &ev);
+        r->in_events[i]++;
+        if (interrupted) break;
+        if ((++count & 0xffff) == 0 && r->progress) progress(r, i, -1, false);
+    }
+    tp_cursor_close(c);
+    if (!ret && !interrupted) end_of_input(r);
+    return ret;
+}
+
+/* ---- outputs ----------------------------------------------------------------------------- */
+
+static const char *const out_names[] = {"bars.csv", "anomalies.csv", "late.csv"};
+static const enum tp_csv_table out_tables[] = {TP_CSV_BARS, TP_CSV_ANOMALIES, TP_CSV_LATE};
+
+static int mkdir_p(const char *dir)
+{
+    char p[PATH_MAX];
+    if (snprintf(p, sizeof p, "%s", dir) >= (int)sizeof p) return -ENAMETOOLONG;
+    for (char *s = p + 1; *s; s++) {
+        if (*s != '/') continue;
+        *s = 0;
+        if (mkdir(p, 0755) < 0 && errno != EEXIST) return -errno;
+        *s = '/';
+    }
+    if (mkdir(p, 0755) < 0 && errno != EEXIST) return -errno;
+    struct stat st;
+    if (stat(p, &st) < 0) return -errno;
+    return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
+}
+
+static int out_path(const struct run *r, const char *name, const char *suffix, char *buf)
+{
+    int n = snprintf(buf, PATH_MAX, "%s/%s%s", r->out, name, suffix);
+    return n < 0 || n >= PATH_MAX ? -ENAMETOOLONG : 0;
+}
+
+static int open_outputs(struct run *r)
+{
+    int rc = mkdir_p(r->out);
+    if (rc < 0) {
+        fprintf(stderr, "tickpipe " CMD ": --out %s: %s\n", r->out, strerror(-rc));
+        return TP_EXIT_RUNTIME;
+    }
+    for (int k = 0; k < 3; k++) {
+        if ((rc = out_path(r, out_names[k], ".tmp", r->tmp[k])) == 0)
+            rc = tp_csvout_open(r->tmp[k], out_tables[k], &r->w[k]);
+        if (rc < 0) {
+            fprintf(stderr, "tickpipe " CMD ": %s/%s.tmp: %s\n", r->out, out_names[k],
+                    strerror(-rc));
+            return TP_EXIT_RUNTIME;
+        }
+    }
+    return 0;
+}
+
+static void discard_outputs(struct run *r)
+{
+    for (int k = 0; k < 3; k++) {
+        if (r->w[k]) tp_csvout_close(r->w[k], false);
+        r->w[k] = NULL;
+        if (r->tmp[k][0]) unlink(r->tmp[k]);
+    }
+}
+
+static void json_str(struct tp_buf *b, const char *s)
+{
+    tp_buf_putc(b, '"');
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            tp_buf_printf(b, "\\%c", c);
+        else if (c < 0x20)
+            tp_buf_printf(b, "\\u%04x", c);
+        else
+            tp_buf_putc(b, (char)c);
+    }
+    tp_buf_putc(b, '"');
+}
+
+static void json_interval_counts(struct tp_buf *b, const struct run *r, const uint64_t *v)
+{
+    tp_buf_putc(b, '{');
+    for (int k = 0; k < r->cfg.n_intervals; k++) {
+        char name[32];
+        tp_duration_format(r->cfg.intervals[k], name, sizeof name);
+        tp_buf_printf(b, "%s\"%s\": %llu", k ? ", " : "", name, (unsigned long long)v[k]);
+    }
+    tp_buf_putc(b, '}');
+}
+
+static int write_stats(struct run *r, const char *path, double wall)
+{
+    const struct tp_engine_stats *st = tp_engine_stats(r->eng);
+    struct tp_buf b;
+    tp_buf_init(&b, 64u << 20);
+    tp_buf_puts(&b, "{\n  \"inputs\": [");
+    for (int i = 0; i < r->ninputs; i++) {
+        tp_buf_puts(&b, i ? ",\n    {\"path\": " : "\n    {\"path\": ");
+        json_str(&b, r->inputs[i]);
+        tp_buf_printf(&b, ", \"format\": \"%s\", \"events\": %llu, \"bad_rows\": %llu}",
+                      r->journal ? "journal" : "csv", (unsigned long long)r->in_events[i],
+                      (unsigned long long)r->in_bad[i]);
+    }
+    uint64_t bad_total = 0;
+    for (int k = 0; k < TP_CSV_R_COUNT; k++) bad_total += r->bad[k];
+    tp_buf_printf(&b,
+                  "\n  ],\n  \"events_read\": %llu,\n  \"rows_read\": %llu,\n"
+                  "  \"trades\": %llu,\n  \"quotes\": %llu,\n  \"snapshots\": %llu,\n"
+                  "  \"vendor_bars\": %llu,\n  \"status\": %llu,\n  \"duplicates\": %llu,\n"
+                  "  \"dedup_evictions\": %llu,\n  \"ignored\": %llu,\n  \"gaps\": %llu,\n",
+                  (unsigned long long)r->events_read,
+                  (unsigned long long)(r->journal ? r->events_read : r->records),
+                  (unsigned long long)st->trades, (unsigned long long)st->quotes,
+                  (unsigned long long)st->snapshots, (unsigned long long)st->vbars,
+                  (unsigned long long)st->status, (unsigned long long)st->duplicates,
+                  (unsigned long long)st->dedup_evictions, (unsigned long long)st->ignored,
+                  (unsigned long long)st->gaps);
+    tp_buf_puts(&b, "  \"late\": ");
+    json_interval_counts(&b, r, st->late);
+    tp_buf_puts(&b, ",\n  \"bars\": ");
+    json_interval_counts(&b, r, st->bars);
+    tp_buf_puts(&b, ",\n  \"anomalies\": {");
+    for (int k = 1; k < TP_AN_KINDS; k++)
+        tp_buf_printf(&b, "%s\"%s\": %llu", k > 1 ? ", " : "",
+                      tp_anomaly_kind_name((enum tp_anomaly_kind)k),
+                      (unsigned long long)st->anomalies[k]);
+    tp_buf_printf(&b, "},\n  \"bad_rows\": {\n    \"total\": %llu", (unsigned long long)bad_total);
+    for (int k = 0; k < TP_CSV_R_COUNT; k++) {
+        tp_buf_printf(&b, ",\n    \"%s\": {\"count\": %llu, \"first\": [",
+                      tp_csv_reason_name((enum tp_csv_reason)k), (unsigned long long)r->bad[k]);
+        for (uint64_t j = 0; j < r->bad[k] && j < TP_CSVIN_KEEP_LINES; j++) {
+            tp_buf_puts(&b, j ? ", {\"file\": " : "{\"file\": ");
+            json_str(&b, r->inputs[r->bad_first[k][j].input]);
+            tp_buf_printf(&b, ", \"line\": %llu}", (unsigned long long)r->bad_first[k][j].line);
+        }
+        tp_buf_puts(&b, "]}");
+    }
+    char secs[TP_NUM_STRLEN], rate[TP_NUM_STRLEN];
+    tp_num_format(round(wall * 1e6) / 1e6, secs);
+    tp_num_format(wall > 0 ? round((double)r->events_read / wall) : 0, rate);
+    tp_buf_printf(&b, "\n  },\n  \"wall_seconds\": %s,\n  \"events_per_second\": %s\n}\n", secs,
+                  rate);
+    if (!b.p) {
+        tp_buf_fini(&b);
+        return -ENOMEM;
+    }
+    int rc = 0;
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) rc = -errno;
+    for (size_t o = 0; !rc && o < b.len;) {
+        ssize_t w = write(fd, b.p + o, b.len - o);
+        if (w < 0 && errno == EINTR) continue;
+        if (w < 0)
+            rc = -errno;
+        else
+            o += (size_t)w;
+    }
+    if (!rc && fsync(fd) < 0) rc = -errno;
+    if (fd >= 0 && close(fd) < 0 && !rc) rc = -errno;
+    tp_buf_fini(&b);
+    return rc;
+}
+
+/* Syncs and closes the tables, writes stats.json, renames everything into place. */
+static int finish_outputs(struct run *r, double wall)
+{
+    for (int k = 0; k < 3; k++) {
+        int rc = tp_csvout_close(r->w[k], true);
+        r->w[k] = NULL;
+        if (rc < 0) {
+            fprintf(stderr, "tickpipe " CMD ": %s: %s\n", r->tmp[k], strerror(-rc));
+            return TP_EXIT_RUNTIME;
+        }
+    }
+    char stats_tmp[PATH_MAX], dst[PATH_MAX];
+    int rc = out_path(r, "stats.json", ".tmp", stats_tmp);
+    if (!rc) rc = write_stats(r, stats_tmp, wall);
+    if (rc < 0) {
+        fprintf(stderr, "tickpipe " CMD ": %s/stats.json.tmp: %s\n", r->out, strerror(-rc));
+        unlink(stats_tmp);
+        return TP_EXIT_RUNTIME;
+    }
+    for (int k = 0; k < 4; k++) {
+        const char *src = k < 3 ? r->tmp[k] : stats_tmp;
+        if ((rc = out_path(r, k < 3 ? out_names[k] : "stats.json", "", dst)) == 0 &&
+            rename(src, dst) < 0)
+            rc = -errno;
+        if (rc < 0) {
+            fprintf(stderr, "tickpipe " CMD ": rename %s: %s\n", src, strerror(-rc));
+            unlink(stats_tmp);
+            return TP_EXIT_RUNTIME;
+        }
+        if (k < 3) r->tmp[k][0] = 0;
+    }
+    int dfd = open(r->out, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+        (void)fsync(dfd); /* the renames themselves */
+        close(dfd);
+    }
+    return 0;
+}
+
+/* ---- the command ------------------------------------------------------------------------- */
+
+static void run_free(struct run *r)
+{
+    discard_outputs(r);
+    tp_engine_free(r->eng);
+    free(r->map);
+    free(r->in_events);
+    free(r->in_bad);
+    free(r->seen);
+    free(r->seen_ids);
+}
 
 int tp_cmd_replay(int argc, char **argv)
 {
-    (void)argc;
-    fprintf(stderr, "tickpipe %s: not implemented in this version yet\n", argv[0]);
-    return TP_EXIT_USAGE;
+    if (tp_cmd_wants_help(argc, argv)) {
+        usage(stdout);
+        return 0;
+    }
+    struct tp_settings_result res;
+    int rc = tp_settings_parse(CMD, settings, NSET, argc, argv, &res);
+    if (rc) {
+        free(res.positional);
+        return rc;
+    }
+    struct run r = {.inputs = res.positional, .ninputs = res.npositional};
+    if (r.ninputs == 0) {
+        free(res.positional);
+        return usage_error("%s", "no INPUT given");
+    }
+    if ((rc = configure(&r)) != 0) goto out;
+    r.in_events = calloc((size_t)r.ninputs, sizeof *r.in_events);
+    r.in_bad = calloc((size_t)r.ninputs, sizeof *r.in_bad);
+    r.seen = calloc(TP_INSTR_MAX + 1, 1);
+    r.seen_ids = calloc(TP_INSTR_MAX + 1, sizeof *r.seen_ids);
+    if (!r.in_events || !r.in_bad || !r.seen || !r.seen_ids) {
+        rc = TP_EXIT_RUNTIME;
+        goto out;
+    }
+    if ((rc = check_inputs(&r)) != 0) goto out;
+
+    struct tp_engine_out eo = {.ctx = &r, .bar = out_bar, .anomaly = out_anomaly, .late = out_late};
+    r.eng = tp_engine_new(&r.cfg, &eo);
+    if (!r.eng) {
+        fprintf(stderr, "tickpipe " CMD ": the engine refused the settings (or out of memory)\n");
+        rc = TP_EXIT_USAGE;
+        goto out;
+    }
+    if ((rc = open_outputs(&r)) != 0) goto out;
+
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    r.progress = isatty(STDERR_FILENO);
+    r.start_ns = tp_mono_ns();
+    for (int i = 0; i < r.ninputs && !rc && !interrupted; i++) {
+        rc = r.journal ? replay_journal(&r, i) : replay_csv(&r, i);
+        for (int k = 0; k < 3 && !rc; k++)
+            if (tp_csvout_error(r.w[k])) {
+                fprintf(stderr, "tickpipe " CMD ": %s: %s\n", r.tmp[k],
+                        strerror(-tp_csvout_error(r.w[k])));
+                rc = TP_EXIT_RUNTIME;
+            }
+    }
+    if (r.progress) {
+        progress(&r, r.ninputs - 1, -1, true);
+        fputc('\n', stderr);
+    }
+    if (interrupted && !rc) {
+        fprintf(stderr, "tickpipe " CMD ": interrupted; no outputs written\n");
+        rc = TP_EXIT_RUNTIME;
+    }
+    if (rc) goto out;
+    double wall = (double)(tp_mono_ns() - r.start_ns) / 1e9;
+    if ((rc = finish_outputs(&r, wall)) != 0) goto out;
+
+    uint64_t bad = 0;
+    for (int k = 0; k < TP_CSV_R_COUNT; k++) bad += r.bad[k];
+    if (bad)
+        fprintf(stderr, "tickpipe " CMD ": %llu bad rows skipped (by reason in %s/stats.json)\n",
+                (unsigned long long)bad, r.out);
+    if (r.progress) {
+        const struct tp_engine_stats *st = tp_engine_stats(r.eng);
+        uint64_t bars = 0;
+        for (int k = 0; k < r.cfg.n_intervals; k++) bars += st->bars[k];
+        fprintf(stderr, "replay: %llu events, %llu bars in %.2f s -> %s\n",
+                (unsigned long long)r.events_read, (unsigned long long)bars, wall, r.out);
+    }
+out:
+    run_free(&r);
+    free(res.positional);
+    return rc;
 }

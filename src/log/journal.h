@@ -61,6 +61,12 @@ struct tp_journal_opts {
     const struct tp_io *io;   /* NULL = tp_io_posix */
 };
 
+/* Fills o with the defaults for a journal in dir (borrowed): 64 MiB segments, TP_SYNC_GROUP
+ * every 5 ms or 10000 records, a 256 KiB write buffer, tp_io_posix. (Added: a zeroed opts
+ * struct means TP_SYNC_NONE and no record limit, since those zeros are meaningful; the zero
+ * sizes and interval are read as their defaults.) */
+void tp_journal_opts_default(struct tp_journal_opts *o, const char *dir);
+
 /* What recovery found at open. */
 struct tp_journal_recovery {
     uint64_t next_offset;     /* offset the next append gets */

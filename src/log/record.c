@@ -1,0 +1,567 @@
+/*
+ * record.c — the codec of journal payloads (see record.h; the byte layout is in
+ * docs/journal.md).
+ *
+ * Layout rules: a type byte, then fields in a fixed order. Times are 8 raw little-endian
+ * bytes (full range, no surprises before 1970), related times are zigzag varint deltas
+ * (ts_recv − ts, first_ts − ts, last_ts − first_ts, wrapping so that every int64 round-trips),
+ * small integers are LEB128 varints, strings are a varint length and bytes, instruments are
+ * stored by name. Optional doubles are covered by a presence bitmap: a double is absent when
+ * it holds exactly the canonical NaN (what tp_event_init and tp_ind_values_clear put there)
+ * and is otherwise stored as its 8 raw bytes, so every value round-trips bit for bit (-0,
+ * infinities, other NaNs).
+ *
+ * Encodings are canonical: varints minimal, bits of flag bytes known, absent doubles never
+ * written as present, strings without NUL, no trailing bytes. Decoders accept exactly the
+ * canonical encodings, so decode followed by encode gives back the input bytes (the fuzz
+ * target checks it). Encoders refuse (-EINVAL) any value a decoder would refuse, so nothing
+ * unreadable is ever written.
+ *
+ * Each encoder reserves its worst-case size once and writes with plain stores; on any error
+ * the buffer is left as it was. Pure; any thread (decoding interns through the thread-safe
+ * instrument table, and only once the whole record has validated).
+ */
+#include <math.h>
+
+#include "log/record.h"
+
+#include "core/instrument.h"
+
+#define EVENT_MAX                                                                                  \
+    (4 + 3 + 8 + 10 + 1 + TP_INSTR_NAMELEN + 1 + TP_VSYM_MAX + 3 + 11 * 8 + 10 + 10 + 1 +          \
+     TP_TRADE_ID_MAX)
+#define SOURCE_MAX  128
+#define EV_FLAGS    0x3fu
+#define EV_DOUBLES  11
+#define BAR_DOUBLES 20
+#define BIT_ID      (1u << 11)
+#define BIT_GAPLAST (1u << 12)
+#define BIT_IDSTR   (1u << 13)
+
+/* ---- writing into reserved space ---- */
+
+struct wr {
+    uint8_t *p;
+};
+
+static void w_u8(struct wr *w, uint8_t v)
+{
+    *w->p++ = v;
+}
+
+static void w_u64(struct wr *w, uint64_t v)
+{
+    for (int i = 0; i < 8; i++) *w->p++ = (uint8_t)(v >> (8 * i));
+}
+
+static void w_uv(struct wr *w, uint64_t v)
+{
+    while (v >= 0x80) {
+        *w->p++ = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    *w->p++ = (uint8_t)v;
+}
+
+static uint64_t zigzag(uint64_t d)
+{
+    return (d << 1) ^ (uint64_t)(-(int64_t)(d >> 63));
+}
+
+static uint64_t unzigzag(uint64_t z)
+{
+    return (z >> 1) ^ (uint64_t)(-(int64_t)(z & 1));
+}
+
+static void w_str(struct wr *w, const char *s, size_t n)
+{
+    w_uv(w, n);
+    memcpy(w->p, s, n);
+    w->p += n;
+}
+
+static uint64_t dbits(double d)
+{
+    uint64_t u;
+    memcpy(&u, &d, 8);
+    return u;
+}
+
+static uint64_t absent_bits(void)
+{
+    return dbits(NAN);
+}
+
+/* Writes the presence bitmap and then the present doubles of v[0..n). */
+static void w_doubles(struct wr *w, const double *const *v, int n, uint32_t extra)
+{
+    uint64_t nan = absent_bits();
+    uint32_t bits = extra;
+    for (int i = 0; i < n; i++)
+        if (dbits(*v[i]) != nan) bits |= 1u << i;
+    w_uv(w, bits);
+    for (int i = 0; i < n; i++)
+        if (bits & (1u << i)) w_u64(w, dbits(*v[i]));
+}
+
+static bool clean_str(const char *s, size_t n)
+{
+    return !memchr(s, 0, n);
+}
+
+/* The stored name of an instrument id: "" for 0; NULL for an id nobody interned. */
+static const char *instr_name(uint32_t id)
+{
+    if (id == 0) return "";
+    const struct tp_instrument *in = tp_instr_get(id);
+    return in ? in->name : NULL;
+}
+
+static int begin(struct tp_buf *b, size_t max, struct wr *w)
+{
+    int rc = tp_buf_reserve(b, max);
+    if (rc < 0) return rc;
+    w->p = (uint8_t *)b->p + b->len;
+    return 0;
+}
+
+static int finish(struct tp_buf *b, const struct wr *w)
+{
+    b->len = (size_t)((char *)w->p - b->p);
+    b->p[b->len] = 0;
+    return 0;
+}
+
+/* ---- reading ---- */
+
+/* A minimal LEB128 varint (no overlong forms, no bits past 64). */
+static uint64_t r_uv(struct tp_rd *r)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 10; i++) {
+        if (r->err || r->p >= r->end) break;
+        uint8_t c = *r->p++;
+        if (i == 9 && c > 1) break;
+        v |= (uint64_t)(c & 0x7f) << (7 * i);
+        if (!(c & 0x80)) {
+            if (i > 0 && c == 0) break;
+            return v;
+        }
+    }
+    r->err = true;
+    return 0;
+}
+
+static uint8_t r_u8_max(struct tp_rd *r, uint8_t lo, uint8_t hi)
+{
+    uint8_t v = tp_rd_u8(r);
+    if (v < lo || v > hi) r->err = true;
+    return v;
+}
+
+/* A string of at most max bytes without NUL, copied into dst (NUL-terminated). */
+static size_t r_cstr(struct tp_rd *r, char *dst, size_t max)
+{
+    const char *s;
+    size_t n;
+    tp_rd_str(r, &s, &n, max);
+    if (r->err || !clean_str(s, n)) {
+        r->err = true;
+        dst[0] = 0;
+        return 0;
+    }
+    memcpy(dst, s, n);
+    dst[n] = 0;
+    return n;
+}
+
+static void r_doubles(struct tp_rd *r, double *const *v, int n, uint32_t extra_mask,
+                      uint32_t *ret_bits)
+{
+    uint64_t bits = r_uv(r);
+    uint64_t nan = absent_bits();
+    if (bits >> n & ~(uint64_t)(extra_mask >> n)) r->err = true;
+    for (int i = 0; i < n && !r->err; i++) {
+        if (bits & (1u << i)) {
+            uint64_t u = tp_rd_u64(r);
+            if (u == nan) r->err = true;
+            memcpy(v[i], &u, 8);
+        } else {
+            *v[i] = NAN;
+        }
+    }
+    *ret_bits = (uint32_t)bits;
+}
+
+/* Reads an instrument name into name (validated later by interning). */
+static void r_instr(struct tp_rd *r, char name[TP_INSTR_NAMELEN + 1], size_t *n)
+{
+    *n = r_cstr(r, name, TP_INSTR_NAMELEN);
+}
+
+static int intern(const char *name, size_t n, uint32_t *id)
+{
+    if (n == 0) {
+        *id = 0;
+        return 0;
+    }
+    int rc = tp_instr_intern(name, n, id);
+    return rc == -EINVAL ? -EBADMSG : rc;
+}
+
+enum tp_rec_type tp_rec_type(const void *p, size_t n)
+{
+    if (n == 0) return 0;
+    uint8_t t = *(const uint8_t *)p;
+    return t >= TP_REC_EVENT && t <= TP_REC_CHECKPOINT ? (enum tp_rec_type)t : 0;
+}
+
+/* ---- events ---- */
+
+static int check_event(const struct tp_event *e, const char **name)
+{
+    *name = instr_name(e->instr);
+    if (!*name || e->kind < TP_KIND_TRADE || e->kind > TP_KIND_STATUS || e->side > TP_SIDE_SELL ||
+        e->status > TP_ST_RELEASE || (e->flags & ~EV_FLAGS) || e->vsym_len > TP_VSYM_MAX ||
+        e->trade_id_len > TP_TRADE_ID_MAX || !clean_str(e->venue_symbol, e->vsym_len) ||
+        !clean_str(e->trade_id_str, e->trade_id_len))
+        return -EINVAL;
+    return 0;
+}
+
+static void put_event_body(struct wr *w, const struct tp_event *e, const char *name)
+{
+    w_u8(w, e->kind);
+    w_u8(w, e->side);
+    w_u8(w, e->status);
+    w_uv(w, e->flags);
+    w_u64(w, (uint64_t)e->ts);
+    w_uv(w, zigzag((uint64_t)e->ts_recv - (uint64_t)e->ts));
+    w_str(w, name, strlen(name));
+    w_str(w, e->venue_symbol, e->vsym_len);
+    const double *const v[EV_DOUBLES] = {&e->price,    &e->size,     &e->bid,  &e->ask,
+                                         &e->bid_size, &e->ask_size, &e->open, &e->high,
+                                         &e->low,      &e->change,   &e->value};
+    uint32_t extra = (e->trade_id ? BIT_ID : 0) | (e->gap_last ? BIT_GAPLAST : 0) |
+                     (e->trade_id_len ? BIT_IDSTR : 0);
+    w_doubles(w, v, EV_DOUBLES, extra);
+    if (e->trade_id) w_uv(w, e->trade_id);
+    if (e->gap_last) w_uv(w, e->gap_last);
+    if (e->trade_id_len) w_str(w, e->trade_id_str, e->trade_id_len);
+}
+
+/* Reads an event body; the instrument name is left in name for the caller to intern. */
+static void get_event_body(struct tp_rd *r, struct tp_event *e, char *name, size_t *nlen)
+{
+    memset(e, 0, sizeof *e);
+    e->kind = r_u8_max(r, TP_KIND_TRADE, TP_KIND_STATUS);
+    e->side = r_u8_max(r, 0, TP_SIDE_SELL);
+    e->status = r_u8_max(r, 0, TP_ST_RELEASE);
+    uint64_t flags = r_uv(r);
+    if (flags & ~(uint64_t)EV_FLAGS) r->err = true;
+    e->flags = (uint16_t)flags;
+    e->ts = tp_rd_i64(r);
+    e->ts_recv = (int64_t)((uint64_t)e->ts + unzigzag(r_uv(r)));
+    r_instr(r, name, nlen);
+    e->vsym_len = (uint8_t)r_cstr(r, e->venue_symbol, TP_VSYM_MAX);
+    double *const v[EV_DOUBLES] = {&e->price,    &e->size,     &e->bid,  &e->ask,
+                                   &e->bid_size, &e->ask_size, &e->open, &e->high,
+                                   &e->low,      &e->change,   &e->value};
+    uint32_t bits = 0;
+    r_doubles(r, v, EV_DOUBLES, BIT_ID | BIT_GAPLAST | BIT_IDSTR, &bits);
+    if (bits & BIT_ID) {
+        e->trade_id = r_uv(r);
+        if (e->trade_id == 0) r->err = true;
+    }
+    if (bits & BIT_GAPLAST) {
+        e->gap_last = r_uv(r);
+        if (e->gap_last == 0) r->err = true;
+    }
+    if (bits & BIT_IDSTR) {
+        e->trade_id_len = (uint8_t)r_cstr(r, e->trade_id_str, TP_TRADE_ID_MAX);
+        if (e->trade_id_len == 0) r->err = true;
+    }
+}
+
+int tp_rec_put_event(struct tp_buf *b, const struct tp_event *e)
+{
+    const char *name;
+    struct wr w = {0};
+    int rc = check_event(e, &name);
+    if (rc == 0) rc = begin(b, 1 + EVENT_MAX, &w);
+    if (rc < 0) return rc;
+    w_u8(&w, TP_REC_EVENT);
+    put_event_body(&w, e, name);
+    return finish(b, &w);
+}
+
+static int event_done(struct tp_rd *r, struct tp_event *e, const char *name, size_t nlen,
+                      struct tp_event *ret)
+{
+    if (r->err || tp_rd_left(r)) return -EBADMSG;
+    int rc = intern(name, nlen, &e->instr);
+    if (rc < 0) return rc;
+    *ret = *e;
+    return 0;
+}
+
+int tp_rec_get_event(const void *p, size_t n, struct tp_event *ret)
+{
+    struct tp_rd r;
+    tp_rd_init(&r, p, n);
+    if (tp_rd_u8(&r) != TP_REC_EVENT) return -EBADMSG;
+    struct tp_event e;
+    char name[TP_INSTR_NAMELEN + 1];
+    size_t nlen;
+    get_event_body(&r, &e, name, &nlen);
+    return event_done(&r, &e, name, nlen, ret);
+}
+
+int tp_rec_put_late(struct tp_buf *b, const struct tp_event *e, int64_t interval_ns)
+{
+    const char *name;
+    struct wr w = {0};
+    int rc = check_event(e, &name);
+    if (rc == 0 && interval_ns <= 0) rc = -EINVAL;
+    if (rc == 0) rc = begin(b, 1 + 10 + EVENT_MAX, &w);
+    if (rc < 0) return rc;
+    w_u8(&w, TP_REC_LATE);
+    w_uv(&w, (uint64_t)interval_ns);
+    put_event_body(&w, e, name);
+    return finish(b, &w);
+}
+
+int tp_rec_get_late(const void *p, size_t n, struct tp_event *ret, int64_t *ret_interval)
+{
+    struct tp_rd r;
+    tp_rd_init(&r, p, n);
+    if (tp_rd_u8(&r) != TP_REC_LATE) return -EBADMSG;
+    uint64_t iv = r_uv(&r);
+    if (iv == 0 || iv > INT64_MAX) return -EBADMSG;
+    struct tp_event e;
+    char name[TP_INSTR_NAMELEN + 1];
+    size_t nlen;
+    get_event_body(&r, &e, name, &nlen);
+    int rc = event_done(&r, &e, name, nlen, ret);
+    if (rc == 0) *ret_interval = (int64_t)iv;
+    return rc;
+}
+
+/* ---- source positions ---- */
+
+int tp_rec_put_source_pos(struct tp_buf *b, const struct tp_source_pos *s)
+{
+    size_t n = strnlen(s->source, sizeof s->source);
+    if (n >= sizeof s->source) return -EINVAL;
+    struct wr w = {0};
+    int rc = begin(b, 1 + 1 + SOURCE_MAX + 5 * 10 + 8 + 1, &w);
+    if (rc < 0) return rc;
+    w_u8(&w, TP_REC_SOURCE_POS);
+    w_str(&w, s->source, n);
+    w_uv(&w, s->dev);
+    w_uv(&w, s->ino);
+    w_uv(&w, s->size);
+    w_u64(&w, s->head_hash);
+    w_uv(&w, s->offset);
+    w_uv(&w, s->line);
+    w_u8(&w, s->eof ? 1 : 0);
+    return finish(b, &w);
+}
+
+int tp_rec_get_source_pos(const void *p, size_t n, struct tp_source_pos *ret)
+{
+    struct tp_rd r;
+    tp_rd_init(&r, p, n);
+    if (tp_rd_u8(&r) != TP_REC_SOURCE_POS) return -EBADMSG;
+    struct tp_source_pos s;
+    memset(&s, 0, sizeof s);
+    r_cstr(&r, s.source, sizeof s.source - 1);
+    s.dev = r_uv(&r);
+    s.ino = r_uv(&r);
+    s.size = r_uv(&r);
+    s.head_hash = tp_rd_u64(&r);
+    s.offset = r_uv(&r);
+    s.line = r_uv(&r);
+    s.eof = r_u8_max(&r, 0, 1);
+    if (r.err || tp_rd_left(&r)) return -EBADMSG;
+    *ret = s;
+    return 0;
+}
+
+/* ---- bars ---- */
+
+#define BAR_DOUBLE_PTRS(b)                                                                         \
+    {                                                                                              \
+        &(b)->open, &(b)->high, &(b)->low, &(b)->close, &(b)->volume, &(b)->notional, &(b)->vwap,  \
+            &(b)->buy_volume, &(b)->sell_volume, &(b)->ind.sma, &(b)->ind.ema, &(b)->ind.bb_upper, \
+            &(b)->ind.bb_middle, &(b)->ind.bb_lower, &(b)->ind.rsi, &(b)->ind.macd,                \
+            &(b)->ind.macd_signal, &(b)->ind.macd_hist, &(b)->ind.atr, &(b)->ind.volatility        \
+    }
+
+int tp_rec_put_bar(struct tp_buf *b, const struct tp_bar *bar)
+{
+    const char *name = instr_name(bar->instr);
+    if (!name || bar->interval_ns <= 0) return -EINVAL;
+    struct wr w = {0};
+    int rc =
+        begin(b, 1 + 1 + TP_INSTR_NAMELEN + 10 + 8 + 10 + 10 + 10 + 1 + 3 + BAR_DOUBLES * 8, &w);
+    if (rc < 0) return rc;
+    w_u8(&w, TP_REC_BAR);
+    w_str(&w, name, strlen(name));
+    w_uv(&w, (uint64_t)bar->interval_ns);
+    w_u64(&w, (uint64_t)bar->ts);
+    w_uv(&w, zigzag((uint64_t)bar->first_ts - (uint64_t)bar->ts));
+    w_uv(&w, zigzag((uint64_t)bar->last_ts - (uint64_t)bar->first_ts));
+    w_uv(&w, bar->trades);
+    w_u8(&w, (uint8_t)((bar->final ? 1 : 0) | (bar->filled ? 2 : 0)));
+    const double *const v[BAR_DOUBLES] = BAR_DOUBLE_PTRS(bar);
+    w_doubles(&w, v, BAR_DOUBLES, 0);
+    return finish(b, &w);
+}
+
+int tp_rec_get_bar(const void *p, size_t n, struct tp_bar *ret)
+{
+    struct tp_rd r;
+    tp_rd_init(&r, p, n);
+    if (tp_rd_u8(&r) != TP_REC_BAR) return -EBADMSG;
+    struct tp_bar bar;
+    memset(&bar, 0, sizeof bar);
+    char name[TP_INSTR_NAMELEN + 1];
+    size_t nlen;
+    r_instr(&r, name, &nlen);
+    uint64_t iv = r_uv(&r);
+    if (iv == 0 || iv > INT64_MAX) r.err = true;
+    bar.interval_ns = (int64_t)iv;
+    bar.ts = tp_rd_i64(&r);
+    bar.first_ts = (int64_t)((uint64_t)bar.ts + unzigzag(r_uv(&r)));
+    bar.last_ts = (int64_t)((uint64_t)bar.first_ts + unzigzag(r_uv(&r)));
+    bar.trades = r_uv(&r);
+    uint8_t fl = r_u8_max(&r, 0, 3);
+    bar.final = fl & 1;
+    bar.filled = (fl & 2) != 0;
+    double *const v[BAR_DOUBLES] = BAR_DOUBLE_PTRS(&bar);
+    uint32_t bits;
+    r_doubles(&r, v, BAR_DOUBLES, 0, &bits);
+    if (r.err || tp_rd_left(&r)) return -EBADMSG;
+    int rc = intern(name, nlen, &bar.instr);
+    if (rc < 0) return rc;
+    *ret = bar;
+    return 0;
+}
+
+/* ---- anomalies ---- */
+
+int tp_rec_put_anomaly(struct tp_buf *b, const struct tp_anomaly *a)
+{
+    const char *name = instr_name(a->instr);
+    if (!name || a->kind < TP_AN_RETURN_ZSCORE || a->kind > TP_AN_GAP || a->interval_ns < 0)
+        return -EINVAL;
+    struct wr w = {0};
+    int rc = begin(b, 1 + 1 + TP_INSTR_NAMELEN + 8 + 1 + 10 + 1 + 3 * 8, &w);
+    if (rc < 0) return rc;
+    w_u8(&w, TP_REC_ANOMALY);
+    w_str(&w, name, strlen(name));
+    w_u64(&w, (uint64_t)a->ts);
+    w_u8(&w, a->kind);
+    w_uv(&w, (uint64_t)a->interval_ns);
+    const double *const v[3] = {&a->observed, &a->expected, &a->score};
+    w_doubles(&w, v, 3, 0);
+    return finish(b, &w);
+}
+
+int tp_rec_get_anomaly(const void *p, size_t n, struct tp_anomaly *ret)
+{
+    struct tp_rd r;
+    tp_rd_init(&r, p, n);
+    if (tp_rd_u8(&r) != TP_REC_ANOMALY) return -EBADMSG;
+    struct tp_anomaly a;
+    memset(&a, 0, sizeof a);
+    char name[TP_INSTR_NAMELEN + 1];
+    size_t nlen;
+    r_instr(&r, name, &nlen);
+    a.ts = tp_rd_i64(&r);
+    a.kind = r_u8_max(&r, TP_AN_RETURN_ZSCORE, TP_AN_GAP);
+    uint64_t iv = r_uv(&r);
+    if (iv > INT64_MAX) r.err = true;
+    a.interval_ns = (int64_t)iv;
+    double *const v[3] = {&a.observed, &a.expected, &a.score};
+    uint32_t bits;
+    r_doubles(&r, v, 3, 0, &bits);
+    if (r.err || tp_rd_left(&r)) return -EBADMSG;
+    int rc = intern(name, nlen, &a.instr);
+    if (rc < 0) return rc;
+    *ret = a;
+    return 0;
+}
+
+/* ---- gaps ---- */
+
+int tp_rec_put_gap(struct tp_buf *b, const struct tp_gap *g)
+{
+    const char *name = instr_name(g->instr);
+    if (!name) return -EINVAL;
+    struct wr w = {0};
+    int rc = begin(b, 1 + 1 + TP_INSTR_NAMELEN + 8 + 10 + 10 + 1, &w);
+    if (rc < 0) return rc;
+    w_u8(&w, TP_REC_GAP);
+    w_str(&w, name, strlen(name));
+    w_u64(&w, (uint64_t)g->ts);
+    w_uv(&w, g->first_missing);
+    w_uv(&w, g->last_missing);
+    w_u8(&w, (uint8_t)((g->by_time ? 1 : 0) | (g->backfilled ? 2 : 0)));
+    return finish(b, &w);
+}
+
+int tp_rec_get_gap(const void *p, size_t n, struct tp_gap *ret)
+{
+    struct tp_rd r;
+    tp_rd_init(&r, p, n);
+    if (tp_rd_u8(&r) != TP_REC_GAP) return -EBADMSG;
+    struct tp_gap g;
+    memset(&g, 0, sizeof g);
+    char name[TP_INSTR_NAMELEN + 1];
+    size_t nlen;
+    r_instr(&r, name, &nlen);
+    g.ts = tp_rd_i64(&r);
+    g.first_missing = r_uv(&r);
+    g.last_missing = r_uv(&r);
+    uint8_t fl = r_u8_max(&r, 0, 3);
+    g.by_time = fl & 1;
+    g.backfilled = (fl & 2) != 0;
+    if (r.err || tp_rd_left(&r)) return -EBADMSG;
+    int rc = intern(name, nlen, &g.instr);
+    if (rc < 0) return rc;
+    *ret = g;
+    return 0;
+}
+
+/* ---- checkpoints ---- */
+
+int tp_rec_put_checkpoint(struct tp_buf *b, uint64_t input_next, const void *state, size_t n)
+{
+    if (n > SIZE_MAX - 21) return -E2BIG;
+    struct wr w = {0};
+    int rc = begin(b, 1 + 10 + 10 + n, &w);
+    if (rc < 0) return rc;
+    w_u8(&w, TP_REC_CHECKPOINT);
+    w_uv(&w, input_next);
+    w_uv(&w, n);
+    if (n) memcpy(w.p, state, n);
+    w.p += n;
+    return finish(b, &w);
+}
+
+int tp_rec_get_checkpoint(const void *p, size_t n, uint64_t *ret_input_next, const void **ret_state,
+                          size_t *ret_n)
+{
+    struct tp_rd r;
+    tp_rd_init(&r, p, n);
+    if (tp_rd_u8(&r) != TP_REC_CHECKPOINT) return -EBADMSG;
+    uint64_t next = r_uv(&r);
+    uint64_t len = r_uv(&r);
+    if (r.err || len != tp_rd_left(&r)) return -EBADMSG;
+    *ret_input_next = next;
+    *ret_state = r.p;
+    *ret_n = (size_t)len;
+    return 0;
+}
