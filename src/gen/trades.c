@@ -271,9 +271,12 @@ int tp_gen_trades(int fd, const struct tp_gen_trades_opts *o, struct tp_gen_trad
         r.inst = pick_instrument(g);
         struct inst *in = &g->inst[r.inst];
         double sigma = fmax(0.5, (double)in->price * STEP_REL);
-        in->price = TP_MAX(1, in->price + llround(sigma * tp_rng_normal(&g->rng)));
+        /* one draw each, outside TP_MAX/TP_MIN (macros evaluate their arguments twice) */
+        int64_t price = in->price + llround(sigma * tp_rng_normal(&g->rng));
+        in->price = TP_MAX(1, price);
         r.price = in->price;
-        r.size = (uint32_t)TP_MIN(SIZE_MAX_K, 1 + llround(tp_rng_exp(&g->rng, SIZE_MEAN)));
+        int64_t size = 1 + llround(tp_rng_exp(&g->rng, SIZE_MEAN));
+        r.size = (uint32_t)TP_MIN(SIZE_MAX_K, size);
         r.buy = tp_rng_u64(&g->rng) >> 63;
         r.id = in->next_id++;
         r.ts = tp_floor_div(clock, g->unit_ns) * g->unit_ns;

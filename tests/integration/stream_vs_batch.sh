@@ -42,7 +42,22 @@ t1=$(date +%s%N)
   fail "tickpipe replay exited $?"
 t2=$(date +%s%N)
 echo "stream_vs_batch: replay of 1,000,000 rows took $(( (t2 - t1) / 1000000 )) ms"
-ls "$dir/out"
+# the engine's own counters against the generator's (bad rows would be a generator bug)
+node -e '
+  const fs = require("fs");
+  const g = JSON.parse(fs.readFileSync(process.argv[1], "utf8"));
+  const s = JSON.parse(fs.readFileSync(process.argv[2], "utf8"));
+  const bad = [];
+  if (s.bad_rows.total !== 0) bad.push(`replay skipped ${s.bad_rows.total} bad rows`);
+  if (s.rows_read !== g.rows) bad.push(`replay read ${s.rows_read} rows, generated ${g.rows}`);
+  if (s.duplicates !== g.duplicates)
+    bad.push(`duplicates: replay ${s.duplicates}, generator ${g.duplicates}`);
+  for (const iv of ["1m", "5m"])
+    if (s.late[iv] !== g.late[iv]) bad.push(`late ${iv}: replay ${s.late[iv]}, generator ${g.late[iv]}`);
+  console.log(`stream_vs_batch: replay stats: ${s.trades} trades, ${s.duplicates} duplicates, ` +
+              `late ${JSON.stringify(s.late)}, bars ${JSON.stringify(s.bars)}`);
+  if (bad.length) { console.error(bad.join("\n")); process.exit(1); }
+' "$dir/trades.csv.json" "$dir/out/stats.json" || fail "replay's stats.json disagrees with the generator"
 
 node "$SRC/tests/duckdb/bars_sql.mjs" --csv "$dir/trades.csv" --sidecar "$dir/trades.csv.json" \
   --out "$dir/out" --intervals 1m,5m --lateness 2s || fail "tickpipe and DuckDB disagree (above)"

@@ -421,6 +421,33 @@ static void test_trades_counts(void)
     free(t.p);
 }
 
+/* Regression: the price step was drawn inside TP_MAX, which evaluates its argument twice,
+ * so the floor compared one draw and applied another (prices of 0.00 and -0.01). With one
+ * instrument and seed 9 the walk starts low and sits on the floor of one tick often. */
+static void test_trades_price_floor(void)
+{
+    struct tp_gen_trades_opts o;
+    default_trades(&o);
+    o.symbols = 1;
+    o.rows = 100000;
+    o.seed = 9;
+    struct tp_gen_trades_stats st;
+    struct text t = run_trades(&o, &st);
+    long at_floor = 0;
+    char *save = NULL, *line = strtok_r(t.p, "\n", &save);
+    while ((line = strtok_r(NULL, "\n", &save))) {
+        char *f[7];
+        ASSERT_EQ_INT(split(line, f, 7), 6);
+        if (!is_2dp(f[2]) || num(f[2]) < 0.01) TPT_FAIL("price '%s' below one tick", f[2]);
+        if (num(f[3]) < 0.001) TPT_FAIL("size '%s' below 0.001", f[3]);
+        at_floor += !strcmp(f[2], "0.01");
+    }
+    fprintf(stderr, "  %ld of %llu rows at the floor\n", at_floor, (unsigned long long)o.rows);
+    ASSERT(at_floor > 100);
+    free(t.p);
+}
+
 TPT_MAIN({"fmt", test_fmt}, {"minute_determinism", test_minute_determinism},
          {"minute_full", test_minute_full}, {"minute_last_row", test_minute_last_row},
-         {"trades_determinism", test_trades_determinism}, {"trades_counts", test_trades_counts})
+         {"trades_determinism", test_trades_determinism}, {"trades_counts", test_trades_counts},
+         {"trades_price_floor", test_trades_price_floor})
