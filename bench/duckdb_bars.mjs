@@ -2,8 +2,8 @@
 // trades CSV (ts,instrument,price,size,side,trade_id; ts epoch in --ts-unit) as one plain
 // GROUP BY, in DuckDB's normal multi-threaded execution, written to a CSV file as tickpipe
 // writes its bars. Each run uses a fresh in-memory database (nothing cached but the OS's
-// page cache, as for tickpipe). Prints one line per run: "run N: S seconds", then
-// "threads T".
+// page cache, as for tickpipe). Prints one line per run: "run N: S seconds, C cpu" (C: user +
+// system seconds of all the process's threads), then "threads T".
 //
 //   node bench/duckdb_bars.mjs CSV OUTDIR [RUNS] [TS_UNIT]
 import { createRequire } from 'node:module';
@@ -23,6 +23,7 @@ const q = (s) => `'${s.replaceAll("'", "''")}'`;
 let threads = '?';
 for (let i = 1; i <= Number(runsArg); i++) {
   const t0 = process.hrtime.bigint();
+  const cpu0 = process.cpuUsage();
   const inst = await DuckDBInstance.create(':memory:');
   const c = await inst.connect();
   threads = (await c.runAndReadAll(`SELECT current_setting('threads') AS t`)).getRowObjects()[0].t;
@@ -38,6 +39,8 @@ for (let i = 1; i <= Number(runsArg); i++) {
   c.closeSync?.();
   inst.closeSync?.();
   const secs = Number(process.hrtime.bigint() - t0) / 1e9;
-  console.log(`run ${i}: ${secs.toFixed(3)} seconds`);
+  const cpu = process.cpuUsage(cpu0);
+  const cpuSecs = (cpu.user + cpu.system) / 1e6; // every thread of the process
+  console.log(`run ${i}: ${secs.toFixed(3)} seconds, ${cpuSecs.toFixed(3)} cpu`);
 }
 console.log(`threads ${threads}`);
