@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # gen_cli.sh — `tickpipe gen` from the command line: help lists the settings, usage errors
 # exit 2 (parquet is not there yet), files appear complete under their names with the trades
-# sidecar beside them, the same seed gives the same bytes, minute-2024 --rows takes a prefix.
+# sidecar beside them, the same seed gives the same bytes, minute-2024 --rows takes a prefix
+# and replays with the README's --map.
 set -euo pipefail
 TP=${TICKPIPE:?TICKPIPE must name the tickpipe binary}
 dir=$(mktemp -d)
@@ -51,4 +52,11 @@ grep -q "\"duplicates\": $dups," "$dir/a.csv.json" || fail "duplicates: file has
 [ "$(sed -n 2p "$dir/m.csv" | cut -d, -f1-3)" = "1,2024-01-01 00:00:00,100.00" ] || fail "first row: $(sed -n 2p "$dir/m.csv")"
 [ "$(tail -1 "$dir/m.csv" | cut -d, -f1-2)" = "1440,2024-01-01 23:59:00" ] || fail "last row: $(tail -1 "$dir/m.csv")"
 [ ! -e "$dir/m.csv.json" ] || fail "minute-2024 wrote a sidecar"
+# the dataset replays as the README shows: one 1m bar a minute, 24 hourly bars
+"$TP" replay "$dir/m.csv" --map ts=timestamp,price=stock_price,value=sales_trend \
+  --instrument seed:STOCK --out "$dir/mout" --intervals 1m,1h 2>/dev/null || fail "replay of minute-2024"
+[ "$(grep -c '^seed:STOCK,1m,' "$dir/mout/bars.csv")" -eq 1440 ] || fail "minute-2024: not 1440 1m bars"
+[ "$(grep -c '^seed:STOCK,1h,' "$dir/mout/bars.csv")" -eq 24 ] || fail "minute-2024: not 24 1h bars"
+grep -q '^seed:STOCK,1m,2024-01-01T00:00:00.000000000Z,100,100,100,100,' "$dir/mout/bars.csv" ||
+  fail "minute-2024: first bar: $(sed -n 2p "$dir/mout/bars.csv")"
 echo "gen_cli: ok"
