@@ -534,7 +534,10 @@ static int stats_encode(const struct tp_pq_writer *w, const struct wcol *c, cons
     memset(e, 0, sizeof *e);
     e->nulls = s->nulls;
     e->nans = s->nans;
-    if (!s->any) return 0;
+    /* With NaNs present no bounds are written: readers differ on where NaN sorts (DuckDB
+     * takes it as the largest value and would skip the chunk for `x > bound`), and without
+     * bounds none of them can skip it wrongly. nan_count still says how many there are. */
+    if (!s->any || s->nans) return 0;
     uint8_t bmin[MAX_STATS_BYTES], bmax[MAX_STATS_BYTES];
     uint32_t nmin, nmax;
     if (c->width) {
