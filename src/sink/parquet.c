@@ -114,7 +114,8 @@ struct tp_pq_writer {
     struct tp_buf hdr;   /* page header */
     struct tp_buf lv;    /* encoded levels */
     struct tp_buf tmp;   /* plain values being assembled */
-    struct tp_buf soff;  /* strings: uint32 offsets of each value in heap */
+    struct tp_buf stamp; /* per dictionary entry: the last page that used it */
+    uint32_t page_no;    /* pages written, for stamp */
 };
 
 void tp_pq_options_default(struct tp_pq_options *o)
@@ -241,7 +242,7 @@ static void writer_free(struct tp_pq_writer *w)
     free(w->created_by);
     free_rowgroups(w);
     struct tp_buf *bufs[] = {&w->out,   &w->idx, &w->dict, &w->table, &w->page,
-                             &w->cpage, &w->hdr, &w->lv,   &w->tmp,   &w->soff};
+                             &w->cpage, &w->hdr, &w->lv,   &w->tmp,   &w->stamp};
     for (size_t i = 0; i < TP_ARRAY_LEN(bufs); i++) tp_buf_fini(bufs[i]);
     tp_pq_codec_fini(&w->codec);
     if (w->own_fd && w->fd >= 0) close(w->fd);
@@ -294,7 +295,7 @@ static int writer_open(struct tp_pq_writer **out, int fd, bool own, const struct
     tp_buf_init(&w->idx, (size_t)o.row_group_rows * 4 + 64);
     tp_buf_init(&w->dict, o.dict_max_bytes + 16 * o.dict_max_entries + 64);
     tp_buf_init(&w->table, MAX_DICT_ENTRIES * 16);
-    tp_buf_init(&w->soff, (size_t)o.row_group_rows * 4 + 64);
+    tp_buf_init(&w->stamp, MAX_DICT_ENTRIES * 4);
     /* a page body: its values (page_bytes, overshot by one value), levels; or a dictionary */
     size_t pagemax =
         2 * (o.page_bytes + o.max_value_bytes) + (size_t)o.page_rows * 8 + o.dict_max_bytes + 4096;
@@ -380,8 +381,14 @@ static void stats_init(struct wstats *s)
     memset(s, 0, sizeof *s);
 }
 
-static int bytes_cmp(struct tp_pq_bytes a, struct tp_pq_bytes b)
+static inline int bytes_cmp(struct tp_pq_bytes a, struct tp_pq_bytes b)
 {
+    if (a.n >= 8 && b.n >= 8) { /* most pairs differ in their first 8 bytes */
+        uint64_t x, y;
+        memcpy(&x, a.p, 8);
+        memcpy(&y, b.p, 8);
+        if (x != y) return __builtin_bswap64(x) < __builtin_bswap64(y) ? -1 : 1;
+    }
     size_t n = TP_MIN(a.n, b.n);
     int c = n ? memcmp(a.p, b.p, n) : 0;
     if (c) return c;
@@ -838,18 +845,25 @@ static int plain_values(struct tp_pq_writer *w, const struct wcol *c, const stru
     return 0;
 }
 
-/* Folds the span's values into st (dictionary pages, whose values are not re-encoded). */
-static void span_stats(const struct wcol *c, const struct page_span *sp, struct wstats *st)
+/* Folds the span's values into st for a dictionary-encoded page: each distinct dictionary
+ * entry the page uses once (w->stamp remembers which were seen on this page). */
+static void dict_span_stats(struct tp_pq_writer *w, const struct wcol *c,
+                            const struct page_span *sp, struct wstats *st)
 {
-    if (c->width) {
-        stats_fixed(c, st, (const uint8_t *)c->vals.p + sp->v0 * (size_t)c->width, sp->nv);
-        return;
-    }
-    const uint32_t *lens = (const uint32_t *)c->vals.p + sp->v0;
-    const char *s = c->heap.p + sp->s0;
+    uint32_t *stamp = (uint32_t *)(void *)w->stamp.p, page = ++w->page_no;
+    const uint32_t *idx = (const uint32_t *)(void *)w->idx.p + sp->v0;
+    uint32_t prev = UINT32_MAX;
     for (size_t i = 0; i < sp->nv; i++) {
-        stats_bytes(st, (struct tp_pq_bytes){s, lens[i]});
-        s += lens[i];
+        uint32_t k = idx[i];
+        if (k == prev || stamp[k] == page) continue;
+        prev = k;
+        stamp[k] = page;
+        if (c->width) {
+            stats_fixed(c, st, w->dict.p + (size_t)k * (size_t)c->width, 1);
+        } else {
+            const uint32_t *ent = (const uint32_t *)(void *)w->dict.p + 2 * (size_t)k;
+            stats_bytes(st, (struct tp_pq_bytes){c->heap.p + ent[0], ent[1]});
+        }
     }
 }
 
@@ -872,7 +886,7 @@ static int write_data_page(struct tp_pq_writer *w, const struct wcol *c, struct 
     int enc = dict_bw >= 0 ? PQ_ENC_RLE_DICTIONARY : PQ_ENC_PLAIN;
     tp_buf_reset(&w->tmp);
     if (dict_bw >= 0) {
-        span_stats(c, sp, &st);
+        dict_span_stats(w, c, sp, &st);
         rc = tp_buf_u8(&w->tmp, (uint8_t)dict_bw);
         if (rc == 0)
             rc = tp_pq_rle_encode(&w->tmp, (const uint32_t *)w->idx.p + sp->v0, sp->nv, dict_bw);
@@ -969,6 +983,11 @@ static int write_chunk(struct tp_pq_writer *w, struct wcol *c, struct wchunk *k)
             size_t plain = c->width ? c->nn * (size_t)c->width : c->nn * 4 + c->heap.len;
             size_t dcost = dict_bytes + (c->nn * (size_t)bw + 7) / 8 + 16;
             if (dcost < plain) {
+                tp_buf_reset(&w->stamp);
+                rc = tp_buf_reserve(&w->stamp, (size_t)entries * 4);
+                if (rc < 0) return rc;
+                memset(w->stamp.p, 0, (size_t)entries * 4);
+                w->page_no = 0;
                 rc = write_dict_page(w, c, k, (size_t)entries, dict_bytes);
                 if (rc < 0) return rc;
                 dict_bw = bw;
@@ -1118,13 +1137,24 @@ static int append_slice(struct tp_pq_writer *w, const struct tp_pq_batch_col *b,
             c->nn += k;
         } else {
             const struct tp_pq_bytes *v = (const struct tp_pq_bytes *)b[i].values + off;
-            for (size_t r = 0; r < m && rc == 0; r++) {
+            size_t nn = 0, total = 0;
+            for (size_t r = 0; r < m; r++)
+                if (!nul || !nul[off + r]) nn++, total += v[r].n;
+            rc = tp_buf_reserve(&c->vals, nn * 4);
+            if (rc == 0) rc = tp_buf_reserve(&c->heap, total);
+            if (rc < 0) break;
+            uint32_t *lens = (uint32_t *)(void *)(c->vals.p + c->vals.len);
+            char *h = c->heap.p + c->heap.len;
+            size_t k = 0;
+            for (size_t r = 0; r < m; r++) {
                 if (nul && nul[off + r]) continue;
-                uint32_t n = v[r].n;
-                rc = tp_buf_append(&c->vals, &n, 4);
-                if (rc == 0) rc = tp_buf_append(&c->heap, v[r].p, n);
-                if (rc == 0) c->nn++;
+                lens[k++] = v[r].n;
+                if (v[r].n) memcpy(h, v[r].p, v[r].n);
+                h += v[r].n;
             }
+            c->vals.len += nn * 4;
+            c->heap.len += total;
+            c->nn += nn;
         }
     }
     return rc;
