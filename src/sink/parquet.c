@@ -282,6 +282,8 @@ static int writer_open(struct tp_pq_writer **out, int fd, bool own, const struct
             if (!strcmp(cols[i].name, cols[j].name)) return -EINVAL;
     }
     if (o.nkv > 65536 || (o.nkv && !o.kv)) return -EINVAL;
+    for (size_t i = 0; i < o.nkv; i++)
+        if (!o.kv[i].key) return -EINVAL;
 
     struct tp_pq_writer *w = calloc(1, sizeof *w);
     if (!w) return -ENOMEM;
@@ -323,10 +325,6 @@ static int writer_open(struct tp_pq_writer **out, int fd, bool own, const struct
     }
     w->nkv = o.nkv;
     for (size_t i = 0; i < o.nkv; i++) {
-        if (!opt->kv[i].key) {
-            writer_free(w);
-            return -EINVAL;
-        }
         w->kv[i].key = dupstr(opt->kv[i].key);
         w->kv[i].value = opt->kv[i].value ? dupstr(opt->kv[i].value) : NULL;
         if (!w->kv[i].key || (opt->kv[i].value && !w->kv[i].value)) goto out_nomem;
