@@ -772,6 +772,11 @@ static void test_writer_errors(void)
     ASSERT_EQ_INT(tp_pq_writer_open_path(&w, path, other, 1, NULL), -EINVAL);
     struct tp_pq_options o;
     tp_pq_options_default(&o);
+    const struct tp_pq_kv nokey[] = {{NULL, "x"}};
+    o.kv = nokey;
+    o.nkv = 1;
+    ASSERT_EQ_INT(tp_pq_writer_open_path(&w, path, cols, 2, &o), -EINVAL);
+    tp_pq_options_default(&o);
     o.codec = (enum tp_pq_codec)2; /* GZIP is not built in */
     ASSERT_EQ_INT(tp_pq_writer_open_path(&w, path, cols, 2, &o), -EINVAL);
     ASSERT(tp_pq_writer_open_path(&w, "/nonexistent/dir/x.parquet", cols, 2, NULL) < 0);
@@ -811,6 +816,58 @@ static void test_writer_errors(void)
     int rc2 = tp_pq_writer_close(w);
     ASSERT_EQ_INT(rc ? rc : rc2, -EBADF);
     close(fd);
+}
+
+/* A dictionary of one entry (index width 1), a column of one repeated value and nulls. */
+static void test_constant_columns(void)
+{
+    const struct tp_pq_column cols[] = {{"k", TP_PQ_INT64, false, false},
+                                        {"s", TP_PQ_STRING, true, false},
+                                        {"d", TP_PQ_DOUBLE, true, false}};
+    enum { N = 1000 };
+    static int64_t k[N];
+    static struct tp_pq_bytes s[N];
+    static double d[N];
+    static uint8_t nul[N];
+    for (int i = 0; i < N; i++) {
+        k[i] = 42;
+        s[i] = (struct tp_pq_bytes){"same", 4};
+        d[i] = 1.5;
+        nul[i] = i % 10 == 0;
+    }
+    char path[512];
+    tmp_path("const.parquet", path, sizeof path);
+    for (int v2 = 0; v2 < 2; v2++) {
+        struct tp_pq_options o;
+        tp_pq_options_default(&o);
+        o.page_v2 = v2;
+        o.page_rows = 100;
+        struct tp_pq_writer *w;
+        ASSERT_EQ_INT(tp_pq_writer_open_path(&w, path, cols, 3, &o), 0);
+        struct tp_pq_batch_col b[3] = {{k, NULL}, {s, nul}, {d, nul}};
+        ASSERT_EQ_INT(tp_pq_writer_append(w, b, N), 0);
+        ASSERT_EQ_INT(tp_pq_writer_close(w), 0);
+        ASSERT(chunk_encodings(path, 0, 0) & (1u << PQ_ENC_RLE_DICTIONARY));
+        struct tp_pq_reader *r;
+        ASSERT_EQ_INT(tp_pq_reader_open_path(&r, path, NULL, NULL), 0);
+        for (size_t c = 0; c < 3; c++) {
+            struct tp_pq_data dt;
+            ASSERT_EQ_INT(tp_pq_reader_read(r, 0, c, &dt), 0);
+            ASSERT_EQ_INT(dt.null_count, c ? N / 10 : 0);
+            for (int i = 0; i < N; i++) {
+                ASSERT_EQ_INT(dt.is_null[i], c && nul[i]);
+                if (dt.is_null[i]) continue;
+                if (c == 0) ASSERT_EQ_INT(((int64_t *)dt.values)[i], 42);
+                if (c == 1) ASSERT(!memcmp(((struct tp_pq_bytes *)dt.values)[i].p, "same", 4));
+                if (c == 2) ASSERT_EQ_DBL(((double *)dt.values)[i], 1.5);
+            }
+            tp_pq_data_fini(&dt);
+        }
+        struct tp_pq_stats st;
+        ASSERT(tp_pq_reader_stats(r, 0, 0, &st));
+        ASSERT(st.has_minmax && st.min.i == 42 && st.max.i == 42);
+        tp_pq_reader_close(r);
+    }
 }
 
 /* ---- corrupt input ---- */
@@ -971,7 +1028,7 @@ static void cleanup(void)
     if (!tmpdir[0]) return;
     const char *names[] = {"matrix.parquet", "shapes.parquet", "bytes.parquet", "empty.parquet",
                            "flush.parquet",  "dict.parquet",   "stats.parquet", "meta.parquet",
-                           "err.parquet",    "small.parquet"};
+                           "err.parquet",    "small.parquet",  "const.parquet"};
     char path[512];
     for (size_t i = 0; i < TP_ARRAY_LEN(names); i++) {
         snprintf(path, sizeof path, "%s/%s", tmpdir, names[i]);
@@ -991,6 +1048,6 @@ TPT_MAIN({"thrift_roundtrip", test_thrift_roundtrip}, {"thrift_malformed", test_
          {"roundtrip_shapes", test_roundtrip_shapes},
          {"dictionary_fallback", test_dictionary_fallback}, {"statistics", test_statistics},
          {"metadata", test_metadata}, {"writer_errors", test_writer_errors},
-         {"corrupt_truncated", test_corrupt_truncated}, {"corrupt_footer", test_corrupt_footer},
-         {"corrupt_pages", test_corrupt_pages}, {"not_parquet", test_not_parquet},
-         {"cleanup", test_cleanup})
+         {"constant_columns", test_constant_columns}, {"corrupt_truncated", test_corrupt_truncated},
+         {"corrupt_footer", test_corrupt_footer}, {"corrupt_pages", test_corrupt_pages},
+         {"not_parquet", test_not_parquet}, {"cleanup", test_cleanup})
