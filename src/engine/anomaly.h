@@ -46,6 +46,10 @@ struct tp_anomaly_cfg {
     int64_t stale_ns;    /* 60 s */
 };
 void tp_anomaly_cfg_default(struct tp_anomaly_cfg *c);
+/* 0, or -EINVAL when window is outside [2, TP_AN_MAX_WINDOW], vol_lookback outside
+ * [1, TP_AN_MAX_WINDOW], z or vol_mult not finite and > 0, or a duration negative. The
+ * detectors' _new return NULL for a cfg that fails this check. */
+int tp_anomaly_cfg_check(const struct tp_anomaly_cfg *c);
 
 #define TP_AN_MAX_WINDOW 100000
 
