@@ -6,7 +6,7 @@
 set -euo pipefail
 mode=${1:-run}
 
-pkgs=(gcc make cmake ninja-build pkg-config)
+pkgs=(gcc make cmake ninja-build pkg-config libzstd-dev libsnappy-dev)
 if [ "$mode" = test ]; then
   pkgs+=(python3 python3-numpy nodejs npm procps)
 fi
