@@ -153,15 +153,16 @@ static enum tp_json_err scan_string(const char *s, size_t n, size_t *pos, bool *
                 i += 2;
                 break;
             case 'u':
-                if (i + 6 > n) {
-                    *pos = i;
-                    return TP_JSON_E_EOF;
-                }
-                for (int k = 2; k < 6; k++)
+                for (size_t k = 2; k < 6; k++) {
+                    if (i + k >= n) {
+                        *pos = i;
+                        return TP_JSON_E_EOF;
+                    }
                     if (hexval(s[i + k]) < 0) {
                         *pos = i;
                         return TP_JSON_E_STRING;
                     }
+                }
                 i += 6;
                 break;
             default:

@@ -146,22 +146,35 @@ static bool sorted(const struct tp_event *ev, size_t n)
     return true;
 }
 
+static bool sorted_desc(const struct tp_event *ev, size_t n)
+{
+    for (size_t i = 1; i < n; i++)
+        if (ev[i].ts > ev[i - 1].ts) return false;
+    return true;
+}
+
+static void reverse(struct tp_event *ev, struct tp_vmeta *m, size_t n)
+{
+    for (size_t i = 0; i < n / 2; i++) swap_ev(ev, m, i, n - 1 - i);
+}
+
 /* Puts ev[0..n) in time order (see the file comment). 0 or -ENOMEM. */
 static int order(struct tp_venue_parser *p, struct tp_event *ev, size_t n)
 {
     struct tp_vmeta *m = p->meta;
     if (sorted(ev, n)) {
-        /* Equal times listed newest-first by id (Coinbase snapshots): reverse. */
+        /* All at one time, listed newest-first by id (Coinbase snapshots): reverse. */
         if (ev[0].ts == ev[n - 1].ts && ev[0].instr == ev[n - 1].instr &&
             (ev[0].flags & ev[n - 1].flags & TP_EV_HAS_ID) &&
             !((ev[0].flags | ev[n - 1].flags) & TP_EV_ID_STR) &&
             ev[0].trade_id > ev[n - 1].trade_id)
-            for (size_t i = 0; i < n / 2; i++) swap_ev(ev, m, i, n - 1 - i);
+            reverse(ev, m, n);
         return 0;
     }
-    if (ev[0].ts > ev[n - 1].ts) {
-        for (size_t i = 0; i < n / 2; i++) swap_ev(ev, m, i, n - 1 - i);
-        if (sorted(ev, n)) return 0;
+    /* A newest-first list: reversed, its equal times come out oldest-first too. */
+    if (sorted_desc(ev, n)) {
+        reverse(ev, m, n);
+        return 0;
     }
     if (grow_scratch(p, n) < 0) return -ENOMEM;
     uint32_t *a = p->perm, *b = p->perm2;
@@ -600,14 +613,13 @@ int tp_vc_id_seen(struct tp_vctx *c, int si, int stream, uint64_t id, int64_t ts
     unsigned k = (unsigned)stream - 1u, bit = 1u << k;
     if (!(s->have_id & bit) || id <= s->last_id[k]) return 0; /* nothing to compare with */
     uint64_t last = s->last_id[k];
-    s->last_id[k] = id;
-    if (id - last <= 1) return 0;
+    s->last_id[k] = id; /* ids last+1 ..= id exist and were not seen */
     struct tp_event *e = tp_vc_add(c, TP_KIND_STATUS, si, 0);
     if (!e) return TP_VC_FULL(c);
     e->flags &= (uint16_t)~TP_EV_SNAPSHOT;
     e->status = TP_ST_GAP;
     e->trade_id = last + 1;
-    e->gap_last = id - 1;
+    e->gap_last = id;
     if (ts_venue) tp_vc_ts(e, ts);
     c->res->gaps++;
     return 0;

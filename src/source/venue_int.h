@@ -133,7 +133,8 @@ void tp_vc_code(struct tp_vctx *c, int tok);   /* number or numeric string; else
 /* The connection-level sequence number seq arrived: records a gap when it skips. */
 void tp_vc_seq(struct tp_vctx *c, uint64_t seq);
 /* A venue statement that the last id of stream for symbol si is id (Coinbase heartbeat's
- * last_trade_id): emits a gap event at ts when ids were skipped. 0 or TP_VC_FULL. */
+ * last_trade_id): when it is beyond the last id seen, ids last+1 ..= id were missed and a gap
+ * event at ts says so. 0 or TP_VC_FULL. */
 int tp_vc_id_seen(struct tp_vctx *c, int si, int stream, uint64_t id, int64_t ts, bool ts_venue);
 
 /* A quote from bid/ask (required numbers) and their sizes (optional, tok -1): no event when a
