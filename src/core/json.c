@@ -78,7 +78,8 @@ static int grow(struct tp_json *j)
 
 static inline bool is_ws(char c)
 {
-    return c == ' ' || c == '\n' || c == '\r' || c == '\t';
+    /* one comparison for the common case: anything above ' ' is not whitespace */
+    return (uint8_t)c <= ' ' && (c == ' ' || c == '\n' || c == '\r' || c == '\t');
 }
 
 static inline int hexval(char c)
@@ -122,7 +123,8 @@ static size_t utf8_len(const uint8_t *s, size_t n)
 
 /* Scans the string whose opening quote is at s[*pos - 1]. On success *pos is past the
  * closing quote. Returns TP_JSON_OK or an error code. */
-static enum tp_json_err scan_string(const char *s, size_t n, size_t *pos, bool *esc)
+static __attribute__((noinline)) enum tp_json_err scan_string_slow(const char *s, size_t n,
+                                                                   size_t *pos, bool *esc)
 {
     size_t i = *pos;
     for (;;) {
@@ -190,6 +192,21 @@ static inline bool is_digit(char c)
     return c >= '0' && c <= '9';
 }
 
+/* The common case inline: plain ASCII up to the closing quote. Anything else (an escape,
+ * a control or non-ASCII byte, the end of the buffer) goes to the validating slow path. */
+static inline __attribute__((always_inline)) enum tp_json_err scan_string(const char *s, size_t n,
+                                                                          size_t *pos, bool *esc)
+{
+    size_t i = *pos;
+    while (i < n && str_class[(uint8_t)s[i]] == 0) i++;
+    if (TP_LIKELY(i < n && s[i] == '"')) {
+        *pos = i + 1;
+        return TP_JSON_OK;
+    }
+    *pos = i;
+    return scan_string_slow(s, n, pos, esc);
+}
+
 /* Scans a number starting at s[*pos] per RFC 8259. */
 static enum tp_json_err scan_number(const char *s, size_t n, size_t *pos)
 {
@@ -216,10 +233,8 @@ static enum tp_json_err scan_number(const char *s, size_t n, size_t *pos)
         if (!is_digit(s[i])) goto bad;
         while (i < n && is_digit(s[i])) i++;
     }
-    /* A number must not run into letters or more digits ("01", "1x"). */
-    if (i < n && (is_digit(s[i]) || s[i] == '.' || s[i] == 'e' || s[i] == 'E' || s[i] == '-' ||
-                  s[i] == '+' || (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z')))
-        goto bad;
+    /* A number ends at a delimiter ("01", "1x", "1.5.2" are malformed numbers). */
+    if (i < n && s[i] != ',' && s[i] != '}' && s[i] != ']' && !is_ws(s[i])) goto bad;
     *pos = i;
     return TP_JSON_OK;
 eof:
@@ -232,7 +247,8 @@ bad:
 
 int tp_json_parse(struct tp_json *j, const char *s, size_t n)
 {
-    uint32_t stack[TP_JSON_DEPTH_LIMIT];
+    uint32_t stack[TP_JSON_DEPTH_LIMIT]; /* open containers' token indices */
+    uint8_t ctype[TP_JSON_DEPTH_LIMIT];  /* and their types */
     uint32_t depth = 0;
     size_t i = 0;
     enum tp_json_err err = TP_JSON_OK;
@@ -280,6 +296,7 @@ value:
                 goto fail;
             }
             tk->type = s[i] == '{' ? TP_JSON_OBJECT : TP_JSON_ARRAY;
+            ctype[depth] = tk->type;
             stack[depth++] = t;
             i++;
             while (i < n && is_ws(s[i])) i++;
@@ -414,12 +431,10 @@ after:
         goto fail;
     }
     {
-        uint32_t top = stack[depth - 1];
-        struct tp_json_tok *ct = &j->tok[top];
-        char close = ct->type == TP_JSON_OBJECT ? '}' : ']';
+        bool obj = ctype[depth - 1] == TP_JSON_OBJECT;
         if (s[i] == ',') {
             i++;
-            if (ct->type == TP_JSON_OBJECT) {
+            if (obj) {
                 while (i < n && is_ws(s[i])) i++;
                 if (i >= n) {
                     err = TP_JSON_E_EOF;
@@ -429,7 +444,8 @@ after:
             }
             goto value;
         }
-        if (s[i] == close) {
+        if (s[i] == (obj ? '}' : ']')) {
+            struct tp_json_tok *ct = &j->tok[stack[depth - 1]];
             ct->len = (uint32_t)(i + 1 - ct->off);
             ct->end = j->n;
             depth--;
