@@ -959,6 +959,9 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         drain(s);
         return 0;
     case LWS_CALLBACK_HTTP:
+        /* lws URL-decodes the path: a %00 would cut it short, so a path whose C string is
+         * shorter than its length had a NUL in it and is refused (as a control character). */
+        if (in && strlen(in) != len) return on_http(s, wsi, pss, "/\x01");
         return on_http(s, wsi, pss, in ? (const char *)in : "/");
     case LWS_CALLBACK_HTTP_BODY:
         return 0; /* ignored: only GET is served */
@@ -1014,10 +1017,10 @@ static void lws_log(int level, const char *line)
 {
     size_t n = strlen(line);
     while (n && (line[n - 1] == '\n' || line[n - 1] == '\r')) n--;
-    if (level & LLL_ERR)
-        tp_error("http: %.*s", (int)n, line);
-    else
-        tp_warn("http: %.*s", (int)n, line);
+    /* lws reports what clients do wrong (oversized headers, bad frames) as errors: they are
+     * warnings for tickpipe, which keeps serving. */
+    (void)level;
+    tp_warn("http: %.*s", (int)n, line);
 }
 
 static void *run(void *arg)
