@@ -726,7 +726,11 @@ static int start_sse(struct tp_serve *s, struct lws *wsi, struct pss *pss, const
         bool ok = false;
         for (size_t k = 0; k < TP_ARRAY_LEN(allowed) && !ok; k++)
             ok = !strcmp(q->p[i].key, allowed[k]);
-        if (!ok) return respond_error(s, wsi, pss, TP_ROUTE_STREAM, 400, "unknown parameter", 0);
+        if (!ok) {
+            char err[96];
+            snprintf(err, sizeof(err), "unknown parameter '%.40s'", q->p[i].key);
+            return respond_error(s, wsi, pss, TP_ROUTE_STREAM, 400, err, 0);
+        }
     }
     struct tp_sub sub;
     char err[160];

@@ -266,11 +266,22 @@ int tp_sub_query(struct tp_sub *s, const char *instruments, const char *kinds,
     r->errcap = errcap;
     r->op = TP_SUB_OP_SUBSCRIBE;
     int rc = 0;
-    if ((instruments && (rc = add_csv(r, instruments, add_instr))) ||
-        (kinds && (rc = add_csv(r, kinds, add_kind))) ||
-        (intervals && (rc = add_csv(r, intervals, add_iv))))
-        goto out_free;
-    if (r->has_instr) rc = apply(s, r);
+    const char *param = "instruments";
+    if (instruments && (rc = add_csv(r, instruments, add_instr))) goto out_name;
+    param = "kinds";
+    if (kinds && (rc = add_csv(r, kinds, add_kind))) goto out_name;
+    param = "intervals";
+    if (intervals && (rc = add_csv(r, intervals, add_iv))) goto out_name;
+    param = "instruments";
+    if (r->has_instr && (rc = apply(s, r))) goto out_name;
+    goto out_free;
+out_name:
+    /* Name the URL parameter, as the API's 400s do. */
+    if (errcap) {
+        char why[160];
+        snprintf(why, sizeof(why), "%s", err);
+        snprintf(err, errcap, "bad parameter '%s': %s", param, why);
+    }
 out_free:
     free(r);
     return rc;

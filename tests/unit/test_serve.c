@@ -873,7 +873,7 @@ static void test_stream_sub(void)
     ASSERT_EQ_INT(tp_sub_query(&q, "sim:SUB-A", NULL, NULL, err, 160), 0);
     ASSERT_EQ_INT(tp_sub_kinds(&q), (1 << TP_SK_N) - 1); /* no kinds: every kind */
     ASSERT_EQ_INT(tp_sub_query(&q, "sim:SUB-A", "ticks,nope", NULL, err, 160), -EINVAL);
-    ASSERT_EQ_STR(err, "unknown kind 'nope'");
+    ASSERT_EQ_STR(err, "bad parameter 'kinds': unknown kind 'nope'");
     /* At most 64 instruments. */
     memset(&q, 0, sizeof(q));
     char list[64 * 16] = "";
