@@ -14,7 +14,7 @@
 
 #define LIMIT_MAX 10000
 
-const int tp_api_codes[TP_API_CODES] = {200, 204, 304, 400, 401, 403, 404, 405, 413, 500, 503};
+const int tp_api_codes[TP_API_CODES] = {101, 200, 204, 304, 400, 401, 403, 404, 405, 413, 500, 503};
 
 static const struct {
     const char *path;

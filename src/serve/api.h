@@ -31,8 +31,8 @@ enum tp_route {
 };
 
 /* HTTP status codes counted per route in /metrics. */
-#define TP_API_CODES 11
-extern const int tp_api_codes[TP_API_CODES]; /* 200 204 304 400 401 403 404 405 413 500 503 */
+#define TP_API_CODES 12
+extern const int tp_api_codes[TP_API_CODES]; /* 101 200 204 304 400 401 403 404 405 413 500 503 */
 
 /* The serve side's own counters, kept by the HTTP thread. */
 struct tp_serve_stats {

@@ -900,7 +900,7 @@ static int ws_established(struct tp_serve *s, struct lws *wsi, struct pss *pss)
         s->stats.stream_refused++;
         return -1;
     }
-    tp_api_count(&s->stats, TP_ROUTE_STREAM, 101 /* counted as "other" */);
+    tp_api_count(&s->stats, TP_ROUTE_STREAM, 101);
     pss->mode = M_WS;
     pss->client = c;
     char err[160];
@@ -977,10 +977,13 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         if (pss->mode == M_SSE && pss->client) return write_sse(s, wsi, pss);
         return 0;
     case LWS_CALLBACK_CLOSED_HTTP:
+    case LWS_CALLBACK_CLOSED:
         if (pss) {
             if (pss->client) client_free(s, pss->client);
             pss->client = NULL;
             pss_reset(pss);
+            free(pss->rx);
+            pss->rx = NULL;
         }
         return 0;
     case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
@@ -993,14 +996,6 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         return 0;
     case LWS_CALLBACK_SERVER_WRITEABLE:
         if (pss && pss->client) return write_ws(wsi, pss);
-        return 0;
-    case LWS_CALLBACK_CLOSED:
-        if (pss) {
-            if (pss->client) client_free(s, pss->client);
-            pss->client = NULL;
-            free(pss->rx);
-            pss->rx = NULL;
-        }
         return 0;
     default:
         return lws_callback_http_dummy(wsi, reason, user, in, len);

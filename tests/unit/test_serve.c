@@ -736,6 +736,7 @@ static void test_metrics(void)
     memset(&ss, 0, sizeof(ss));
     tp_api_count(&ss, TP_ROUTE_BARS, 400);
     tp_api_count(&ss, TP_ROUTE_STREAM, 101);
+    tp_api_count(&ss, TP_ROUTE_OTHER, 418);
     ss.stream_sse = 2;
     struct tp_buf b;
     tp_buf_init(&b, 1 << 20);
@@ -750,7 +751,8 @@ static void test_metrics(void)
         "tickpipe_lag_seconds 0.0015\n",
         "tickpipe_watermark_lag_seconds -1\n",
         "tickpipe_http_requests_total{route=\"/api/bars\",code=\"400\"} 1\n",
-        "tickpipe_http_requests_total{route=\"/api/stream\",code=\"other\"} 1\n",
+        "tickpipe_http_requests_total{route=\"/api/stream\",code=\"101\"} 1\n",
+        "tickpipe_http_requests_total{route=\"other\",code=\"other\"} 1\n",
         "tickpipe_stream_clients{transport=\"sse\"} 2\n",
         "# TYPE tickpipe_stream_clients gauge\n",
     };
