@@ -3,7 +3,7 @@
 #   make test   install what is missing, build, run every test suite
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: run test build build-asan deps test-deps bench fmt clean node-deps fuzz
+.PHONY: run test build build-asan deps test-deps bench fmt clean node-deps fuzz web-deps
 
 run: deps build
 	./build/tickpipe run
@@ -17,13 +17,20 @@ deps:
 test-deps:
 	@scripts/install-deps.sh test
 
-build:
+build: web-deps
 	@cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_C_FLAGS_RELEASE="-O2 -g -DNDEBUG" >/dev/null
 	@cmake --build build -j $(JOBS)
 
-build-asan:
+build-asan: web-deps
 	@cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_FLAGS_DEBUG="-O1 -g" -DTP_SANITIZE=ON >/dev/null
 	@cmake --build build-asan -j $(JOBS)
+
+# The dashboard's charting library (web/package-lock.json) is embedded at build time, so the
+# build needs npm; `npm ci` runs only when web/node_modules is missing or older than the lock.
+web-deps:
+	@command -v npm >/dev/null 2>&1 || { echo "error: npm is required to build tickpipe's dashboard (web/): install it with scripts/install-deps.sh run (Debian: apt-get install npm)" >&2; exit 1; }
+	@if [ ! -f web/node_modules/.package-lock.json ] || [ web/package-lock.json -nt web/node_modules/.package-lock.json ]; then \
+	  echo "npm ci in web/"; cd web && npm ci --no-audit --no-fund --loglevel=error; fi
 
 node-deps:
 	@if [ -f tests/package-lock.json ]; then \

@@ -6,9 +6,10 @@
 set -euo pipefail
 mode=${1:-run}
 
-pkgs=(gcc make cmake ninja-build pkg-config libzstd-dev libsnappy-dev)
+# nodejs and npm build the dashboard: its charting library is embedded at build time.
+pkgs=(gcc make cmake ninja-build pkg-config libzstd-dev libsnappy-dev libwebsockets-dev nodejs npm)
 if [ "$mode" = test ]; then
-  pkgs+=(python3 python3-numpy nodejs npm procps)
+  pkgs+=(python3 python3-numpy procps curl chromium)
 fi
 
 missing=()
@@ -16,7 +17,7 @@ for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
 # A Node.js from another source (nodesource) provides node and npm itself.
-if [ "$mode" = test ] && command -v node >/dev/null && command -v npm >/dev/null; then
+if command -v node >/dev/null && command -v npm >/dev/null; then
   keep=()
   for p in "${missing[@]}"; do [ "$p" = nodejs ] || [ "$p" = npm ] || keep+=("$p"); done
   missing=("${keep[@]+"${keep[@]}"}")
