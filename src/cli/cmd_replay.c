@@ -407,7 +407,9 @@ static int by_name(const void *a, const void *b)
     return strcmp(tp_instr_name(*(const uint32_t *)a), tp_instr_name(*(const uint32_t *)b));
 }
 
-/* The input ended: an eof status per instrument it contained, in name order. */
+/* The last input ended: an eof status per instrument the inputs contained, in name order,
+ * stamped with the largest event time seen. Only after the last input, so that files that
+ * continue one another (a day per file) are one stream, not late after the first. */
 static void end_of_input(struct run *r)
 {
     qsort(r->seen_ids, r->nseen, sizeof *r->seen_ids, by_name);
@@ -478,7 +480,7 @@ static int replay_csv(struct run *r, int i)
     }
     count_bad(r, i, tp_csvin_stats(in));
     tp_csvin_free(in);
-    if (!ret && !interrupted) end_of_input(r);
+    if (!ret && !interrupted && i == r->ninputs - 1) end_of_input(r);
     return ret;
 }
 
@@ -495,7 +497,7 @@ static int replay_journal(struct run *r, int i)
     size_t nseg = l.n;
     tp_seg_list_free(&l);
     if (nseg == 0) { /* an empty journal */
-        end_of_input(r);
+        if (i == r->ninputs - 1) end_of_input(r);
         return 0;
     }
     struct tp_cursor *c;
@@ -528,7 +530,7 @@ static int replay_journal(struct run *r, int i)
         if ((++count & 0xffff) == 0 && r->progress) progress(r, i, -1, false);
     }
     tp_cursor_close(c);
-    if (!ret && !interrupted) end_of_input(r);
+    if (!ret && !interrupted && i == r->ninputs - 1) end_of_input(r);
     return ret;
 }
 

@@ -167,6 +167,17 @@ expect_exit 0 "two inputs" -- "$TICKPIPE" replay "$WORK/a.csv" "$WORK/b.csv" --o
 expect_exit 0 "rerun" -- "$TICKPIPE" replay "$WORK/a.csv" --out "$WORK/two"
 [ "$(wc -l <"$WORK/two/bars.csv")" = 7 ] || fail "rerun did not replace bars.csv"
 
+# ---- split inputs are one stream: a file cut in two gives the bars of the whole file ---------
+w="$TP_SRC/tests/data/replay/windows/input.csv"
+total=$(($(wc -l <"$w") - 1))
+half=$((total / 2 + 1))
+head -n "$half" "$w" >"$WORK/split1.csv"
+{ head -n 1 "$w"; tail -n +"$((half + 1))" "$w"; } >"$WORK/split2.csv"
+expect_exit 0 "whole file" -- "$TICKPIPE" replay "$w" --out "$WORK/whole"
+expect_exit 0 "split files" -- "$TICKPIPE" replay "$WORK/split1.csv" "$WORK/split2.csv" --out "$WORK/split"
+cmp -s "$WORK/whole/bars.csv" "$WORK/split/bars.csv" || fail "a file split in two gave other bars"
+cmp -s "$WORK/whole/late.csv" "$WORK/split/late.csv" || fail "a file split in two gave other late rows"
+
 # ---- --speed paces by event time ----------------------------------------------------------
 printf 'ts,instrument,price,size\n2026-11-23T12:00:00Z,sim:P,1,1\n2026-11-23T12:00:02Z,sim:P,1,1\n' >"$WORK/p.csv"
 t0=$(date +%s%N)
