@@ -37,7 +37,9 @@
 #include "log/record.h"
 #include "log/segment.h"
 #include "sink/csvout.h"
+#include "source/capture.h"
 #include "source/csvin.h"
+#include "source/venue.h"
 
 #define CMD "replay"
 
@@ -55,7 +57,8 @@ static struct tp_setting settings[] = {
     SET("format", TP_SET_STR, "csv", "output format: csv (parquet arrives with the data lake)"),
     SET("input-format", TP_SET_STR, "csv",
         "csv files, or journal directories (their TP_REC_EVENT records)"),
-    SET("venue", TP_SET_STR, "", "read raw venue captures through a venue's parser (not yet)"),
+    SET("venue", TP_SET_STR, "",
+        "read raw captures (one wire message a line) through this venue's parser"),
     SET("map", TP_SET_LIST, "", "FIELD=COLUMN,... e.g. ts=timestamp,price=stock_price,value=x"),
     SET("instrument", TP_SET_STR, "", "instrument (venue:SYMBOL) of rows without one"),
     SET("ts-unit", TP_SET_STR, "", "unit of epoch timestamps: s, ms, us, ns (else by digits)"),
@@ -124,6 +127,7 @@ struct bad_at {
 };
 
 struct run {
+    const char *venue; /* --venue: inputs are raw captures */
     char **inputs;
     int ninputs;
     bool journal;
@@ -231,10 +235,12 @@ static int configure(struct run *r)
     else if (strcmp(inf, "csv"))
         return usage_error("--input-format: '%s' is not csv or journal", inf);
     if (S("venue")->str && *S("venue")->str) {
-        fprintf(stderr,
-                "tickpipe " CMD ": --venue (raw venue captures through a venue's parser) arrives "
-                "with the venue work; replay CSV files or journals for now\n");
-        return TP_EXIT_USAGE;
+        r->venue = S("venue")->str;
+        if (!tp_venue_find(r->venue))
+            return usage_error("--venue: unknown venue '%s' (binance, coinbase, okx, kraken, "
+                               "bybit, bitstamp, finnhub)",
+                               r->venue);
+        if (r->journal) return usage_error("%s", "--venue reads raw captures, not journals");
     }
     r->out = S("out")->str;
     if (!r->out || !*r->out) return usage_error("%s", "--out DIR is required");
@@ -341,6 +347,18 @@ static int check_inputs(struct run *r)
                 return TP_EXIT_RUNTIME;
             }
             tp_seg_list_free(&l);
+            continue;
+        }
+        if (r->venue) {
+            struct tp_capture_opts o = {.venue = r->venue};
+            struct tp_capture *cin;
+            char cerr[512];
+            int rc = tp_capture_open(path, &o, &cin, cerr, sizeof cerr);
+            if (rc < 0) {
+                fprintf(stderr, "tickpipe " CMD ": %s: %s\n", path, cerr);
+                return rc == -EINVAL ? TP_EXIT_USAGE : TP_EXIT_RUNTIME;
+            }
+            tp_capture_free(cin);
             continue;
         }
         struct tp_csvin *in;
@@ -480,6 +498,52 @@ static int replay_csv(struct run *r, int i)
     }
     count_bad(r, i, tp_csvin_stats(in));
     tp_csvin_free(in);
+    if (!ret && !interrupted && i == r->ninputs - 1) end_of_input(r);
+    return ret;
+}
+
+/* A raw capture through the venue's parser, exactly as live (source/capture.h). Bad lines are
+ * reported on stderr per reason with their first line numbers; --strict stops at the first. */
+static int replay_capture(struct run *r, int i)
+{
+    const char *path = r->inputs[i];
+    struct tp_capture_opts o = {.venue = r->venue};
+    struct tp_capture *in;
+    char err[512];
+    int rc = tp_capture_open(path, &o, &in, err, sizeof err);
+    if (rc < 0) {
+        fprintf(stderr, "tickpipe " CMD ": %s: %s\n", path, err);
+        return rc == -EINVAL ? TP_EXIT_USAGE : TP_EXIT_RUNTIME;
+    }
+    struct tp_event ev;
+    int ret = 0;
+    while ((rc = tp_capture_next(in, &ev)) != TP_CAPTURE_EOF) {
+        if (rc < 0) {
+            fprintf(stderr, "tickpipe " CMD ": %s: read: %s\n", path, strerror(-rc));
+            ret = TP_EXIT_RUNTIME;
+            break;
+        }
+        if (rc == TP_CAPTURE_BAD && S("strict")->b) {
+            fprintf(stderr, "tickpipe " CMD ": %s:%llu: bad message: %s (%s)\n", path,
+                    (unsigned long long)tp_capture_last_line(in),
+                    tp_vreason_name(tp_capture_last_reason(in)), tp_capture_last_text(in));
+            ret = TP_EXIT_PROBLEM;
+            break;
+        }
+        if (rc == TP_CAPTURE_EVENT) {
+            feed(r, &ev);
+            r->in_events[i]++;
+        }
+        if (interrupted) break;
+    }
+    const struct tp_capture_stats *st = tp_capture_stats(in);
+    for (int k = 0; k < TP_VR_COUNT; k++)
+        if (st->bad[k])
+            fprintf(stderr, "tickpipe " CMD ": %s: %llu bad messages: %s (first at line %llu)\n",
+                    path, (unsigned long long)st->bad[k], tp_vreason_name((enum tp_vreason)k),
+                    (unsigned long long)st->bad_lines[k][0]);
+    r->in_bad[i] = st->bad_total;
+    tp_capture_free(in);
     if (!ret && !interrupted && i == r->ninputs - 1) end_of_input(r);
     return ret;
 }
@@ -784,7 +848,9 @@ int tp_cmd_replay(int argc, char **argv)
     r.progress = isatty(STDERR_FILENO);
     r.start_ns = tp_mono_ns();
     for (int i = 0; i < r.ninputs && !rc && !interrupted; i++) {
-        rc = r.journal ? replay_journal(&r, i) : replay_csv(&r, i);
+        rc = r.journal ? replay_journal(&r, i)
+             : r.venue ? replay_capture(&r, i)
+                       : replay_csv(&r, i);
         for (int k = 0; k < 3 && !rc; k++)
             if (tp_csvout_error(r.w[k])) {
                 fprintf(stderr, "tickpipe " CMD ": %s: %s\n", r.tmp[k],
