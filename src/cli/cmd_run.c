@@ -27,7 +27,8 @@
 static struct tp_setting settings[] = {
     SET("data", TP_SET_STR, "./data", "data directory; the input journal is DATA/journal/input"),
     SET("source", TP_SET_LIST, "sim",
-        "a source (repeatable): sim, or sim:SYM,SYM,... for some of its instruments"),
+        "a source (repeatable): sim, or sim:SYM,SYM,... for some of its instruments; none "
+        "(alone): no source, only process the input journal (with --exit-at-eof: to its end)"),
     SET("sim-rate", TP_SET_DOUBLE, "200",
         "simulator: mean events per second of event time (up to 4000000)"),
     SET("sim-pace", TP_SET_STR, "live",
@@ -53,6 +54,9 @@ static struct tp_setting settings[] = {
         "delete the oldest input journal segments beyond this many bytes (0 = no limit)"),
     SET("retention-age", TP_SET_DUR, "7d",
         "delete input journal segments older than this (0 = no limit)"),
+    SET("checkpoint-every", TP_SET_INT, "100000",
+        "process stage: write an engine checkpoint to the output journal after every this "
+        "many input records (a restart resumes from the last one)"),
     SET("http", TP_SET_STR, "127.0.0.1:8080",
         "address of the dashboard and API (accepted; nothing is served in this version yet)"),
     SET("exit-at-eof", TP_SET_BOOL, "",
@@ -69,7 +73,8 @@ static const char *const venues[] = {"binance",      "coinbase", "okx",     "kra
 static void usage(FILE *f)
 {
     fprintf(f, "usage: tickpipe run [-c FILE] [--source SPEC]... [--data DIR] [SETTINGS]\n\n"
-               "Runs the pipeline: sources -> input journal. Prints a status line every\n"
+               "Runs the pipeline: sources -> input journal -> engine -> output journal. Prints a "
+               "status line every\n"
                "--status-interval; SIGINT or SIGTERM stops it cleanly (everything received is\n"
                "committed to the journal). Restarting continues the journal where it ends.\n");
     tp_settings_help(f, settings, NSET);
@@ -133,9 +138,15 @@ static int check(enum tp_sync_mode *sync, bool *max_pace)
     const char *colon = v ? strrchr(v, ':') : NULL;
     char *end = NULL;
     long port = colon ? strtol(colon + 1, &end, 10) : 0;
-    if (!colon || colon == v || !end || *end || port < 1 || port > 65535)
+    if (v && !strcmp(v, "off"))
+        ;
+    else if (!colon || colon == v || !end || *end || port < 0 || port > 65535)
         return bad("http", v ? v : "", "is not ADDR:PORT");
     if (!*S("data")->str) return bad("data", "", "is empty");
+    if (S("checkpoint-every")->i < 1) {
+        snprintf(num, sizeof num, "%lld", (long long)S("checkpoint-every")->i);
+        return bad("checkpoint-every", num, "is not a positive number of records");
+    }
     return 0;
 }
 
@@ -198,6 +209,7 @@ int tp_cmd_run(int argc, char **argv)
         .status_interval_ns = S("status-interval")->i,
         .exit_at_eof = S("exit-at-eof")->b,
         .resume_records = 1u << 18,
+        .checkpoint_every = (uint64_t)S("checkpoint-every")->i,
     };
     tp_journal_opts_default(&po.journal, NULL);
     po.journal.sync = sync;
@@ -217,7 +229,8 @@ int tp_cmd_run(int argc, char **argv)
     };
     struct tp_setting *src = S("source");
     bool have_sim = false;
-    for (size_t i = 0; i < src->nlist; i++) {
+    bool none = src->nlist == 1 && !strcmp(src->list[0], "none");
+    for (size_t i = 0; i < src->nlist && !none; i++) {
         const char *spec = src->list[i];
         bool is_sim = !strcmp(spec, "sim") || !strncmp(spec, "sim:", 4);
         if (is_sim && have_sim) {

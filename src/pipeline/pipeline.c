@@ -26,6 +26,7 @@
 #include "core/tptime.h"
 #include "log/record.h"
 #include "pipeline/pipeline.h"
+#include "pipeline/process.h"
 
 #define WRITE_BATCH  1024
 #define FLUSH_EVERY  (2 * TP_NS_PER_MS)
@@ -45,6 +46,8 @@ struct tp_pipeline {
     size_t nsrc, nring;
     struct tp_bell data; /* rung by every ring's commit; the writer sleeps on it */
 
+    struct tp_process *proc;          /* the process stage; NULL before start and after stop */
+    _Atomic uint64_t proc_checkpoint; /* its last checkpoint's input offset, for retention */
     pthread_t writer;
     bool writer_on;
     _Atomic bool stopping; /* every source joined: drain and end (invariant 2) */
@@ -52,8 +55,9 @@ struct tp_pipeline {
     _Atomic uint64_t events;
     _Atomic uint64_t rejected; /* events the record codec refused (a source bug) */
     int64_t started_mono;
-    _Atomic int64_t last_append_mono; /* when the writer last appended */
-    uint64_t final_next;              /* the journal's next offset when it was closed */
+    _Atomic int64_t last_append_mono;   /* when the writer last appended */
+    struct tp_process_stats final_proc; /* the process stage's stats when it stopped */
+    uint64_t final_next;                /* the journal's next offset when it was closed */
 };
 
 int tp_pipeline_new(const struct tp_pipeline_opts *o, struct tp_pipeline **ret)
@@ -74,6 +78,7 @@ int tp_pipeline_new(const struct tp_pipeline_opts *o, struct tp_pipeline **ret)
     atomic_init(&p->events, 0);
     atomic_init(&p->rejected, 0);
     atomic_init(&p->last_append_mono, 0);
+    atomic_init(&p->proc_checkpoint, 0);
     *ret = p;
     return 0;
 }
@@ -103,6 +108,17 @@ void tp_pipeline_stats(const struct tp_pipeline *p, struct tp_pipeline_stats *re
     }
     for (size_t i = 0; i < p->nsrc; i++)
         s.gaps += atomic_load_explicit(&p->src[i]->gaps, memory_order_relaxed);
+    if (p->proc) {
+        struct tp_process_stats ps;
+        tp_process_stats(p->proc, &ps);
+        s.proc_next = ps.input_next;
+        s.bars = ps.bars;
+        s.anomalies = ps.anomalies;
+    } else {
+        s.proc_next = p->final_proc.input_next;
+        s.bars = p->final_proc.bars;
+        s.anomalies = p->final_proc.anomalies;
+    }
     *ret = s;
 }
 
@@ -169,10 +185,9 @@ static void *writer_main(void *arg)
             last_flush = now;
         }
         if (retain && now - last_retain >= RETAIN_EVERY) {
-            /* Nothing in this process reads the input journal yet, so every whole segment
-             * behind the writer may go once it is past the size or age limit. */
-            int n = tp_journal_retain(p->j, tp_journal_next_offset(p->j), p->o.retention_bytes,
-                                      p->o.retention_age_ns);
+            /* The process stage restarts from its last checkpoint: keep everything after it. */
+            uint64_t keep = atomic_load_explicit(&p->proc_checkpoint, memory_order_relaxed);
+            int n = tp_journal_retain(p->j, keep, p->o.retention_bytes, p->o.retention_age_ns);
             if (n > 0) tp_info("retention: removed %d old journal segment(s)", n);
             last_retain = now;
         }
@@ -274,6 +289,13 @@ static int stop_all(struct tp_pipeline *p)
         p->writer_on = false;
     }
     int wrc = atomic_load_explicit(&p->werr, memory_order_acquire);
+    if (p->proc) {
+        /* The writer is joined: every input record is durable; the process stage reads them
+         * all, commits the output journal and ends. */
+        int prc = tp_process_stop(p->proc, &p->final_proc);
+        p->proc = NULL;
+        if (prc < 0 && rc == 0) rc = prc;
+    }
     if (p->j) {
         p->final_next = tp_journal_next_offset(p->j);
         int crc = tp_journal_close(p->j);
@@ -312,6 +334,21 @@ int tp_pipeline_start(struct tp_pipeline *p)
     }
     rc = resume_sources(p);
     if (rc < 0) goto out_stop;
+    struct tp_process_opts pro = {
+        .data_dir = p->o.data_dir,
+        .input_dir = p->jdir,
+        .input = p->j,
+        .durable_only = p->o.journal.sync != TP_SYNC_NONE,
+        .sync = p->o.journal.sync,
+        .checkpoint_every = p->o.checkpoint_every,
+        .live = p->o.live,
+        .checkpointed = &p->proc_checkpoint,
+    };
+    rc = tp_process_start(&pro, &p->proc);
+    if (rc < 0) {
+        p->proc = NULL;
+        goto out_stop;
+    }
     rc = -pthread_create(&p->writer, NULL, writer_main, p);
     if (rc < 0) {
         tp_error("cannot start the journal writer: %s", strerror(-rc));
@@ -351,14 +388,17 @@ static void print_status(const struct tp_pipeline_stats *s, double rate)
 {
     char bytes[32];
     human_bytes(s->bytes, bytes, sizeof bytes);
-    tp_info("status: %.0f ev/s, %llu events, journal next %llu durable %llu, %s, drops %llu", rate,
-            (unsigned long long)s->events, (unsigned long long)s->next_offset,
-            (unsigned long long)s->durable, bytes, (unsigned long long)s->drops);
+    tp_info("status: %.0f ev/s, %llu events, journal next %llu durable %llu, %s, drops %llu; "
+            "engine at %llu, %llu bars, %llu anomalies",
+            rate, (unsigned long long)s->events, (unsigned long long)s->next_offset,
+            (unsigned long long)s->durable, bytes, (unsigned long long)s->drops,
+            (unsigned long long)s->proc_next, (unsigned long long)s->bars,
+            (unsigned long long)s->anomalies);
 }
 
 static bool all_ended(const struct tp_pipeline *p)
 {
-    if (!p->nsrc) return false;
+    if (!p->nsrc) return true; /* no source: the input journal is all there is */
     for (size_t i = 0; i < p->nsrc; i++)
         if (!atomic_load_explicit(&p->src[i]->ended, memory_order_acquire)) return false;
     return true;
@@ -385,6 +425,10 @@ int tp_pipeline_run(struct tp_pipeline *p, const sigset_t *stop_signals)
         }
         if (atomic_load_explicit(&p->werr, memory_order_acquire)) {
             why = "the journal writer failed";
+            break;
+        }
+        if (p->proc && tp_process_error(p->proc)) {
+            why = "the process stage failed";
             break;
         }
         bool failed = false;
@@ -419,11 +463,13 @@ int tp_pipeline_run(struct tp_pipeline *p, const sigset_t *stop_signals)
                    1e9;
     uint64_t rejected = atomic_load_explicit(&p->rejected, memory_order_relaxed);
     tp_info("stopped: %llu events in %.3f s (%.0f ev/s; %.0f ev/s until the last append), "
-            "journal next %llu%s, drops %llu, gaps %llu%s",
+            "journal next %llu%s, drops %llu, gaps %llu; engine at %llu, %llu bars, "
+            "%llu anomalies%s",
             (unsigned long long)s.events, secs, secs > 0 ? (double)s.events / secs : 0,
             wsecs > 0 ? (double)s.events / wsecs : 0, (unsigned long long)p->final_next,
             rc < 0 ? "" : " all durable", (unsigned long long)s.drops, (unsigned long long)s.gaps,
-            rejected ? ", some events refused (see above)" : "");
+            (unsigned long long)s.proc_next, (unsigned long long)s.bars,
+            (unsigned long long)s.anomalies, rejected ? ", some events refused (see above)" : "");
     if (why || rc < 0) {
         tp_error("tickpipe run: %s", why ? why : "shutdown failed");
         return TP_EXIT_RUNTIME;

@@ -7,9 +7,10 @@
  *   source thread N ──ring──┘
  *   main thread: signals, status line every status interval, shutdown
  *
- * This is the ingest stage. A later process stage (a cursor on the input journal → engine →
- * output journal) and the serve stage join here as more threads owned by the pipeline; the
- * command line only parses settings into tp_pipeline_opts.
+ * The process stage (pipeline/process.h: a cursor on the input journal → engine → output
+ * journal DATA/journal/output, with checkpoints) is one more thread owned by the pipeline; it
+ * publishes to the live store given in the options. The command line only parses settings
+ * into tp_pipeline_opts.
  *
  * Start: open the input journal (recovery report logged: torn tail cut, which file, how many
  * bytes), show each source the journal's last records (tp_source_ops.resume) so it continues
@@ -17,7 +18,8 @@
  *
  * Stop (a stop signal, every source at its end with exit_at_eof, or a failure): stop the
  * sources (each writes its last records and is joined), let the writer drain every ring,
- * commit (fdatasync), close the journal. Records a source handed to its ring before it was
+ * commit (fdatasync), let the process stage read every record and commit the output journal,
+ * close the input journal. Records a source handed to its ring before it was
  * joined are in the journal after a clean stop.
  *
  * Threads: every function here is for the main thread; tp_pipeline_stats may be called from
@@ -29,6 +31,7 @@
 #include <signal.h>
 
 #include "log/journal.h"
+#include "serve/live.h"
 #include "source/source.h"
 
 #define TP_PIPELINE_MAX_SOURCES 64
@@ -40,8 +43,10 @@ struct tp_pipeline_opts {
     uint64_t retention_bytes;       /* 0 = no size limit */
     int64_t retention_age_ns;       /* 0 = no age limit */
     int64_t status_interval_ns;     /* 0 = no status line */
-    bool exit_at_eof;               /* stop when every source has reached its end */
-    uint64_t resume_records;        /* journal tail shown to sources at start (0 = none) */
+    bool exit_at_eof;          /* stop when every source has reached its end (at once with none) */
+    uint64_t resume_records;   /* journal tail shown to sources at start (0 = none) */
+    uint64_t checkpoint_every; /* process stage: input records per checkpoint */
+    struct tp_live *live;      /* process stage publishes here; NULL = nowhere */
 };
 
 struct tp_pipeline_stats {
@@ -52,6 +57,9 @@ struct tp_pipeline_stats {
     uint64_t drops;       /* events dropped at full rings */
     uint64_t gaps;        /* gap records written by sources */
     uint64_t queued;      /* events waiting in rings */
+    uint64_t proc_next;   /* process stage: next input offset the engine reads */
+    uint64_t bars;        /* process stage: final bars appended by this process */
+    uint64_t anomalies;   /* process stage: anomalies appended by this process */
 };
 
 struct tp_pipeline;
