@@ -15,6 +15,7 @@
 #include "core/log.h"
 #include "core/tptime.h"
 #include "pipeline/pipeline.h"
+#include "serve/serve.h"
 #include "source/sim.h"
 
 #define CMD "run"
@@ -58,7 +59,11 @@ static struct tp_setting settings[] = {
         "process stage: write an engine checkpoint to the output journal after every this "
         "many input records (a restart resumes from the last one)"),
     SET("http", TP_SET_STR, "127.0.0.1:8080",
-        "address of the dashboard and API (accepted; nothing is served in this version yet)"),
+        "address of the dashboard, API and live stream (ADDR:PORT; port 0 picks a free one); "
+        "off: no HTTP server"),
+    SET("token", TP_SET_STR, "",
+        "bearer token every HTTP request but /healthz must carry (default: $TICKPIPE_TOKEN); "
+        "required for a non-loopback --http"),
     SET("exit-at-eof", TP_SET_BOOL, "",
         "stop once every source has reached its end (a finite sim; replay files later)"),
     SET("role", TP_SET_STR, "all",
@@ -217,9 +222,22 @@ int tp_cmd_run(int argc, char **argv)
     po.journal.sync_records = (uint64_t)S("sync-records")->i;
     po.journal.segment_bytes = (uint64_t)S("segment-bytes")->i;
 
+    struct tp_live *live = NULL;
+    if (strcmp(S("http")->str, "off")) {
+        live = tp_live_new(NULL);
+        if (!live) {
+            fprintf(stderr, "tickpipe " CMD ": out of memory for the live store\n");
+            return TP_EXIT_RUNTIME;
+        }
+    }
+    po.live = live;
+
     struct tp_pipeline *p;
     rc = tp_pipeline_new(&po, &p);
-    if (rc < 0) return bad("data", po.data_dir, "is too long a path");
+    if (rc < 0) {
+        tp_live_free(live);
+        return bad("data", po.data_dir, "is too long a path");
+    }
 
     struct tp_sim_source_opts so = {
         .seed = (uint64_t)S("seed")->i,
@@ -235,6 +253,7 @@ int tp_cmd_run(int argc, char **argv)
         bool is_sim = !strcmp(spec, "sim") || !strncmp(spec, "sim:", 4);
         if (is_sim && have_sim) {
             tp_pipeline_free(p);
+            tp_live_free(live);
             return bad("source", spec,
                        "is a second sim source: name all its instruments in one (sim:A,B)");
         }
@@ -242,6 +261,7 @@ int tp_cmd_run(int argc, char **argv)
         rc = make_source(spec, &so, &s);
         if (rc) {
             tp_pipeline_free(p);
+            tp_live_free(live);
             return rc;
         }
         have_sim |= is_sim;
@@ -249,6 +269,7 @@ int tp_cmd_run(int argc, char **argv)
     }
     if (!src->nlist) {
         tp_pipeline_free(p);
+        tp_live_free(live);
         return bad("source", "", "names no source");
     }
 
@@ -267,15 +288,41 @@ int tp_cmd_run(int argc, char **argv)
             S("sync")->str, sync == TP_SYNC_GROUP ? " every " : "",
             sync == TP_SYNC_GROUP ? dur : "", so.rate, max_pace ? "max pace" : "live",
             (unsigned long long)so.seed);
-    tp_info("http: %s is not bound: this version serves no dashboard or API yet", S("http")->str);
+
+    /* The HTTP server reads the live store that the process stage publishes to; it starts
+     * before the pipeline and stops after it (the pipeline's threads are joined by then). */
+    struct tp_serve *srv = NULL;
+    if (live) {
+        struct tp_serve_cfg sc;
+        tp_serve_cfg_default(&sc);
+        sc.http = S("http")->str;
+        const char *tok = S("token")->str;
+        sc.token = tok && *tok ? tok : getenv("TICKPIPE_TOKEN");
+        char err[256] = "";
+        rc = tp_serve_start(live, &sc, &srv, err, sizeof err);
+        if (rc < 0) {
+            tp_pipeline_free(p);
+            tp_live_free(live);
+            fprintf(stderr, "tickpipe " CMD ": --http %s: %s\n", sc.http, err);
+            return rc == -EINVAL || rc == -EPERM ? TP_EXIT_USAGE : TP_EXIT_RUNTIME;
+        }
+        tp_info("http: serving the dashboard and API on %s (port %d)%s", sc.http,
+                tp_serve_port(srv), sc.token && *sc.token ? ", token required" : "");
+    } else {
+        tp_info("http: off");
+    }
 
     rc = tp_pipeline_start(p);
     if (rc < 0) {
         tp_pipeline_free(p);
+        tp_serve_stop(srv);
+        tp_live_free(live);
         tp_error("tickpipe run: could not start");
         return TP_EXIT_RUNTIME;
     }
     rc = tp_pipeline_run(p, &stop);
     tp_pipeline_free(p);
+    tp_serve_stop(srv);
+    tp_live_free(live);
     return rc;
 }

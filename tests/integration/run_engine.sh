@@ -8,7 +8,9 @@
 #     the end: its output journal equals, record for record, what a fresh process stage
 #     (`--source none`) makes from a copy of its final input journal — nothing lost, nothing
 #     duplicated, whatever the crash points;
-#   - no final bar (instrument, interval, window start) appears twice.
+#   - no final bar (instrument, interval, window start) appears twice;
+#   - with --http on an ephemeral loopback port, /healthz answers and /api/instruments lists
+#     the simulator's instruments while the pipeline runs.
 set -uo pipefail
 : "${TICKPIPE:?TICKPIPE must name the tickpipe binary}"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/tp_run_engine.XXXXXX")
@@ -66,4 +68,24 @@ kbars=$(grep -c '^[0-9]* bar ' "$tmp/b.dump")
 dups=$(grep '^[0-9]* bar ' "$tmp/b.dump" | awk '{print $3, $4, $5}' | sort | uniq -d | wc -l)
 [ "$dups" -eq 0 ] || fail "$dups final bars appear more than once"
 echo "killed 3 times: $kbars bars, output identical to a fresh process of the same input"
+
+# 4. The HTTP server of a running pipeline.
+"$TICKPIPE" run --data "$tmp/d" --http 127.0.0.1:0 --status-interval 0 2>"$tmp/d.log" &
+pid=$!
+port=
+for _ in $(seq 50); do
+    port=$(grep -o 'port [0-9]*' "$tmp/d.log" | grep -o '[0-9]*')
+    [ -n "$port" ] && break
+    sleep 0.1
+done
+[ -n "$port" ] || { cat "$tmp/d.log" >&2; fail "no HTTP port in the log"; }
+sleep 1
+health=$(curl -s --max-time 5 "http://127.0.0.1:$port/healthz")
+[ "$health" = '{"status":"ok"}' ] || fail "/healthz answered '$health'"
+instr=$(curl -s --max-time 5 "http://127.0.0.1:$port/api/instruments")
+echo "$instr" | grep -q '"instrument":"sim:BTC-USD"' || fail "/api/instruments: ${instr:0:200}"
+kill -TERM "$pid"
+wait "$pid" || fail "SIGTERM with HTTP on did not exit 0"
+pid=
+echo "http: /healthz and /api/instruments answered on port $port"
 echo "run_engine: ok"

@@ -17,7 +17,7 @@ fail() { echo "run_restart: FAIL: $*" >&2; exit 1; }
 data=$tmp/data
 
 start() { # LOG: starts tickpipe run in the background
-    "$TICKPIPE" run --data "$data" --sim-rate 200000 --sync group --status-interval 100ms \
+    "$TICKPIPE" run --data "$data" --sim-rate 200000 --sync group --http off --status-interval 100ms \
         2>"$1" &
     pid=$!
 }
