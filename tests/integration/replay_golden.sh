@@ -133,7 +133,7 @@ expect_exit 2 "--format parquet" -- "$TICKPIPE" replay "$in" --out "$o" --format
     { grep -q "parquet" "$WORK/stderr" || fail "--format parquet: message"; }
 expect_exit 2 "--format xml" -- "$TICKPIPE" replay "$in" --out "$o" --format xml
 expect_exit 2 "--input-format parquet" -- "$TICKPIPE" replay "$in" --out "$o" --input-format parquet
-expect_exit 2 "--venue" -- "$TICKPIPE" replay "$in" --out "$o" --venue binance &&
+expect_exit 2 "--venue unknown" -- "$TICKPIPE" replay "$in" --out "$o" --venue nowhere &&
     { grep -q "venue" "$WORK/stderr" || fail "--venue: message"; }
 expect_exit 2 "--speed with --max" -- "$TICKPIPE" replay "$in" --out "$o" --speed 2 --max
 expect_exit 2 "--speed 0" -- "$TICKPIPE" replay "$in" --out "$o" --speed 0
