@@ -61,6 +61,9 @@ static struct tp_setting settings[] = {
     SET("http", TP_SET_STR, "127.0.0.1:8080",
         "address of the dashboard, API and live stream (ADDR:PORT; port 0 picks a free one); "
         "off: no HTTP server"),
+    SET("live-path", TP_SET_STR, "provisional",
+        "what the dashboard and stream show of each event: provisional (as soon as it is in "
+        "the journal's buffer, before fsync) or durable (once the engine read it durably)"),
     SET("token", TP_SET_STR, "",
         "bearer token every HTTP request but /healthz must carry (default: $TICKPIPE_TOKEN); "
         "required for a non-loopback --http"),
@@ -112,6 +115,9 @@ static int check(enum tp_sync_mode *sync, bool *max_pace)
     v = S("sim-pace")->str;
     if (strcmp(v, "live") && strcmp(v, "max")) return bad("sim-pace", v, "is not live or max");
     *max_pace = !strcmp(v, "max");
+    v = S("live-path")->str;
+    if (strcmp(v, "provisional") && strcmp(v, "durable"))
+        return bad("live-path", v, "is not provisional or durable");
 
     /* Numeric settings keep only their parsed value: print that. */
     char num[64];
@@ -231,6 +237,7 @@ int tp_cmd_run(int argc, char **argv)
         }
     }
     po.live = live;
+    po.live_durable = !strcmp(S("live-path")->str, "durable");
 
     struct tp_pipeline *p;
     rc = tp_pipeline_new(&po, &p);

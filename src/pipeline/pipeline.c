@@ -192,6 +192,10 @@ static int write_events(struct tp_pipeline *p, struct tp_buf *b, const struct tp
         rc = tp_journal_append(p->j, b->p, b->len, NULL);
         if (rc < 0) return rc;
     }
+    /* Provisional: the dashboard sees events as soon as they are in the log's buffer, like a
+     * tickerplant publishing what it has logged before fsync (DESIGN.md §1 "Serve"). */
+    if (p->o.live && !p->o.live_durable)
+        for (size_t i = 0; i < n; i++) tp_live_event(p->o.live, &ev[i]);
     return 0;
 }
 
@@ -411,6 +415,7 @@ int tp_pipeline_start(struct tp_pipeline *p)
         .sync = p->o.journal.sync,
         .checkpoint_every = p->o.checkpoint_every,
         .live = p->o.live,
+        .live_events_below = p->o.live_durable ? UINT64_MAX : tp_journal_next_offset(p->j),
         .checkpointed = &p->proc_checkpoint,
         .out_bound = &p->out_bound,
     };

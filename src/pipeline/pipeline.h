@@ -49,6 +49,8 @@ struct tp_pipeline_opts {
     uint64_t resume_records;   /* journal tail shown to sources at start (0 = none) */
     uint64_t checkpoint_every; /* process stage: input records per checkpoint */
     struct tp_live *live;      /* process stage publishes here; NULL = nowhere */
+    bool live_durable;         /* events reach the live store after the engine read them
+                                  durably, not provisionally as the writer appends them */
     int64_t sink_give_up_ns;   /* at stop, how long a failing sink is retried; 0 = 10 s */
 };
 

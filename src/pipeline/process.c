@@ -48,6 +48,7 @@ struct tp_process {
     _Atomic int err;
     _Atomic uint64_t a_input_next, a_checkpoint, a_bars, a_anomalies, a_late, a_gaps;
     int64_t partial_at[PARTIAL_SLOTS];
+    int64_t last_recv, last_seen; /* the last event's ts_recv, and when the engine saw it */
 };
 
 static void fail(struct tp_process *p, int rc)
@@ -225,7 +226,7 @@ static void publish_counters(struct tp_process *p)
         .events_in = tp_journal_next_offset(p->o.input),
         .events_out = tp_journal_next_offset(p->out),
         .duplicates = s->duplicates,
-        .lag_ns = -1,
+        .lag_ns = p->last_recv ? p->last_seen - p->last_recv : -1,
         .watermark_lag_ns = -1,
     };
     for (int i = 0; i < TP_MAX_INTERVALS; i++) c.late += s->late[i];
@@ -255,8 +256,12 @@ static int process_record(struct tp_process *p, const void *rec, size_t n, uint6
         struct tp_event e;
         if (tp_rec_get_event(rec, n, &e) == 0) {
             tp_engine_process(p->eng, &e);
+            if (e.ts_recv > 0 && (off & 63) == 0) { /* sampled: a clock read per 64 */
+                p->last_recv = e.ts_recv;
+                p->last_seen = tp_now_ns();
+            }
             if (p->o.live) {
-                tp_live_event(p->o.live, &e);
+                if (off < p->o.live_events_below) tp_live_event(p->o.live, &e);
                 if (e.kind == TP_KIND_TRADE) publish_partials(p, &e, now);
             }
         }

@@ -32,6 +32,9 @@ struct tp_process_opts {
     enum tp_sync_mode sync;         /* output journal durability between checkpoints */
     uint64_t checkpoint_every;      /* input records per checkpoint; 0 = 100000 */
     struct tp_live *live;           /* NULL = publish nothing (borrowed) */
+    uint64_t live_events_below;     /* events at input offsets below this go to the live store
+                                       from here; the others were published provisionally by
+                                       the journal writer (UINT64_MAX: all from here) */
     _Atomic uint64_t *checkpointed; /* NULL, or set to each checkpoint's input_next */
     _Atomic uint64_t *out_bound;    /* NULL, or set to the output offset below which records
                                        are durable (written, with durable_only false) */

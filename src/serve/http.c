@@ -691,6 +691,8 @@ static int write_sse(struct tp_serve *s, struct lws *wsi, struct pss *pss)
     return 0;
 }
 
+#define WS_WRITES_PER_TURN 256
+
 static int write_ws(struct lws *wsi, struct pss *pss)
 {
     struct tp_sclient *c = pss->client;
@@ -698,12 +700,21 @@ static int write_ws(struct lws *wsi, struct pss *pss)
         lws_close_reason(wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION, (unsigned char *)"lagged", 6);
         return -1;
     }
-    struct tp_smsg *m = tp_squeue_peek(&c->q);
-    if (!m) return 0;
-    if (lws_write(wsi, m->data + TP_SMSG_PRE, m->len, LWS_WRITE_TEXT) < (int)m->len) return -1;
-    tp_squeue_pop(&c->q);
-    c->sent++;
-    if (c->state == TP_SC_LAGGED && !c->q.n) c->state = TP_SC_CLOSING;
+    /* Several messages per writable callback while the socket takes them (lws buffers a
+     * partial send and reports the pipe choked until it is out): one per callback caps a
+     * client at the event loop's turn rate. */
+    for (int k = 0; k < WS_WRITES_PER_TURN; k++) {
+        if (k && lws_send_pipe_choked(wsi)) break;
+        struct tp_smsg *m = tp_squeue_peek(&c->q);
+        if (!m) return 0;
+        if (lws_write(wsi, m->data + TP_SMSG_PRE, m->len, LWS_WRITE_TEXT) < (int)m->len) return -1;
+        tp_squeue_pop(&c->q);
+        c->sent++;
+        if (c->state == TP_SC_LAGGED && !c->q.n) {
+            c->state = TP_SC_CLOSING;
+            break;
+        }
+    }
     if (c->q.n || c->state == TP_SC_CLOSING) lws_callback_on_writable(wsi);
     return 0;
 }
