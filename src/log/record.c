@@ -354,7 +354,7 @@ int tp_rec_put_source_pos(struct tp_buf *b, const struct tp_source_pos *s)
     size_t n = strnlen(s->source, sizeof s->source);
     if (n >= sizeof s->source) return -EINVAL;
     struct wr w = {0};
-    int rc = begin(b, 1 + 1 + SOURCE_MAX + 5 * 10 + 8 + 1, &w);
+    int rc = begin(b, 1 + 1 + SOURCE_MAX + 6 * 10 + 8 + 1, &w);
     if (rc < 0) return rc;
     w_u8(&w, TP_REC_SOURCE_POS);
     w_str(&w, s->source, n);
@@ -364,7 +364,8 @@ int tp_rec_put_source_pos(struct tp_buf *b, const struct tp_source_pos *s)
     w_u64(&w, s->head_hash);
     w_uv(&w, s->offset);
     w_uv(&w, s->line);
-    w_u8(&w, s->eof ? 1 : 0);
+    w_uv(&w, s->events);
+    w_u8(&w, (uint8_t)((s->eof ? 1 : 0) | (s->begin ? 2 : 0)));
     return finish(b, &w);
 }
 
@@ -382,7 +383,10 @@ int tp_rec_get_source_pos(const void *p, size_t n, struct tp_source_pos *ret)
     s.head_hash = tp_rd_u64(&r);
     s.offset = r_uv(&r);
     s.line = r_uv(&r);
-    s.eof = r_u8_max(&r, 0, 1);
+    s.events = r_uv(&r);
+    uint8_t fl = r_u8_max(&r, 0, 3);
+    s.eof = fl & 1;
+    s.begin = (fl & 2) != 0;
     if (r.err || tp_rd_left(&r)) return -EBADMSG;
     *ret = s;
     return 0;
