@@ -39,6 +39,29 @@ static const double pow10_exact[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1
 
 int tp_num_parse(const char *s, size_t n, double *ret)
 {
+    /* The common case first: digits with at most one '.', 15 digits or fewer, so the integer
+     * of all digits is exact and one division by an exact power of ten rounds correctly (the
+     * same computation as the exact path below). */
+    if (n >= 1 && n <= 16) {
+        uint64_t m = 0;
+        size_t i = 0, dot = n;
+        for (; i < n; i++) {
+            unsigned d = (unsigned)(s[i] - '0');
+            if (d <= 9)
+                m = m * 10 + d;
+            else if (s[i] == '.' && dot == n)
+                dot = i;
+            else
+                break;
+        }
+        size_t digits = n - (dot < n);
+        if (i == n && digits >= 1 && digits <= 15) {
+            size_t frac = dot < n ? n - dot - 1 : 0;
+            double v = (double)m;
+            *ret = frac ? v / pow10_exact[frac] : v;
+            return 0;
+        }
+    }
     size_t i = 0;
     bool neg = false;
     if (i < n && (s[i] == '+' || s[i] == '-')) neg = s[i++] == '-';
