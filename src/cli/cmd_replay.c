@@ -15,10 +15,13 @@
  * Determinism: the outputs depend only on the inputs and the settings (no clock reaches the
  * engine; --speed only sleeps). stats.json carries the wall time and so differs between runs.
  *
- * Main thread only.
+ * Threads: a reader thread parses the inputs into batches of events; the main thread runs the
+ * engine and writes the outputs (see "reading the inputs on a thread of their own").
  */
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <math.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -159,7 +162,9 @@ struct run {
     bool any_ts;
 };
 
-static volatile sig_atomic_t interrupted;
+/* Set by SIGINT and SIGTERM (a lock-free atomic, which a handler may store to) or by a failed
+ * output; read by both threads. */
+static atomic_int interrupted;
 
 static void on_signal(int sig)
 {
@@ -457,8 +462,94 @@ static void count_bad(struct run *r, int input, const struct tp_csvin_stats *st)
     r->in_bad[input] = st->bad_total;
 }
 
-static int replay_csv(struct run *r, int i)
+/* ---- reading the inputs on a thread of their own ------------------------------------------
+ *
+ * A reader thread parses the inputs (CSV, raw captures, journals) into batches of events; the
+ * main thread feeds them to the engine in order and writes its outputs. The two halves of the
+ * work run on two cores; the engine sees exactly the sequence a single thread would give it,
+ * so the outputs do not change. NBATCH batches circulate between a free list and a full
+ * queue, both guarded by one mutex (a handful of handovers per million events).
+ *
+ * The reader owns: the readers, r->bad, bad_first, records, in_bad (read by the main thread
+ * only after the join). The main thread owns the engine, r->seen*, events_read, in_events. */
+
+#define BATCH  2048
+#define NBATCH 6
+
+struct batch {
+    struct tp_event ev[BATCH];
+    uint32_t n;
+    int input;       /* index of the input the events come from */
+    bool input_done; /* the input ended cleanly after these events */
+    double frac;     /* how far through the input the reader was, or -1 */
+    struct batch *next;
+};
+
+struct feeder {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct batch *free_list;
+    struct batch *head, *tail; /* full batches, oldest first */
+    bool done;                 /* the reader has handed over its last batch */
+    int rc;                    /* the reader's exit code (0 ok), set before done */
+    struct batch *cur;         /* (reader) being filled */
+    struct run *r;
+};
+
+/* Reader: the next free batch (waits for one). */
+static struct batch *take_free(struct feeder *f)
 {
+    pthread_mutex_lock(&f->mu);
+    while (!f->free_list) pthread_cond_wait(&f->cv, &f->mu);
+    struct batch *b = f->free_list;
+    f->free_list = b->next;
+    pthread_mutex_unlock(&f->mu);
+    b->n = 0;
+    b->input_done = false;
+    b->frac = -1;
+    b->next = NULL;
+    return b;
+}
+
+/* Reader: hands the current batch over (even empty, when it ends an input). */
+static void hand_over(struct feeder *f)
+{
+    struct batch *b = f->cur;
+    f->cur = NULL;
+    pthread_mutex_lock(&f->mu);
+    if (f->tail)
+        f->tail->next = b;
+    else
+        f->head = b;
+    f->tail = b;
+    pthread_cond_broadcast(&f->cv);
+    pthread_mutex_unlock(&f->mu);
+}
+
+static inline struct tp_event *slot(struct feeder *f, int input)
+{
+    if (f->cur && f->cur->n == BATCH) hand_over(f);
+    if (!f->cur) {
+        f->cur = take_free(f);
+        f->cur->input = input;
+    }
+    return &f->cur->ev[f->cur->n];
+}
+
+/* Ends input i: the batch that carries its last events says so. */
+static void input_end(struct feeder *f, int i, bool clean)
+{
+    if (!f->cur) {
+        f->cur = take_free(f);
+        f->cur->input = i;
+    }
+    f->cur->input_done = clean;
+    hand_over(f);
+}
+
+static int read_csv(struct feeder *f, int i)
+{
+    struct run *r = f->r;
     const char *path = r->inputs[i];
     struct tp_csvin *in;
     char err[768];
@@ -467,16 +558,19 @@ static int replay_csv(struct run *r, int i)
         fprintf(stderr, "tickpipe " CMD ": %s: %s\n", path, err);
         return rc == -EINVAL ? TP_EXIT_USAGE : TP_EXIT_RUNTIME;
     }
-    struct tp_event ev;
-    uint64_t n = 0;
+    bool strict = S("strict")->b;
+    uint64_t size = tp_csvin_size(in);
     int ret = 0;
-    while ((rc = tp_csvin_next(in, &ev)) != TP_CSVIN_EOF) {
+    for (;;) {
+        struct tp_event *ev = slot(f, i);
+        rc = tp_csvin_next(in, ev);
+        if (rc == TP_CSVIN_EOF) break;
         if (rc < 0) {
             fprintf(stderr, "tickpipe " CMD ": %s: read: %s\n", path, strerror(-rc));
             ret = TP_EXIT_RUNTIME;
             break;
         }
-        if (rc == TP_CSVIN_BAD && S("strict")->b) {
+        if (rc == TP_CSVIN_BAD && strict) {
             enum tp_csv_reason why = tp_csvin_last_reason(in);
             fprintf(stderr, "tickpipe " CMD ": %s:%llu: bad row: %s (%s)\n", path,
                     (unsigned long long)tp_csvin_record_line(in), tp_csv_reason_name(why),
@@ -484,28 +578,21 @@ static int replay_csv(struct run *r, int i)
             ret = TP_EXIT_PROBLEM;
             break;
         }
-        if (rc == TP_CSVIN_EVENT) {
-            feed(r, &ev);
-            r->in_events[i]++;
-        }
-        if (interrupted) break;
-        if ((++n & 0xffff) == 0) {
-            if (r->progress) {
-                uint64_t size = tp_csvin_size(in);
-                progress(r, i, size ? (double)tp_csvin_offset(in) / (double)size : -1, false);
-            }
+        if (rc == TP_CSVIN_EVENT && ++f->cur->n == BATCH) {
+            f->cur->frac = size ? (double)tp_csvin_offset(in) / (double)size : -1;
+            if (interrupted) break;
         }
     }
     count_bad(r, i, tp_csvin_stats(in));
     tp_csvin_free(in);
-    if (!ret && !interrupted && i == r->ninputs - 1) end_of_input(r);
     return ret;
 }
 
 /* A raw capture through the venue's parser, exactly as live (source/capture.h). Bad lines are
  * reported on stderr per reason with their first line numbers; --strict stops at the first. */
-static int replay_capture(struct run *r, int i)
+static int read_capture(struct feeder *f, int i)
 {
+    struct run *r = f->r;
     const char *path = r->inputs[i];
     struct tp_capture_opts o = {.venue = r->venue};
     struct tp_capture *in;
@@ -515,9 +602,11 @@ static int replay_capture(struct run *r, int i)
         fprintf(stderr, "tickpipe " CMD ": %s: %s\n", path, err);
         return rc == -EINVAL ? TP_EXIT_USAGE : TP_EXIT_RUNTIME;
     }
-    struct tp_event ev;
     int ret = 0;
-    while ((rc = tp_capture_next(in, &ev)) != TP_CAPTURE_EOF) {
+    for (;;) {
+        struct tp_event *ev = slot(f, i);
+        rc = tp_capture_next(in, ev);
+        if (rc == TP_CAPTURE_EOF) break;
         if (rc < 0) {
             fprintf(stderr, "tickpipe " CMD ": %s: read: %s\n", path, strerror(-rc));
             ret = TP_EXIT_RUNTIME;
@@ -530,11 +619,7 @@ static int replay_capture(struct run *r, int i)
             ret = TP_EXIT_PROBLEM;
             break;
         }
-        if (rc == TP_CAPTURE_EVENT) {
-            feed(r, &ev);
-            r->in_events[i]++;
-        }
-        if (interrupted) break;
+        if (rc == TP_CAPTURE_EVENT && ++f->cur->n == BATCH && interrupted) break;
     }
     const struct tp_capture_stats *st = tp_capture_stats(in);
     for (int k = 0; k < TP_VR_COUNT; k++)
@@ -544,12 +629,12 @@ static int replay_capture(struct run *r, int i)
                     (unsigned long long)st->bad_lines[k][0]);
     r->in_bad[i] = st->bad_total;
     tp_capture_free(in);
-    if (!ret && !interrupted && i == r->ninputs - 1) end_of_input(r);
     return ret;
 }
 
-static int replay_journal(struct run *r, int i)
+static int read_journal(struct feeder *f, int i)
 {
+    struct run *r = f->r;
     const char *dir = r->inputs[i];
     struct tp_seg_list l;
     int rc = tp_seg_list(dir, &l);
@@ -560,10 +645,7 @@ static int replay_journal(struct run *r, int i)
     uint64_t first = l.n ? l.base[0] : 0;
     size_t nseg = l.n;
     tp_seg_list_free(&l);
-    if (nseg == 0) { /* an empty journal */
-        if (i == r->ninputs - 1) end_of_input(r);
-        return 0;
-    }
+    if (nseg == 0) return 0; /* an empty journal */
     struct tp_cursor *c;
     if ((rc = tp_cursor_open(dir, first, NULL, false, &c)) < 0) {
         fprintf(stderr, "tickpipe " CMD ": %s: cannot open journal: %s\n", dir, strerror(-rc));
@@ -571,7 +653,7 @@ static int replay_journal(struct run *r, int i)
     }
     const void *p;
     size_t n;
-    uint64_t off, count = 0;
+    uint64_t off;
     int ret = 0;
     while ((rc = tp_cursor_next(c, &p, &n, &off)) != 0) {
         if (rc < 0) {
@@ -581,21 +663,102 @@ static int replay_journal(struct run *r, int i)
             break;
         }
         if (tp_rec_type(p, n) != TP_REC_EVENT) continue;
-        struct tp_event ev;
-        if (tp_rec_get_event(p, n, &ev) < 0) {
+        if (tp_rec_get_event(p, n, slot(f, i)) < 0) {
             fprintf(stderr, "tickpipe " CMD ": %s: record %llu: malformed event\n", dir,
                     (unsigned long long)off);
             ret = TP_EXIT_RUNTIME;
             break;
         }
-        feed(r, &ev);
-        r->in_events[i]++;
-        if (interrupted) break;
-        if ((++count & 0xffff) == 0 && r->progress) progress(r, i, -1, false);
+        if (++f->cur->n == BATCH && interrupted) break;
     }
     tp_cursor_close(c);
-    if (!ret && !interrupted && i == r->ninputs - 1) end_of_input(r);
     return ret;
+}
+
+static void *reader_main(void *arg)
+{
+    struct feeder *f = arg;
+    struct run *r = f->r;
+    int rc = 0;
+    for (int i = 0; i < r->ninputs && !rc && !interrupted; i++) {
+        rc = r->journal ? read_journal(f, i) : r->venue ? read_capture(f, i) : read_csv(f, i);
+        input_end(f, i, !rc && !interrupted);
+    }
+    pthread_mutex_lock(&f->mu);
+    f->rc = rc;
+    f->done = true;
+    pthread_cond_broadcast(&f->cv);
+    pthread_mutex_unlock(&f->mu);
+    return NULL;
+}
+
+/* Main thread: the next full batch, or NULL once the reader is done and all were taken. */
+static struct batch *take_full(struct feeder *f)
+{
+    pthread_mutex_lock(&f->mu);
+    while (!f->head && !f->done) pthread_cond_wait(&f->cv, &f->mu);
+    struct batch *b = f->head;
+    if (b) {
+        f->head = b->next;
+        if (!f->head) f->tail = NULL;
+    }
+    pthread_mutex_unlock(&f->mu);
+    return b;
+}
+
+static void give_back(struct feeder *f, struct batch *b)
+{
+    pthread_mutex_lock(&f->mu);
+    b->next = f->free_list;
+    f->free_list = b;
+    pthread_cond_broadcast(&f->cv);
+    pthread_mutex_unlock(&f->mu);
+}
+
+/* Reads every input on the reader thread and feeds the engine here. The exit code. */
+static int replay_inputs(struct run *r)
+{
+    struct feeder f = {.r = r};
+    struct batch *mem = calloc(NBATCH, sizeof *mem);
+    if (!mem) return TP_EXIT_RUNTIME;
+    for (int k = 0; k < NBATCH; k++) {
+        mem[k].next = f.free_list;
+        f.free_list = &mem[k];
+    }
+    pthread_mutex_init(&f.mu, NULL);
+    pthread_cond_init(&f.cv, NULL);
+    pthread_t t;
+    int rc = pthread_create(&t, NULL, reader_main, &f);
+    if (rc) {
+        fprintf(stderr, "tickpipe " CMD ": cannot start the reader thread: %s\n", strerror(rc));
+        rc = TP_EXIT_RUNTIME;
+        goto out;
+    }
+    int out_rc = 0;
+    struct batch *b;
+    while ((b = take_full(&f)) != NULL) {
+        if (!interrupted && !out_rc) {
+            for (uint32_t k = 0; k < b->n; k++) feed(r, &b->ev[k]);
+            r->in_events[b->input] += b->n;
+            if (b->input_done && b->input == r->ninputs - 1) end_of_input(r);
+            for (int k = 0; k < 3 && !out_rc; k++)
+                if (tp_csvout_error(r->w[k])) {
+                    fprintf(stderr, "tickpipe " CMD ": %s: %s\n", r->tmp[k],
+                            strerror(-tp_csvout_error(r->w[k])));
+                    out_rc = TP_EXIT_RUNTIME;
+                    interrupted = 1; /* the reader stops too */
+                }
+            if (r->progress) progress(r, b->input, b->frac, false);
+        }
+        give_back(&f, b);
+    }
+    pthread_join(t, NULL);
+    rc = out_rc ? out_rc : f.rc;
+out:
+    pthread_cond_destroy(&f.cv);
+    pthread_mutex_destroy(&f.mu);
+    free(mem);
+    return rc;
 }
 
 /* ---- outputs ----------------------------------------------------------------------------- */
@@ -847,17 +1010,7 @@ int tp_cmd_replay(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     r.progress = isatty(STDERR_FILENO);
     r.start_ns = tp_mono_ns();
-    for (int i = 0; i < r.ninputs && !rc && !interrupted; i++) {
-        rc = r.journal ? replay_journal(&r, i)
-             : r.venue ? replay_capture(&r, i)
-                       : replay_csv(&r, i);
-        for (int k = 0; k < 3 && !rc; k++)
-            if (tp_csvout_error(r.w[k])) {
-                fprintf(stderr, "tickpipe " CMD ": %s: %s\n", r.tmp[k],
-                        strerror(-tp_csvout_error(r.w[k])));
-                rc = TP_EXIT_RUNTIME;
-            }
-    }
+    rc = replay_inputs(&r);
     if (r.progress) {
         progress(&r, r.ninputs - 1, -1, true);
         fputc('\n', stderr);
