@@ -124,6 +124,8 @@ static void usage(FILE *f)
 
 /* ---- state of one run -------------------------------------------------------------------- */
 
+struct writer;
+
 struct bad_at {
     int input; /* index into inputs */
     uint64_t line;
@@ -160,6 +162,8 @@ struct run {
     uint32_t nseen;
     int64_t input_max_ts;
     bool any_ts;
+
+    struct writer *writer; /* the writer thread's queue, while replay_inputs runs */
 };
 
 /* Set by SIGINT and SIGTERM (a lock-free atomic, which a handler may store to) or by a failed
@@ -172,24 +176,43 @@ static void on_signal(int sig)
     interrupted = 1;
 }
 
-/* ---- engine outputs ---------------------------------------------------------------------- */
+/* ---- engine outputs ----------------------------------------------------------------------
+ *
+ * The engine's callbacks (main thread) copy each output into a batch for the writer thread,
+ * which formats the rows and writes the files (see "threads" below). */
+
+struct out_item {
+    uint8_t table; /* enum tp_csv_table */
+    int64_t interval_ns;
+    union {
+        struct tp_bar bar;
+        struct tp_anomaly an;
+        struct tp_event ev;
+    } u;
+};
+
+static struct out_item *out_slot(struct run *r);
 
 static void out_bar(void *ctx, const struct tp_bar *b)
 {
-    struct run *r = ctx;
-    tp_csvout_bar(r->w[0], b);
+    struct out_item *it = out_slot(ctx);
+    it->table = TP_CSV_BARS;
+    it->u.bar = *b;
 }
 
 static void out_anomaly(void *ctx, const struct tp_anomaly *a)
 {
-    struct run *r = ctx;
-    tp_csvout_anomaly(r->w[1], a);
+    struct out_item *it = out_slot(ctx);
+    it->table = TP_CSV_ANOMALIES;
+    it->u.an = *a;
 }
 
 static void out_late(void *ctx, const struct tp_event *e, int64_t interval_ns)
 {
-    struct run *r = ctx;
-    tp_csvout_late(r->w[2], e, interval_ns);
+    struct out_item *it = out_slot(ctx);
+    it->table = TP_CSV_LATE;
+    it->u.ev = *e;
+    it->interval_ns = interval_ns;
 }
 
 /* ---- settings ---------------------------------------------------------------------------- */
@@ -462,89 +485,204 @@ static void count_bad(struct run *r, int input, const struct tp_csvin_stats *st)
     r->in_bad[input] = st->bad_total;
 }
 
-/* ---- reading the inputs on a thread of their own ------------------------------------------
+/* ---- threads ------------------------------------------------------------------------------
  *
- * A reader thread parses the inputs (CSV, raw captures, journals) into batches of events; the
- * main thread feeds them to the engine in order and writes its outputs. The two halves of the
- * work run on two cores; the engine sees exactly the sequence a single thread would give it,
- * so the outputs do not change. NBATCH batches circulate between a free list and a full
- * queue, both guarded by one mutex (a handful of handovers per million events).
+ *   reader thread ──batches of events──► main thread ──batches of outputs──► writer thread
+ *   (CSV, captures, journals)             (the engine)                         (rows, files)
  *
- * The reader owns: the readers, r->bad, bad_first, records, in_bad (read by the main thread
- * only after the join). The main thread owns the engine, r->seen*, events_read, in_events. */
+ * The engine sees exactly the event sequence a single thread would give it and the writer
+ * writes each table's rows in the engine's order, so the outputs do not change; the three
+ * parts of the work overlap on the machine's cores. Each arrow is a bounded queue (struct bq)
+ * of NBATCH batches that circulate between a free list and a full list under one mutex (a
+ * handover per a few thousand items). A side that finds no batch waits: the reader when the
+ * engine falls behind, the engine when the writer does.
+ *
+ * Ownership: the reader owns its readers and r->bad, bad_first, records, in_bad; the main
+ * thread owns the engine, r->seen*, events_read, in_events; the writer owns r->w[] between its
+ * start and its join. The main thread reads the others' fields only after joining them. */
 
-#define BATCH  2048
-#define NBATCH 6
+#define BATCH     2048 /* events per input batch */
+#define OUT_BATCH 512  /* outputs per output batch */
+#define NBATCH    6
 
-struct batch {
-    struct tp_event ev[BATCH];
-    uint32_t n;
-    int input;       /* index of the input the events come from */
-    bool input_done; /* the input ended cleanly after these events */
-    double frac;     /* how far through the input the reader was, or -1 */
-    struct batch *next;
+struct bq_node {
+    struct bq_node *next;
 };
 
-struct feeder {
+struct bq {
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    struct batch *free_list;
-    struct batch *head, *tail; /* full batches, oldest first */
-    bool done;                 /* the reader has handed over its last batch */
-    int rc;                    /* the reader's exit code (0 ok), set before done */
-    struct batch *cur;         /* (reader) being filled */
-    struct run *r;
+    struct bq_node *free_list;
+    struct bq_node *head, *tail; /* full batches, oldest first */
+    bool done;                   /* the producer has handed over its last batch */
 };
 
-/* Reader: the next free batch (waits for one). */
-static struct batch *take_free(struct feeder *f)
+static void bq_init(struct bq *q, void *mem, size_t size, int n)
 {
-    pthread_mutex_lock(&f->mu);
-    while (!f->free_list) pthread_cond_wait(&f->cv, &f->mu);
-    struct batch *b = f->free_list;
-    f->free_list = b->next;
-    pthread_mutex_unlock(&f->mu);
-    b->n = 0;
-    b->input_done = false;
-    b->frac = -1;
+    pthread_mutex_init(&q->mu, NULL);
+    pthread_cond_init(&q->cv, NULL);
+    q->free_list = q->head = q->tail = NULL;
+    q->done = false;
+    for (int k = 0; k < n; k++) {
+        struct bq_node *b = (struct bq_node *)((char *)mem + (size_t)k * size);
+        b->next = q->free_list;
+        q->free_list = b;
+    }
+}
+
+static void bq_fini(struct bq *q)
+{
+    pthread_cond_destroy(&q->cv);
+    pthread_mutex_destroy(&q->mu);
+}
+
+/* Producer: a free batch (waits for one). */
+static void *bq_take_free(struct bq *q)
+{
+    pthread_mutex_lock(&q->mu);
+    while (!q->free_list) pthread_cond_wait(&q->cv, &q->mu);
+    struct bq_node *b = q->free_list;
+    q->free_list = b->next;
+    pthread_mutex_unlock(&q->mu);
     b->next = NULL;
     return b;
 }
 
-/* Reader: hands the current batch over (even empty, when it ends an input). */
-static void hand_over(struct feeder *f)
+/* Producer: hands a filled batch over; last says it is the final one. */
+static void bq_put(struct bq *q, void *batch, bool last)
 {
-    struct batch *b = f->cur;
-    f->cur = NULL;
-    pthread_mutex_lock(&f->mu);
-    if (f->tail)
-        f->tail->next = b;
-    else
-        f->head = b;
-    f->tail = b;
-    pthread_cond_broadcast(&f->cv);
-    pthread_mutex_unlock(&f->mu);
+    struct bq_node *b = batch;
+    pthread_mutex_lock(&q->mu);
+    if (b) {
+        b->next = NULL;
+        if (q->tail)
+            q->tail->next = b;
+        else
+            q->head = b;
+        q->tail = b;
+    }
+    if (last) q->done = true;
+    pthread_cond_broadcast(&q->cv);
+    pthread_mutex_unlock(&q->mu);
 }
 
+/* Consumer: the next full batch, or NULL once the producer is done and all were taken. */
+static void *bq_take_full(struct bq *q)
+{
+    pthread_mutex_lock(&q->mu);
+    while (!q->head && !q->done) pthread_cond_wait(&q->cv, &q->mu);
+    struct bq_node *b = q->head;
+    if (b) {
+        q->head = b->next;
+        if (!q->head) q->tail = NULL;
+    }
+    pthread_mutex_unlock(&q->mu);
+    return b;
+}
+
+/* Consumer: returns an emptied batch to the free list. */
+static void bq_give_back(struct bq *q, void *batch)
+{
+    struct bq_node *b = batch;
+    pthread_mutex_lock(&q->mu);
+    b->next = q->free_list;
+    q->free_list = b;
+    pthread_cond_broadcast(&q->cv);
+    pthread_mutex_unlock(&q->mu);
+}
+
+struct batch {
+    struct bq_node node;
+    uint32_t n;
+    int input;       /* index of the input the events come from */
+    bool input_done; /* the input ended cleanly after these events */
+    double frac;     /* how far through the input the reader was, or -1 */
+    struct tp_event ev[BATCH];
+};
+
+struct out_batch {
+    struct bq_node node;
+    uint32_t n;
+    struct out_item it[OUT_BATCH];
+};
+
+struct feeder {
+    struct bq q;
+    int rc;            /* the reader's exit code (0 ok), set before it is done */
+    struct batch *cur; /* (reader) being filled */
+    struct run *r;
+};
+
+struct writer {
+    struct bq q;
+    _Atomic bool failed;   /* a table could not be written (the error is in its tp_csvout) */
+    struct out_batch *cur; /* (main thread) being filled */
+    struct run *r;
+};
+
+/* Main thread: the next output slot (hands a full batch to the writer). */
+static struct out_item *out_slot(struct run *r)
+{
+    struct writer *w = r->writer;
+    if (w->cur && w->cur->n == OUT_BATCH) {
+        bq_put(&w->q, w->cur, false);
+        w->cur = NULL;
+    }
+    if (!w->cur) {
+        w->cur = bq_take_free(&w->q);
+        w->cur->n = 0;
+    }
+    return &w->cur->it[w->cur->n++];
+}
+
+static void *writer_main(void *arg)
+{
+    struct writer *w = arg;
+    struct run *r = w->r;
+    struct out_batch *b;
+    while ((b = bq_take_full(&w->q)) != NULL) {
+        for (uint32_t k = 0; k < b->n; k++) {
+            const struct out_item *it = &b->it[k];
+            int rc = it->table == TP_CSV_BARS ? tp_csvout_bar(r->w[0], &it->u.bar)
+                     : it->table == TP_CSV_ANOMALIES
+                         ? tp_csvout_anomaly(r->w[1], &it->u.an)
+                         : tp_csvout_late(r->w[2], &it->u.ev, it->interval_ns);
+            if (rc < 0) atomic_store_explicit(&w->failed, true, memory_order_relaxed);
+        }
+        bq_give_back(&w->q, b);
+    }
+    return NULL;
+}
+
+/* Reader: the next free batch. */
+static struct batch *take_batch(struct feeder *f, int input)
+{
+    struct batch *b = bq_take_free(&f->q);
+    b->n = 0;
+    b->input = input;
+    b->input_done = false;
+    b->frac = -1;
+    return b;
+}
+
+/* Reader: the slot for the next event of input `input` (hands a full batch over). */
 static inline struct tp_event *slot(struct feeder *f, int input)
 {
-    if (f->cur && f->cur->n == BATCH) hand_over(f);
-    if (!f->cur) {
-        f->cur = take_free(f);
-        f->cur->input = input;
+    if (f->cur && f->cur->n == BATCH) {
+        bq_put(&f->q, f->cur, false);
+        f->cur = NULL;
     }
+    if (!f->cur) f->cur = take_batch(f, input);
     return &f->cur->ev[f->cur->n];
 }
 
-/* Ends input i: the batch that carries its last events says so. */
+/* Reader: ends input i; the batch that carries its last events says so. */
 static void input_end(struct feeder *f, int i, bool clean)
 {
-    if (!f->cur) {
-        f->cur = take_free(f);
-        f->cur->input = i;
-    }
+    if (!f->cur) f->cur = take_batch(f, i);
     f->cur->input_done = clean;
-    hand_over(f);
+    bq_put(&f->q, f->cur, false);
+    f->cur = NULL;
 }
 
 static int read_csv(struct feeder *f, int i)
@@ -684,80 +822,72 @@ static void *reader_main(void *arg)
         rc = r->journal ? read_journal(f, i) : r->venue ? read_capture(f, i) : read_csv(f, i);
         input_end(f, i, !rc && !interrupted);
     }
-    pthread_mutex_lock(&f->mu);
-    f->rc = rc;
-    f->done = true;
-    pthread_cond_broadcast(&f->cv);
-    pthread_mutex_unlock(&f->mu);
+    f->rc = rc; /* published by the queue's mutex */
+    bq_put(&f->q, NULL, true);
     return NULL;
 }
 
-/* Main thread: the next full batch, or NULL once the reader is done and all were taken. */
-static struct batch *take_full(struct feeder *f)
-{
-    pthread_mutex_lock(&f->mu);
-    while (!f->head && !f->done) pthread_cond_wait(&f->cv, &f->mu);
-    struct batch *b = f->head;
-    if (b) {
-        f->head = b->next;
-        if (!f->head) f->tail = NULL;
-    }
-    pthread_mutex_unlock(&f->mu);
-    return b;
-}
-
-static void give_back(struct feeder *f, struct batch *b)
-{
-    pthread_mutex_lock(&f->mu);
-    b->next = f->free_list;
-    f->free_list = b;
-    pthread_cond_broadcast(&f->cv);
-    pthread_mutex_unlock(&f->mu);
-}
-
-/* Reads every input on the reader thread and feeds the engine here. The exit code. */
+/* Runs the reader and the writer threads and the engine here, over every input. The exit
+ * code. */
 static int replay_inputs(struct run *r)
 {
     struct feeder f = {.r = r};
-    struct batch *mem = calloc(NBATCH, sizeof *mem);
-    if (!mem) return TP_EXIT_RUNTIME;
-    for (int k = 0; k < NBATCH; k++) {
-        mem[k].next = f.free_list;
-        f.free_list = &mem[k];
+    struct writer w = {.r = r};
+    atomic_init(&w.failed, false);
+    struct batch *in_mem = calloc(NBATCH, sizeof *in_mem);
+    struct out_batch *out_mem = calloc(NBATCH, sizeof *out_mem);
+    if (!in_mem || !out_mem) {
+        free(in_mem);
+        free(out_mem);
+        return TP_EXIT_RUNTIME;
     }
-    pthread_mutex_init(&f.mu, NULL);
-    pthread_cond_init(&f.cv, NULL);
-    pthread_t t;
-    int rc = pthread_create(&t, NULL, reader_main, &f);
+    bq_init(&f.q, in_mem, sizeof *in_mem, NBATCH);
+    bq_init(&w.q, out_mem, sizeof *out_mem, NBATCH);
+    r->writer = &w;
+    pthread_t rt, wt;
+    int rc = pthread_create(&wt, NULL, writer_main, &w);
     if (rc) {
-        fprintf(stderr, "tickpipe " CMD ": cannot start the reader thread: %s\n", strerror(rc));
+        fprintf(stderr, "tickpipe " CMD ": cannot start the writer thread: %s\n", strerror(rc));
         rc = TP_EXIT_RUNTIME;
         goto out;
     }
-    int out_rc = 0;
+    rc = pthread_create(&rt, NULL, reader_main, &f);
+    if (rc) {
+        fprintf(stderr, "tickpipe " CMD ": cannot start the reader thread: %s\n", strerror(rc));
+        bq_put(&w.q, NULL, true);
+        pthread_join(wt, NULL);
+        rc = TP_EXIT_RUNTIME;
+        goto out;
+    }
     struct batch *b;
-    while ((b = take_full(&f)) != NULL) {
-        if (!interrupted && !out_rc) {
+    while ((b = bq_take_full(&f.q)) != NULL) {
+        if (!interrupted) {
             for (uint32_t k = 0; k < b->n; k++) feed(r, &b->ev[k]);
             r->in_events[b->input] += b->n;
             if (b->input_done && b->input == r->ninputs - 1) end_of_input(r);
-            for (int k = 0; k < 3 && !out_rc; k++)
-                if (tp_csvout_error(r->w[k])) {
-                    fprintf(stderr, "tickpipe " CMD ": %s: %s\n", r->tmp[k],
-                            strerror(-tp_csvout_error(r->w[k])));
-                    out_rc = TP_EXIT_RUNTIME;
-                    interrupted = 1; /* the reader stops too */
-                }
+            if (atomic_load_explicit(&w.failed, memory_order_relaxed))
+                interrupted = 1; /* a table failed: stop reading (the writer says which) */
             if (r->progress) progress(r, b->input, b->frac, false);
         }
-        give_back(&f, b);
+        bq_give_back(&f.q, b);
     }
-    pthread_join(t, NULL);
-    rc = out_rc ? out_rc : f.rc;
+    pthread_join(rt, NULL);
+    bq_put(&w.q, w.cur, true);
+    w.cur = NULL;
+    pthread_join(wt, NULL);
+    rc = f.rc;
+    for (int k = 0; k < 3 && !rc; k++)
+        if (tp_csvout_error(r->w[k])) {
+            fprintf(stderr, "tickpipe " CMD ": %s: %s\n", r->tmp[k],
+                    strerror(-tp_csvout_error(r->w[k])));
+            rc = TP_EXIT_RUNTIME;
+        }
 out:
-    pthread_cond_destroy(&f.cv);
-    pthread_mutex_destroy(&f.mu);
-    free(mem);
+    r->writer = NULL;
+    bq_fini(&f.q);
+    bq_fini(&w.q);
+    free(in_mem);
+    free(out_mem);
     return rc;
 }
 
