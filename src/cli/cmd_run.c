@@ -258,6 +258,8 @@ int tp_cmd_run(int argc, char **argv)
     };
     struct tp_setting *src = S("source");
     bool have_sim = false;
+    const char *replay_names[TP_PIPELINE_MAX_SOURCES];
+    size_t nreplay = 0;
     bool none = src->nlist == 1 && !strcmp(src->list[0], "none");
     for (size_t i = 0; i < src->nlist && !none; i++) {
         const char *spec = src->list[i];
@@ -276,6 +278,15 @@ int tp_cmd_run(int argc, char **argv)
             return rc;
         }
         have_sim |= is_sim;
+        const char *name = tp_replay_source_name(s);
+        for (size_t k = 0; name && k < nreplay; k++)
+            if (!strcmp(replay_names[k], name)) {
+                tp_source_free(s);
+                tp_pipeline_free(p);
+                tp_live_free(live);
+                return bad("source", spec, "reads a file another replay source already reads");
+            }
+        if (name && nreplay < TP_ARRAY_LEN(replay_names)) replay_names[nreplay++] = name;
         tp_pipeline_add_source(p, s);
     }
     if (!src->nlist) {
@@ -295,10 +306,14 @@ int tp_cmd_run(int argc, char **argv)
 
     char dur[32];
     tp_duration_format(po.journal.sync_interval_ns, dur, sizeof dur);
-    tp_info("tickpipe run: data %s, sync %s%s%s, sim %.0f ev/s %s, seed %llu", po.data_dir,
-            S("sync")->str, sync == TP_SYNC_GROUP ? " every " : "",
-            sync == TP_SYNC_GROUP ? dur : "", so.rate, max_pace ? "max pace" : "live",
-            (unsigned long long)so.seed);
+    if (have_sim)
+        tp_info("tickpipe run: data %s, sync %s%s%s, sim %.0f ev/s %s, seed %llu", po.data_dir,
+                S("sync")->str, sync == TP_SYNC_GROUP ? " every " : "",
+                sync == TP_SYNC_GROUP ? dur : "", so.rate, max_pace ? "max pace" : "live",
+                (unsigned long long)so.seed);
+    else
+        tp_info("tickpipe run: data %s, sync %s%s%s", po.data_dir, S("sync")->str,
+                sync == TP_SYNC_GROUP ? " every " : "", sync == TP_SYNC_GROUP ? dur : "");
 
     /* The HTTP server reads the live store that the process stage publishes to; it starts
      * before the pipeline and stops after it (the pipeline's threads are joined by then). */

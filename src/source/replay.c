@@ -600,6 +600,12 @@ static int identify(struct replay_source *rs, char *err, size_t errcap)
     return 0;
 }
 
+const char *tp_replay_source_name(const struct tp_source *s)
+{
+    if (!s || s->ops != &replay_ops) return NULL;
+    return ((const struct replay_source *)s)->id.source;
+}
+
 int tp_replay_source_new(const char *spec, struct tp_source **ret, char *err, size_t errcap)
 {
     if (strncmp(spec, "replay:", 7)) {

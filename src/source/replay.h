@@ -42,6 +42,10 @@
  * file cannot be read), with a one-line reason in err. */
 int tp_replay_source_new(const char *spec, struct tp_source **ret, char *err, size_t errcap);
 
+/* The name a replay source's position records carry ("replay:" and the file's real path),
+ * borrowed for the source's life; NULL when s is not a replay source (added). */
+const char *tp_replay_source_name(const struct tp_source *s);
+
 /* The 64-bit FNV-1a hash of the first min(size, TP_REPLAY_HEAD_BYTES) bytes of fd (read with
  * pread). 0 and *ret, or a negative errno. */
 int tp_replay_head_hash(int fd, uint64_t size, uint64_t *ret);

@@ -57,6 +57,8 @@ expect_usage "missing.csv" --source "replay:$tmp/missing.csv"
 printf 'ts,instrument,price,size\n' >"$tmp/ok.csv"
 expect_usage "speed" --source "replay:$tmp/ok.csv@0"
 expect_usage "--source" --source "replay:$tmp/ok.csv@fast"
+expect_usage "another replay source" --source "replay:$tmp/ok.csv" --source "replay:$tmp/./ok.csv@2" \
+    --exit-at-eof --http off
 expect_usage "--source" --source kafka:tickpipe.ticks
 expect_usage "--source" --source nonsense
 expect_usage "--source" --source sim:BTC-USD,NOPE
