@@ -501,8 +501,8 @@ static void count_bad(struct run *r, int input, const struct tp_csvin_stats *st)
  * thread owns the engine, r->seen*, events_read, in_events; the writer owns r->w[] between its
  * start and its join. The main thread reads the others' fields only after joining them. */
 
-#define BATCH     2048 /* events per input batch */
-#define OUT_BATCH 512  /* outputs per output batch */
+#define BATCH     8192 /* events per input batch */
+#define OUT_BATCH 2048 /* outputs per output batch */
 #define NBATCH    6
 
 struct bq_node {
