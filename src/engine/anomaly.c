@@ -44,6 +44,7 @@
  * Pure state machines: no logging, no clock; one detector belongs to the engine thread.
  */
 #include <math.h>
+#include <stdatomic.h>
 
 #include "engine/anomaly.h"
 
@@ -90,7 +91,7 @@ int tp_anomaly_cfg_check(const struct tp_anomaly_cfg *c)
     return 0;
 }
 
-/* Small helpers of the hot per-trade path, inlined into tp_retz_update's builds. */
+/* Small helpers of the hot per-trade path, inlined into both builds of tp_retz_update. */
 #define INLINE static inline __attribute__((always_inline))
 
 /* ---- double-double arithmetic ----
@@ -358,8 +359,8 @@ void tp_retz_free(struct tp_retz *d)
  * previous one overflows (r not finite), is ignored: false, state unchanged. A tick that is
  * not a finite positive number means "unknown": σ is floored at 1e-9 only.
  */
-__attribute__((target_clones("fma", "default"))) bool
-tp_retz_update(struct tp_retz *d, int64_t ts, double price, double tick, struct tp_anomaly *out)
+INLINE bool retz_update(struct tp_retz *d, int64_t ts, double price, double tick,
+                        struct tp_anomaly *out)
 {
     if (!isfinite(price) || price <= 0) return false;
     if (!d->have_prev) {
@@ -394,6 +395,39 @@ tp_retz_update(struct tp_retz *d, int64_t ts, double price, double tick, struct 
     win_push(&d->w, r);
     d->p_prev = price;
     return alarm;
+}
+
+/* The same function built twice, for CPUs with an fma instruction and for the others, chosen
+ * once at the first call (not through an ifunc, whose resolver runs before sanitizer runtimes
+ * are up). Both compute the same bits (see two_prod). */
+#if defined(__x86_64__) && defined(__GNUC__)
+__attribute__((target("fma"))) static bool
+retz_update_fma(struct tp_retz *d, int64_t ts, double price, double tick, struct tp_anomaly *out)
+{
+    return retz_update(d, ts, price, tick, out);
+}
+#endif
+
+static bool retz_update_any(struct tp_retz *d, int64_t ts, double price, double tick,
+                            struct tp_anomaly *out)
+{
+    return retz_update(d, ts, price, tick, out);
+}
+
+bool tp_retz_update(struct tp_retz *d, int64_t ts, double price, double tick,
+                    struct tp_anomaly *out)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+    static _Atomic int has_fma = -1; /* -1 not asked yet; a benign race: all threads agree */
+    int f = atomic_load_explicit(&has_fma, memory_order_relaxed);
+    if (TP_UNLIKELY(f < 0)) {
+        __builtin_cpu_init();
+        f = __builtin_cpu_supports("fma") ? 1 : 0;
+        atomic_store_explicit(&has_fma, f, memory_order_relaxed);
+    }
+    if (f) return retz_update_fma(d, ts, price, tick, out);
+#endif
+    return retz_update_any(d, ts, price, tick, out);
 }
 
 /* Layout: magic u32, version u8, window u32, z f64, cooldown i64 (the cfg the state belongs
