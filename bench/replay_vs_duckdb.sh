@@ -84,7 +84,7 @@ dk_threads=$(awk '/^threads/ {print $2}' "$dir/duck.log")
 dk_bars=$(( $(wc -l <"$dir/duckdb_bars_1.csv") - 1 ))
 
 jr_line=""
-if "$BIN" help replay 2>/dev/null | grep -q -- '--input-format'; then
+if "$BIN" help replay 2>/dev/null | grep -- '--input-format' >/dev/null; then
   # The same events in a journal: bench/csv2journal.c (the replay CSV reader, then one
   # TP_REC_EVENT record per event), built against the library of the same build. Not timed.
   libs=$(awk '/^build tickpipe:/ {f = 1} f && /LINK_LIBRARIES/ {sub(/.*= /, ""); print; exit}' \

@@ -326,11 +326,11 @@ static bool render(struct tp_buf *b, const void *p, size_t n)
         if (tp_rec_get_source_pos(p, n, &s)) return false;
         tp_buf_printf(b,
                       " source_pos %s dev=%llu ino=%llu size=%llu head_hash=%016llx offset=%llu "
-                      "line=%llu%s",
+                      "line=%llu events=%llu%s%s",
                       s.source, (unsigned long long)s.dev, (unsigned long long)s.ino,
                       (unsigned long long)s.size, (unsigned long long)s.head_hash,
                       (unsigned long long)s.offset, (unsigned long long)s.line,
-                      s.eof ? " eof" : "");
+                      (unsigned long long)s.events, s.begin ? " begin" : "", s.eof ? " eof" : "");
         return true;
     }
     case TP_REC_CHECKPOINT: {

@@ -15,10 +15,13 @@
  * Determinism: the outputs depend only on the inputs and the settings (no clock reaches the
  * engine; --speed only sleeps). stats.json carries the wall time and so differs between runs.
  *
- * Main thread only.
+ * Threads: a reader thread parses the inputs into batches of events; the main thread runs the
+ * engine and writes the outputs (see "reading the inputs on a thread of their own").
  */
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <math.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -121,6 +124,8 @@ static void usage(FILE *f)
 
 /* ---- state of one run -------------------------------------------------------------------- */
 
+struct writer;
+
 struct bad_at {
     int input; /* index into inputs */
     uint64_t line;
@@ -157,9 +162,13 @@ struct run {
     uint32_t nseen;
     int64_t input_max_ts;
     bool any_ts;
+
+    struct writer *writer; /* the writer thread's queue, while replay_inputs runs */
 };
 
-static volatile sig_atomic_t interrupted;
+/* Set by SIGINT and SIGTERM (a lock-free atomic, which a handler may store to) or by a failed
+ * output; read by both threads. */
+static atomic_int interrupted;
 
 static void on_signal(int sig)
 {
@@ -167,24 +176,43 @@ static void on_signal(int sig)
     interrupted = 1;
 }
 
-/* ---- engine outputs ---------------------------------------------------------------------- */
+/* ---- engine outputs ----------------------------------------------------------------------
+ *
+ * The engine's callbacks (main thread) copy each output into a batch for the writer thread,
+ * which formats the rows and writes the files (see "threads" below). */
+
+struct out_item {
+    uint8_t table; /* enum tp_csv_table */
+    int64_t interval_ns;
+    union {
+        struct tp_bar bar;
+        struct tp_anomaly an;
+        struct tp_event ev;
+    } u;
+};
+
+static struct out_item *out_slot(struct run *r);
 
 static void out_bar(void *ctx, const struct tp_bar *b)
 {
-    struct run *r = ctx;
-    tp_csvout_bar(r->w[0], b);
+    struct out_item *it = out_slot(ctx);
+    it->table = TP_CSV_BARS;
+    it->u.bar = *b;
 }
 
 static void out_anomaly(void *ctx, const struct tp_anomaly *a)
 {
-    struct run *r = ctx;
-    tp_csvout_anomaly(r->w[1], a);
+    struct out_item *it = out_slot(ctx);
+    it->table = TP_CSV_ANOMALIES;
+    it->u.an = *a;
 }
 
 static void out_late(void *ctx, const struct tp_event *e, int64_t interval_ns)
 {
-    struct run *r = ctx;
-    tp_csvout_late(r->w[2], e, interval_ns);
+    struct out_item *it = out_slot(ctx);
+    it->table = TP_CSV_LATE;
+    it->u.ev = *e;
+    it->interval_ns = interval_ns;
 }
 
 /* ---- settings ---------------------------------------------------------------------------- */
@@ -457,8 +485,209 @@ static void count_bad(struct run *r, int input, const struct tp_csvin_stats *st)
     r->in_bad[input] = st->bad_total;
 }
 
-static int replay_csv(struct run *r, int i)
+/* ---- threads ------------------------------------------------------------------------------
+ *
+ *   reader thread ──batches of events──► main thread ──batches of outputs──► writer thread
+ *   (CSV, captures, journals)             (the engine)                         (rows, files)
+ *
+ * The engine sees exactly the event sequence a single thread would give it and the writer
+ * writes each table's rows in the engine's order, so the outputs do not change; the three
+ * parts of the work overlap on the machine's cores. Each arrow is a bounded queue (struct bq)
+ * of NBATCH batches that circulate between a free list and a full list under one mutex (a
+ * handover per a few thousand items). A side that finds no batch waits: the reader when the
+ * engine falls behind, the engine when the writer does.
+ *
+ * Ownership: the reader owns its readers and r->bad, bad_first, records, in_bad; the main
+ * thread owns the engine, r->seen*, events_read, in_events; the writer owns r->w[] between its
+ * start and its join. The main thread reads the others' fields only after joining them. */
+
+#define BATCH     8192 /* events per input batch */
+#define OUT_BATCH 2048 /* outputs per output batch */
+#define NBATCH    6
+
+struct bq_node {
+    struct bq_node *next;
+};
+
+struct bq {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct bq_node *free_list;
+    struct bq_node *head, *tail; /* full batches, oldest first */
+    bool done;                   /* the producer has handed over its last batch */
+};
+
+static void bq_init(struct bq *q, void *mem, size_t size, int n)
 {
+    pthread_mutex_init(&q->mu, NULL);
+    pthread_cond_init(&q->cv, NULL);
+    q->free_list = q->head = q->tail = NULL;
+    q->done = false;
+    for (int k = 0; k < n; k++) {
+        struct bq_node *b = (struct bq_node *)((char *)mem + (size_t)k * size);
+        b->next = q->free_list;
+        q->free_list = b;
+    }
+}
+
+static void bq_fini(struct bq *q)
+{
+    pthread_cond_destroy(&q->cv);
+    pthread_mutex_destroy(&q->mu);
+}
+
+/* Producer: a free batch (waits for one). */
+static void *bq_take_free(struct bq *q)
+{
+    pthread_mutex_lock(&q->mu);
+    while (!q->free_list) pthread_cond_wait(&q->cv, &q->mu);
+    struct bq_node *b = q->free_list;
+    q->free_list = b->next;
+    pthread_mutex_unlock(&q->mu);
+    b->next = NULL;
+    return b;
+}
+
+/* Producer: hands a filled batch over; last says it is the final one. */
+static void bq_put(struct bq *q, void *batch, bool last)
+{
+    struct bq_node *b = batch;
+    pthread_mutex_lock(&q->mu);
+    if (b) {
+        b->next = NULL;
+        if (q->tail)
+            q->tail->next = b;
+        else
+            q->head = b;
+        q->tail = b;
+    }
+    if (last) q->done = true;
+    pthread_cond_broadcast(&q->cv);
+    pthread_mutex_unlock(&q->mu);
+}
+
+/* Consumer: the next full batch, or NULL once the producer is done and all were taken. */
+static void *bq_take_full(struct bq *q)
+{
+    pthread_mutex_lock(&q->mu);
+    while (!q->head && !q->done) pthread_cond_wait(&q->cv, &q->mu);
+    struct bq_node *b = q->head;
+    if (b) {
+        q->head = b->next;
+        if (!q->head) q->tail = NULL;
+    }
+    pthread_mutex_unlock(&q->mu);
+    return b;
+}
+
+/* Consumer: returns an emptied batch to the free list. */
+static void bq_give_back(struct bq *q, void *batch)
+{
+    struct bq_node *b = batch;
+    pthread_mutex_lock(&q->mu);
+    b->next = q->free_list;
+    q->free_list = b;
+    pthread_cond_broadcast(&q->cv);
+    pthread_mutex_unlock(&q->mu);
+}
+
+struct batch {
+    struct bq_node node;
+    uint32_t n;
+    int input;       /* index of the input the events come from */
+    bool input_done; /* the input ended cleanly after these events */
+    double frac;     /* how far through the input the reader was, or -1 */
+    struct tp_event ev[BATCH];
+};
+
+struct out_batch {
+    struct bq_node node;
+    uint32_t n;
+    struct out_item it[OUT_BATCH];
+};
+
+struct feeder {
+    struct bq q;
+    int rc;            /* the reader's exit code (0 ok), set before it is done */
+    struct batch *cur; /* (reader) being filled */
+    struct run *r;
+};
+
+struct writer {
+    struct bq q;
+    _Atomic bool failed;   /* a table could not be written (the error is in its tp_csvout) */
+    struct out_batch *cur; /* (main thread) being filled */
+    struct run *r;
+};
+
+/* Main thread: the next output slot (hands a full batch to the writer). */
+static struct out_item *out_slot(struct run *r)
+{
+    struct writer *w = r->writer;
+    if (w->cur && w->cur->n == OUT_BATCH) {
+        bq_put(&w->q, w->cur, false);
+        w->cur = NULL;
+    }
+    if (!w->cur) {
+        w->cur = bq_take_free(&w->q);
+        w->cur->n = 0;
+    }
+    return &w->cur->it[w->cur->n++];
+}
+
+static void *writer_main(void *arg)
+{
+    struct writer *w = arg;
+    struct run *r = w->r;
+    struct out_batch *b;
+    while ((b = bq_take_full(&w->q)) != NULL) {
+        for (uint32_t k = 0; k < b->n; k++) {
+            const struct out_item *it = &b->it[k];
+            int rc = it->table == TP_CSV_BARS ? tp_csvout_bar(r->w[0], &it->u.bar)
+                     : it->table == TP_CSV_ANOMALIES
+                         ? tp_csvout_anomaly(r->w[1], &it->u.an)
+                         : tp_csvout_late(r->w[2], &it->u.ev, it->interval_ns);
+            if (rc < 0) atomic_store_explicit(&w->failed, true, memory_order_relaxed);
+        }
+        bq_give_back(&w->q, b);
+    }
+    return NULL;
+}
+
+/* Reader: the next free batch. */
+static struct batch *take_batch(struct feeder *f, int input)
+{
+    struct batch *b = bq_take_free(&f->q);
+    b->n = 0;
+    b->input = input;
+    b->input_done = false;
+    b->frac = -1;
+    return b;
+}
+
+/* Reader: the slot for the next event of input `input` (hands a full batch over). */
+static inline struct tp_event *slot(struct feeder *f, int input)
+{
+    if (f->cur && f->cur->n == BATCH) {
+        bq_put(&f->q, f->cur, false);
+        f->cur = NULL;
+    }
+    if (!f->cur) f->cur = take_batch(f, input);
+    return &f->cur->ev[f->cur->n];
+}
+
+/* Reader: ends input i; the batch that carries its last events says so. */
+static void input_end(struct feeder *f, int i, bool clean)
+{
+    if (!f->cur) f->cur = take_batch(f, i);
+    f->cur->input_done = clean;
+    bq_put(&f->q, f->cur, false);
+    f->cur = NULL;
+}
+
+static int read_csv(struct feeder *f, int i)
+{
+    struct run *r = f->r;
     const char *path = r->inputs[i];
     struct tp_csvin *in;
     char err[768];
@@ -467,16 +696,19 @@ static int replay_csv(struct run *r, int i)
         fprintf(stderr, "tickpipe " CMD ": %s: %s\n", path, err);
         return rc == -EINVAL ? TP_EXIT_USAGE : TP_EXIT_RUNTIME;
     }
-    struct tp_event ev;
-    uint64_t n = 0;
+    bool strict = S("strict")->b;
+    uint64_t size = tp_csvin_size(in);
     int ret = 0;
-    while ((rc = tp_csvin_next(in, &ev)) != TP_CSVIN_EOF) {
+    for (;;) {
+        struct tp_event *ev = slot(f, i);
+        rc = tp_csvin_next(in, ev);
+        if (rc == TP_CSVIN_EOF) break;
         if (rc < 0) {
             fprintf(stderr, "tickpipe " CMD ": %s: read: %s\n", path, strerror(-rc));
             ret = TP_EXIT_RUNTIME;
             break;
         }
-        if (rc == TP_CSVIN_BAD && S("strict")->b) {
+        if (rc == TP_CSVIN_BAD && strict) {
             enum tp_csv_reason why = tp_csvin_last_reason(in);
             fprintf(stderr, "tickpipe " CMD ": %s:%llu: bad row: %s (%s)\n", path,
                     (unsigned long long)tp_csvin_record_line(in), tp_csv_reason_name(why),
@@ -484,28 +716,21 @@ static int replay_csv(struct run *r, int i)
             ret = TP_EXIT_PROBLEM;
             break;
         }
-        if (rc == TP_CSVIN_EVENT) {
-            feed(r, &ev);
-            r->in_events[i]++;
-        }
-        if (interrupted) break;
-        if ((++n & 0xffff) == 0) {
-            if (r->progress) {
-                uint64_t size = tp_csvin_size(in);
-                progress(r, i, size ? (double)tp_csvin_offset(in) / (double)size : -1, false);
-            }
+        if (rc == TP_CSVIN_EVENT && ++f->cur->n == BATCH) {
+            f->cur->frac = size ? (double)tp_csvin_offset(in) / (double)size : -1;
+            if (interrupted) break;
         }
     }
     count_bad(r, i, tp_csvin_stats(in));
     tp_csvin_free(in);
-    if (!ret && !interrupted && i == r->ninputs - 1) end_of_input(r);
     return ret;
 }
 
 /* A raw capture through the venue's parser, exactly as live (source/capture.h). Bad lines are
  * reported on stderr per reason with their first line numbers; --strict stops at the first. */
-static int replay_capture(struct run *r, int i)
+static int read_capture(struct feeder *f, int i)
 {
+    struct run *r = f->r;
     const char *path = r->inputs[i];
     struct tp_capture_opts o = {.venue = r->venue};
     struct tp_capture *in;
@@ -515,9 +740,11 @@ static int replay_capture(struct run *r, int i)
         fprintf(stderr, "tickpipe " CMD ": %s: %s\n", path, err);
         return rc == -EINVAL ? TP_EXIT_USAGE : TP_EXIT_RUNTIME;
     }
-    struct tp_event ev;
     int ret = 0;
-    while ((rc = tp_capture_next(in, &ev)) != TP_CAPTURE_EOF) {
+    for (;;) {
+        struct tp_event *ev = slot(f, i);
+        rc = tp_capture_next(in, ev);
+        if (rc == TP_CAPTURE_EOF) break;
         if (rc < 0) {
             fprintf(stderr, "tickpipe " CMD ": %s: read: %s\n", path, strerror(-rc));
             ret = TP_EXIT_RUNTIME;
@@ -530,11 +757,7 @@ static int replay_capture(struct run *r, int i)
             ret = TP_EXIT_PROBLEM;
             break;
         }
-        if (rc == TP_CAPTURE_EVENT) {
-            feed(r, &ev);
-            r->in_events[i]++;
-        }
-        if (interrupted) break;
+        if (rc == TP_CAPTURE_EVENT && ++f->cur->n == BATCH && interrupted) break;
     }
     const struct tp_capture_stats *st = tp_capture_stats(in);
     for (int k = 0; k < TP_VR_COUNT; k++)
@@ -544,12 +767,12 @@ static int replay_capture(struct run *r, int i)
                     (unsigned long long)st->bad_lines[k][0]);
     r->in_bad[i] = st->bad_total;
     tp_capture_free(in);
-    if (!ret && !interrupted && i == r->ninputs - 1) end_of_input(r);
     return ret;
 }
 
-static int replay_journal(struct run *r, int i)
+static int read_journal(struct feeder *f, int i)
 {
+    struct run *r = f->r;
     const char *dir = r->inputs[i];
     struct tp_seg_list l;
     int rc = tp_seg_list(dir, &l);
@@ -560,10 +783,7 @@ static int replay_journal(struct run *r, int i)
     uint64_t first = l.n ? l.base[0] : 0;
     size_t nseg = l.n;
     tp_seg_list_free(&l);
-    if (nseg == 0) { /* an empty journal */
-        if (i == r->ninputs - 1) end_of_input(r);
-        return 0;
-    }
+    if (nseg == 0) return 0; /* an empty journal */
     struct tp_cursor *c;
     if ((rc = tp_cursor_open(dir, first, NULL, false, &c)) < 0) {
         fprintf(stderr, "tickpipe " CMD ": %s: cannot open journal: %s\n", dir, strerror(-rc));
@@ -571,7 +791,7 @@ static int replay_journal(struct run *r, int i)
     }
     const void *p;
     size_t n;
-    uint64_t off, count = 0;
+    uint64_t off;
     int ret = 0;
     while ((rc = tp_cursor_next(c, &p, &n, &off)) != 0) {
         if (rc < 0) {
@@ -581,21 +801,94 @@ static int replay_journal(struct run *r, int i)
             break;
         }
         if (tp_rec_type(p, n) != TP_REC_EVENT) continue;
-        struct tp_event ev;
-        if (tp_rec_get_event(p, n, &ev) < 0) {
+        if (tp_rec_get_event(p, n, slot(f, i)) < 0) {
             fprintf(stderr, "tickpipe " CMD ": %s: record %llu: malformed event\n", dir,
                     (unsigned long long)off);
             ret = TP_EXIT_RUNTIME;
             break;
         }
-        feed(r, &ev);
-        r->in_events[i]++;
-        if (interrupted) break;
-        if ((++count & 0xffff) == 0 && r->progress) progress(r, i, -1, false);
+        if (++f->cur->n == BATCH && interrupted) break;
     }
     tp_cursor_close(c);
-    if (!ret && !interrupted && i == r->ninputs - 1) end_of_input(r);
     return ret;
+}
+
+static void *reader_main(void *arg)
+{
+    struct feeder *f = arg;
+    struct run *r = f->r;
+    int rc = 0;
+    for (int i = 0; i < r->ninputs && !rc && !interrupted; i++) {
+        rc = r->journal ? read_journal(f, i) : r->venue ? read_capture(f, i) : read_csv(f, i);
+        input_end(f, i, !rc && !interrupted);
+    }
+    f->rc = rc; /* published by the queue's mutex */
+    bq_put(&f->q, NULL, true);
+    return NULL;
+}
+
+/* Runs the reader and the writer threads and the engine here, over every input. The exit
+ * code. */
+static int replay_inputs(struct run *r)
+{
+    struct feeder f = {.r = r};
+    struct writer w = {.r = r};
+    atomic_init(&w.failed, false);
+    struct batch *in_mem = calloc(NBATCH, sizeof *in_mem);
+    struct out_batch *out_mem = calloc(NBATCH, sizeof *out_mem);
+    if (!in_mem || !out_mem) {
+        free(in_mem);
+        free(out_mem);
+        return TP_EXIT_RUNTIME;
+    }
+    bq_init(&f.q, in_mem, sizeof *in_mem, NBATCH);
+    bq_init(&w.q, out_mem, sizeof *out_mem, NBATCH);
+    r->writer = &w;
+    pthread_t rt, wt;
+    int rc = pthread_create(&wt, NULL, writer_main, &w);
+    if (rc) {
+        fprintf(stderr, "tickpipe " CMD ": cannot start the writer thread: %s\n", strerror(rc));
+        rc = TP_EXIT_RUNTIME;
+        goto out;
+    }
+    rc = pthread_create(&rt, NULL, reader_main, &f);
+    if (rc) {
+        fprintf(stderr, "tickpipe " CMD ": cannot start the reader thread: %s\n", strerror(rc));
+        bq_put(&w.q, NULL, true);
+        pthread_join(wt, NULL);
+        rc = TP_EXIT_RUNTIME;
+        goto out;
+    }
+    struct batch *b;
+    while ((b = bq_take_full(&f.q)) != NULL) {
+        if (!interrupted) {
+            for (uint32_t k = 0; k < b->n; k++) feed(r, &b->ev[k]);
+            r->in_events[b->input] += b->n;
+            if (b->input_done && b->input == r->ninputs - 1) end_of_input(r);
+            if (atomic_load_explicit(&w.failed, memory_order_relaxed))
+                interrupted = 1; /* a table failed: stop reading (the writer says which) */
+            if (r->progress) progress(r, b->input, b->frac, false);
+        }
+        bq_give_back(&f.q, b);
+    }
+    pthread_join(rt, NULL);
+    bq_put(&w.q, w.cur, true);
+    w.cur = NULL;
+    pthread_join(wt, NULL);
+    rc = f.rc;
+    for (int k = 0; k < 3 && !rc; k++)
+        if (tp_csvout_error(r->w[k])) {
+            fprintf(stderr, "tickpipe " CMD ": %s: %s\n", r->tmp[k],
+                    strerror(-tp_csvout_error(r->w[k])));
+            rc = TP_EXIT_RUNTIME;
+        }
+out:
+    r->writer = NULL;
+    bq_fini(&f.q);
+    bq_fini(&w.q);
+    free(in_mem);
+    free(out_mem);
+    return rc;
 }
 
 /* ---- outputs ----------------------------------------------------------------------------- */
@@ -847,17 +1140,7 @@ int tp_cmd_replay(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     r.progress = isatty(STDERR_FILENO);
     r.start_ns = tp_mono_ns();
-    for (int i = 0; i < r.ninputs && !rc && !interrupted; i++) {
-        rc = r.journal ? replay_journal(&r, i)
-             : r.venue ? replay_capture(&r, i)
-                       : replay_csv(&r, i);
-        for (int k = 0; k < 3 && !rc; k++)
-            if (tp_csvout_error(r.w[k])) {
-                fprintf(stderr, "tickpipe " CMD ": %s: %s\n", r.tmp[k],
-                        strerror(-tp_csvout_error(r.w[k])));
-                rc = TP_EXIT_RUNTIME;
-            }
-    }
+    rc = replay_inputs(&r);
     if (r.progress) {
         progress(&r, r.ninputs - 1, -1, true);
         fputc('\n', stderr);

@@ -16,6 +16,7 @@
 #include "core/tptime.h"
 #include "pipeline/pipeline.h"
 #include "serve/serve.h"
+#include "source/replay.h"
 #include "source/sim.h"
 
 #define CMD "run"
@@ -28,8 +29,11 @@
 static struct tp_setting settings[] = {
     SET("data", TP_SET_STR, "./data", "data directory; the input journal is DATA/journal/input"),
     SET("source", TP_SET_LIST, "sim",
-        "a source (repeatable): sim, or sim:SYM,SYM,... for some of its instruments; none "
-        "(alone): no source, only process the input journal (with --exit-at-eof: to its end)"),
+        "a source (repeatable): sim, or sim:SYM,SYM,... for some of its instruments; "
+        "replay:FILE[@SPEED] a CSV file (as `tickpipe replay` reads it) at SPEED times real "
+        "time or max (the default), resumed exactly after a restart; replay:VENUE:FILE[@SPEED] "
+        "a raw capture through that venue's parser; none (alone): no source, only process the "
+        "input journal (with --exit-at-eof: to its end)"),
     SET("sim-rate", TP_SET_DOUBLE, "200",
         "simulator: mean events per second of event time (up to 4000000)"),
     SET("sim-pace", TP_SET_STR, "live",
@@ -68,7 +72,8 @@ static struct tp_setting settings[] = {
         "bearer token every HTTP request but /healthz must carry (default: $TICKPIPE_TOKEN); "
         "required for a non-loopback --http"),
     SET("exit-at-eof", TP_SET_BOOL, "",
-        "stop once every source has reached its end (a finite sim; replay files later)"),
+        "stop once every source has reached its end (a finite sim, replay files) and the "
+        "engine has processed everything"),
     SET("role", TP_SET_STR, "all",
         "all: ingest, process and serve in one process (ingest, process, serve: later)"),
 };
@@ -175,16 +180,22 @@ static int make_source(const char *spec, const struct tp_sim_source_opts *so,
         }
         return 0;
     }
-    if (!strncmp(spec, "replay:", 7))
-        return bad("source", spec,
-                   "is not in this version yet (replay sources: use `tickpipe "
-                   "replay` for files)");
+    if (!strncmp(spec, "replay:", 7)) {
+        char err[1024];
+        int rc = tp_replay_source_new(spec, ret, err, sizeof err);
+        if (rc == -EINVAL) return bad("source", spec, err);
+        if (rc < 0) {
+            fprintf(stderr, "tickpipe " CMD ": --source %s: %s\n", spec, err);
+            return TP_EXIT_RUNTIME;
+        }
+        return 0;
+    }
     if (!strncmp(spec, "kafka:", 6)) return bad("source", spec, "is not in this version yet");
     size_t vl = strcspn(spec, ":");
     for (size_t i = 0; i < TP_ARRAY_LEN(venues); i++)
         if (strlen(venues[i]) == vl && !strncasecmp(spec, venues[i], vl))
             return bad("source", spec, "is a live venue, not in this version yet (sim is)");
-    return bad("source", spec, "is not a known source (sim, sim:SYM,...)");
+    return bad("source", spec, "is not a known source (sim, sim:SYM,..., replay:FILE[@SPEED])");
 }
 
 int tp_cmd_run(int argc, char **argv)
@@ -254,6 +265,8 @@ int tp_cmd_run(int argc, char **argv)
     };
     struct tp_setting *src = S("source");
     bool have_sim = false;
+    const char *replay_names[TP_PIPELINE_MAX_SOURCES];
+    size_t nreplay = 0;
     bool none = src->nlist == 1 && !strcmp(src->list[0], "none");
     for (size_t i = 0; i < src->nlist && !none; i++) {
         const char *spec = src->list[i];
@@ -272,6 +285,15 @@ int tp_cmd_run(int argc, char **argv)
             return rc;
         }
         have_sim |= is_sim;
+        const char *name = tp_replay_source_name(s);
+        for (size_t k = 0; name && k < nreplay; k++)
+            if (!strcmp(replay_names[k], name)) {
+                tp_source_free(s);
+                tp_pipeline_free(p);
+                tp_live_free(live);
+                return bad("source", spec, "reads a file another replay source already reads");
+            }
+        if (name && nreplay < TP_ARRAY_LEN(replay_names)) replay_names[nreplay++] = name;
         tp_pipeline_add_source(p, s);
     }
     if (!src->nlist) {
@@ -291,10 +313,14 @@ int tp_cmd_run(int argc, char **argv)
 
     char dur[32];
     tp_duration_format(po.journal.sync_interval_ns, dur, sizeof dur);
-    tp_info("tickpipe run: data %s, sync %s%s%s, sim %.0f ev/s %s, seed %llu", po.data_dir,
-            S("sync")->str, sync == TP_SYNC_GROUP ? " every " : "",
-            sync == TP_SYNC_GROUP ? dur : "", so.rate, max_pace ? "max pace" : "live",
-            (unsigned long long)so.seed);
+    if (have_sim)
+        tp_info("tickpipe run: data %s, sync %s%s%s, sim %.0f ev/s %s, seed %llu", po.data_dir,
+                S("sync")->str, sync == TP_SYNC_GROUP ? " every " : "",
+                sync == TP_SYNC_GROUP ? dur : "", so.rate, max_pace ? "max pace" : "live",
+                (unsigned long long)so.seed);
+    else
+        tp_info("tickpipe run: data %s, sync %s%s%s", po.data_dir, S("sync")->str,
+                sync == TP_SYNC_GROUP ? " every " : "", sync == TP_SYNC_GROUP ? dur : "");
 
     /* The HTTP server reads the live store that the process stage publishes to; it starts
      * before the pipeline and stops after it (the pipeline's threads are joined by then). */

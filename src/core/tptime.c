@@ -46,6 +46,24 @@ static bool digits(const char *s, size_t n, size_t at, size_t cnt, int64_t *out)
 
 static int parse_epoch(const char *s, size_t n, enum tp_ts_unit unit, int64_t *ret)
 {
+    /* The common case, a plain count of at most 18 digits (it fits 64 bits): one pass. */
+    if (n <= 18) {
+        uint64_t v = 0;
+        size_t k = 0;
+        while (k < n && (unsigned)(s[k] - '0') <= 9) v = v * 10 + (unsigned)(s[k++] - '0');
+        if (k == n) {
+            if (unit == TP_TS_AUTO)
+                unit = n <= 11 ? TP_TS_S : n <= 14 ? TP_TS_MS : n <= 17 ? TP_TS_US : TP_TS_NS;
+            int64_t mul = unit == TP_TS_S    ? TP_NS_PER_SEC
+                          : unit == TP_TS_MS ? TP_NS_PER_MS
+                          : unit == TP_TS_US ? TP_NS_PER_US
+                                             : 1;
+            int64_t ns;
+            if (__builtin_mul_overflow((int64_t)v, mul, &ns)) return -ERANGE;
+            *ret = ns;
+            return 0;
+        }
+    }
     size_t i = 0;
     bool neg = false;
     if (i < n && (s[i] == '-' || s[i] == '+')) neg = s[i++] == '-';

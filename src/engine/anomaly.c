@@ -44,6 +44,7 @@
  * Pure state machines: no logging, no clock; one detector belongs to the engine thread.
  */
 #include <math.h>
+#include <stdatomic.h>
 
 #include "engine/anomaly.h"
 
@@ -90,6 +91,9 @@ int tp_anomaly_cfg_check(const struct tp_anomaly_cfg *c)
     return 0;
 }
 
+/* Small helpers of the hot per-trade path, inlined into both builds of tp_retz_update. */
+#define INLINE static inline __attribute__((always_inline))
+
 /* ---- double-double arithmetic ----
  *
  * A value hi + lo held unevaluated, with |lo| around an ulp of |hi| or less, carries ~106
@@ -102,34 +106,29 @@ struct dd {
 };
 
 /* s + e == a + b exactly (Knuth). */
-static void two_sum(double a, double b, double *s, double *e)
+INLINE void two_sum(double a, double b, double *s, double *e)
 {
     double t = a + b, bb = t - a;
     *e = (a - (t - bb)) + (b - bb);
     *s = t;
 }
 
-/* p + e == a · b exactly (Dekker, Veltkamp splitting); |a|, |b| < 2^995. */
-static void split(double a, double *h, double *l)
+/* p + e == a · b exactly: e = fma(a, b, −p), the rounding error of the product, which is a
+ * double whenever the product does not underflow (|a·b| above 2^-969; returns and their
+ * squares are nowhere near). This is the value Dekker's product of Veltkamp halves gives too
+ * (the error-free transform the engine used before; the same bits), at two instructions
+ * where the CPU has an fma: tp_retz_update is built for such CPUs and for the others (where
+ * fma() is the C library's exact emulation). */
+INLINE void two_prod(double a, double b, double *p, double *e)
 {
-    double t = 134217729.0 * a; /* 2^27 + 1 */
-    *h = t - (t - a);
-    *l = a - *h;
-}
-
-static void two_prod(double a, double b, double *p, double *e)
-{
-    double ah, al, bh, bl;
-    split(a, &ah, &al);
-    split(b, &bh, &bl);
     *p = a * b;
-    *e = ((ah * bh - *p) + ah * bl + al * bh) + al * bl;
+    *e = fma(a, b, -*p);
 }
 
 /* a += x + xl. The rounding error of hi is kept exactly in lo (as Neumaier's compensated
  * summation does), so a long run of adds and subtracts errs by ~ops · 2^-106 of the largest
  * magnitude involved, not by 2^-53 of it. */
-static void dd_add(struct dd *a, double x, double xl)
+INLINE void dd_add(struct dd *a, double x, double xl)
 {
     double s, e;
     two_sum(a->hi, x, &s, &e);
@@ -167,7 +166,7 @@ static void win_fini(struct win *w)
     w->v = NULL;
 }
 
-static double win_at(const struct win *w, int i) /* i-th oldest */
+INLINE double win_at(const struct win *w, int i) /* i-th oldest */
 {
     int j = w->start + i;
     return w->v[j >= w->cap ? j - w->cap : j];
@@ -176,7 +175,7 @@ static double win_at(const struct win *w, int i) /* i-th oldest */
 /* Adds (sign +1) or removes (sign −1) x's terms. A removal computes bit for bit the terms
  * its addition did (k has not changed since: a rebuild recomputes everything), so the two
  * cancel up to the rounding of lo. */
-static void win_term(struct win *w, double x, double sign)
+INLINE void win_term(struct win *w, double x, double sign)
 {
     double dh, dl;
     two_sum(x, -w->k, &dh, &dl); /* d = x − k exactly */
@@ -188,7 +187,7 @@ static void win_term(struct win *w, double x, double sign)
     dd_add(&w->s2, sign * p, sign * e);
 }
 
-static void win_rebuild(struct win *w)
+INLINE void win_rebuild(struct win *w)
 {
     struct dd sum = {0, 0};
     for (int i = 0; i < w->count; i++) dd_add(&sum, win_at(w, i), 0);
@@ -200,7 +199,7 @@ static void win_rebuild(struct win *w)
 }
 
 /* Appends x (finite), dropping the oldest value when full. */
-static void win_push(struct win *w, double x)
+INLINE void win_push(struct win *w, double x)
 {
     if (w->count > 0 && x == win_at(w, w->count - 1))
         w->same = TP_MIN(w->same + 1, w->cap);
@@ -220,7 +219,7 @@ static void win_push(struct win *w, double x)
 }
 
 /* Mean of the values held; count > 0. */
-static double win_mean(const struct win *w)
+INLINE double win_mean(const struct win *w)
 {
     if (w->same >= w->count) return win_at(w, w->count - 1);
     return w->k + (w->s1.hi + w->s1.lo) / w->count;
@@ -233,7 +232,7 @@ static double win_mean(const struct win *w)
  * bits as the ratio (Σd²)/(Σ(x − mean)²) has, e.g. 9 digits for a window of 2 whose older
  * value was a spike. Computed in double-double from double-double sums, the result stays
  * accurate to ~2^-53 of itself plus ~2^-100 of Σd², whatever the ratio. */
-static double win_var(const struct win *w)
+INLINE double win_var(const struct win *w)
 {
     if (w->same >= w->count) return 0;
     double n = w->count, h, l, p, e, t, te, s, se;
@@ -360,8 +359,8 @@ void tp_retz_free(struct tp_retz *d)
  * previous one overflows (r not finite), is ignored: false, state unchanged. A tick that is
  * not a finite positive number means "unknown": σ is floored at 1e-9 only.
  */
-bool tp_retz_update(struct tp_retz *d, int64_t ts, double price, double tick,
-                    struct tp_anomaly *out)
+INLINE bool retz_update(struct tp_retz *d, int64_t ts, double price, double tick,
+                        struct tp_anomaly *out)
 {
     if (!isfinite(price) || price <= 0) return false;
     if (!d->have_prev) {
@@ -396,6 +395,39 @@ bool tp_retz_update(struct tp_retz *d, int64_t ts, double price, double tick,
     win_push(&d->w, r);
     d->p_prev = price;
     return alarm;
+}
+
+/* The same function built twice, for CPUs with an fma instruction and for the others, chosen
+ * once at the first call (not through an ifunc, whose resolver runs before sanitizer runtimes
+ * are up). Both compute the same bits (see two_prod). */
+#if defined(__x86_64__) && defined(__GNUC__)
+__attribute__((target("fma"))) static bool
+retz_update_fma(struct tp_retz *d, int64_t ts, double price, double tick, struct tp_anomaly *out)
+{
+    return retz_update(d, ts, price, tick, out);
+}
+#endif
+
+static bool retz_update_any(struct tp_retz *d, int64_t ts, double price, double tick,
+                            struct tp_anomaly *out)
+{
+    return retz_update(d, ts, price, tick, out);
+}
+
+bool tp_retz_update(struct tp_retz *d, int64_t ts, double price, double tick,
+                    struct tp_anomaly *out)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+    static _Atomic int has_fma = -1; /* -1 not asked yet; a benign race: all threads agree */
+    int f = atomic_load_explicit(&has_fma, memory_order_relaxed);
+    if (TP_UNLIKELY(f < 0)) {
+        __builtin_cpu_init();
+        f = __builtin_cpu_supports("fma") ? 1 : 0;
+        atomic_store_explicit(&has_fma, f, memory_order_relaxed);
+    }
+    if (f) return retz_update_fma(d, ts, price, tick, out);
+#endif
+    return retz_update_any(d, ts, price, tick, out);
 }
 
 /* Layout: magic u32, version u8, window u32, z f64, cooldown i64 (the cfg the state belongs

@@ -21,7 +21,9 @@
  * the buffer is left as it was. Pure; any thread (decoding interns through the thread-safe
  * instrument table, and only once the whole record has validated).
  */
+#include <endian.h>
 #include <math.h>
+#include <stddef.h>
 
 #include "log/record.h"
 
@@ -51,7 +53,9 @@ static void w_u8(struct wr *w, uint8_t v)
 
 static void w_u64(struct wr *w, uint64_t v)
 {
-    for (int i = 0; i < 8; i++) *w->p++ = (uint8_t)(v >> (8 * i));
+    v = htole64(v);
+    memcpy(w->p, &v, 8);
+    w->p += 8;
 }
 
 static void w_uv(struct wr *w, uint64_t v)
@@ -132,11 +136,42 @@ static int finish(struct tp_buf *b, const struct wr *w)
     return 0;
 }
 
-/* ---- reading ---- */
+/* ---- reading ----
+ *
+ * The readers are inline and check bounds once per field: a varint of one byte (most of them)
+ * costs a compare and a load, a u64 one unaligned load. A failed check sets r->err, returns 0
+ * and does not move, so the decoders check err once at the end. */
 
-/* A minimal LEB128 varint (no overlong forms, no bits past 64). */
-static uint64_t r_uv(struct tp_rd *r)
+static inline uint8_t rd_u8(struct tp_rd *r)
 {
+    if (TP_UNLIKELY(r->p >= r->end)) {
+        r->err = true;
+        return 0;
+    }
+    return *r->p++;
+}
+
+static inline uint64_t rd_u64(struct tp_rd *r)
+{
+    if (TP_UNLIKELY(r->end - r->p < 8)) {
+        r->err = true;
+        return 0;
+    }
+    uint64_t v;
+    memcpy(&v, r->p, 8);
+    r->p += 8;
+    return le64toh(v);
+}
+
+static uint64_t r_uv_slow(struct tp_rd *r)
+{
+    /* Three bytes (trade ids up to 2^21) without the loop. */
+    if (r->end - r->p >= 3 && (r->p[1] & 0x80) && !(r->p[2] & 0x80) && r->p[2]) {
+        uint64_t v =
+            (uint64_t)(r->p[0] & 0x7f) | (uint64_t)(r->p[1] & 0x7f) << 7 | (uint64_t)r->p[2] << 14;
+        r->p += 3;
+        return v;
+    }
     uint64_t v = 0;
     for (int i = 0; i < 10; i++) {
         if (r->err || r->p >= r->end) break;
@@ -152,61 +187,146 @@ static uint64_t r_uv(struct tp_rd *r)
     return 0;
 }
 
-static uint8_t r_u8_max(struct tp_rd *r, uint8_t lo, uint8_t hi)
+/* A minimal LEB128 varint (no overlong forms, no bits past 64). One and two bytes inline. */
+static inline uint64_t r_uv(struct tp_rd *r)
 {
-    uint8_t v = tp_rd_u8(r);
+    if (TP_LIKELY(r->p < r->end && *r->p < 0x80)) return *r->p++;
+    if (r->end - r->p >= 2 && r->p[1] && r->p[1] < 0x80) {
+        uint64_t v = (uint64_t)(r->p[0] & 0x7f) | (uint64_t)r->p[1] << 7;
+        r->p += 2;
+        return v;
+    }
+    return r_uv_slow(r);
+}
+
+static inline uint8_t r_u8_max(struct tp_rd *r, uint8_t lo, uint8_t hi)
+{
+    uint8_t v = rd_u8(r);
     if (v < lo || v > hi) r->err = true;
     return v;
 }
 
-/* A string of at most max bytes without NUL, copied into dst (NUL-terminated). */
-static size_t r_cstr(struct tp_rd *r, char *dst, size_t max)
+/* A string of at most max bytes: *s points into the record (borrowed). Returns its length. */
+static inline size_t r_span(struct tp_rd *r, const char **s, size_t max)
 {
     uint64_t n = r_uv(r); /* minimal, unlike tp_rd_str's length */
-    const char *s = (const char *)r->p;
-    if (r->err || n > max || n > tp_rd_left(r) || !clean_str(s, (size_t)n)) {
+    *s = (const char *)r->p;
+    if (TP_UNLIKELY(r->err || n > max || n > tp_rd_left(r))) {
         r->err = true;
-        dst[0] = 0;
         return 0;
     }
-    memcpy(dst, s, (size_t)n);
-    dst[n] = 0;
     r->p += n;
     return (size_t)n;
 }
 
-static void r_doubles(struct tp_rd *r, double *const *v, int n, uint32_t extra_mask,
-                      uint32_t *ret_bits)
+/* A string of at most max bytes without NUL, copied into dst (NUL-terminated). */
+static inline size_t r_cstr(struct tp_rd *r, char *dst, size_t max)
+{
+    if (TP_LIKELY(r->p < r->end && *r->p == 0)) { /* empty, the usual venue_symbol */
+        r->p++;
+        dst[0] = 0;
+        return 0;
+    }
+    const char *s;
+    size_t n = r_span(r, &s, max);
+    if (r->err || !clean_str(s, n)) {
+        r->err = true;
+        dst[0] = 0;
+        return 0;
+    }
+    memcpy(dst, s, n);
+    dst[n] = 0;
+    return n;
+}
+
+/* The event's optional doubles, price to value, lie next to each other (checked below). */
+static const uint16_t ev_double_off[EV_DOUBLES];
+static const double nan_run[EV_DOUBLES] = {NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN};
+_Static_assert(offsetof(struct tp_event, value) ==
+                   offsetof(struct tp_event, price) + (EV_DOUBLES - 1) * sizeof(double),
+               "the event's doubles are one run");
+
+/* The presence bitmap and the present doubles: field i of the n is written at
+ * (char *)base + off[i] (NaN when absent). */
+static inline void r_doubles(struct tp_rd *r, void *base, const uint16_t *off, int n,
+                             uint32_t extra_mask, uint32_t *ret_bits)
 {
     uint64_t bits = r_uv(r);
     uint64_t nan = absent_bits();
     if (bits >> n & ~(uint64_t)(extra_mask >> n)) r->err = true;
-    for (int i = 0; i < n && !r->err; i++) {
-        if (bits & (1u << i)) {
-            uint64_t u = tp_rd_u64(r);
-            if (u == nan) r->err = true;
-            memcpy(v[i], &u, 8);
-        } else {
-            *v[i] = NAN;
-        }
+    if (off == ev_double_off) /* an event's doubles are one run: fill it at once */
+        memcpy((char *)base + off[0], nan_run, sizeof nan_run);
+    else
+        for (int i = 0; i < n; i++) memcpy((char *)base + off[i], &nan, 8);
+    /* The present ones, lowest bit first (a trade has two or three of eleven). */
+    for (uint64_t m = bits & ((UINT64_C(1) << n) - 1); m; m &= m - 1) {
+        uint64_t u = rd_u64(r);
+        if (u == nan) r->err = true;
+        memcpy((char *)base + off[__builtin_ctzll(m)], &u, 8);
     }
     *ret_bits = (uint32_t)bits;
 }
 
-/* Reads an instrument name into name (validated later by interning). */
-static void r_instr(struct tp_rd *r, char name[TP_INSTR_NAMELEN + 1], size_t *n)
+/* An instrument name, borrowed from the record (validated later by interning). */
+struct name {
+    const char *p;
+    size_t n;
+};
+
+static inline void r_instr(struct tp_rd *r, struct name *nm)
 {
-    *n = r_cstr(r, name, TP_INSTR_NAMELEN);
+    nm->n = r_span(r, &nm->p, TP_INSTR_NAMELEN);
 }
 
-static int intern(const char *name, size_t n, uint32_t *id)
+/* Interning takes the instrument table's mutex; a decoder sees the same names again and
+ * again, so each thread keeps the ids of the names it met in a direct-mapped cache of
+ * (id, tag) pairs, checked against the table's own copy of the name. The table never forgets
+ * or renumbers a name, so a cached id stays right for the process's life, and only names the
+ * table accepted are cached. */
+#define NAME_CACHE 4096
+
+struct name_slot {
+    uint32_t id, tag;
+};
+
+static _Thread_local struct name_slot name_cache[NAME_CACHE];
+
+static inline uint32_t name_hash(const char *s, size_t n)
 {
-    if (n == 0) {
+    uint64_t a = 0, b = 0;
+    memcpy(&a, s, n < 8 ? n : 8);
+    if (n > 8) memcpy(&b, s + n - 8, 8);
+    uint64_t h = (a ^ (b * 0x9e3779b97f4a7c15ull) ^ n) * 0xff51afd7ed558ccdull;
+    return (uint32_t)(h >> 32);
+}
+
+static int intern(const struct name *nm, uint32_t *id)
+{
+    if (nm->n == 0) {
         *id = 0;
         return 0;
     }
-    int rc = tp_instr_intern(name, n, id);
-    return rc == -EINVAL ? -EBADMSG : rc;
+    uint32_t h = name_hash(nm->p, nm->n);
+    struct name_slot *set = &name_cache[h & (NAME_CACHE - 2)]; /* two ways */
+    for (int w = 0; w < 2; w++) {
+        struct name_slot *c = &set[w];
+        if (c->tag != h || !c->id) continue;
+        const struct tp_instrument *in = tp_instr_get(c->id);
+        if (in && !memcmp(in->name, nm->p, nm->n) && in->name[nm->n] == 0) {
+            *id = c->id;
+            if (w) { /* most recent first */
+                struct name_slot t = set[0];
+                set[0] = set[1];
+                set[1] = t;
+            }
+            return 0;
+        }
+    }
+    int rc = tp_instr_intern(nm->p, nm->n, id);
+    if (rc < 0) return rc == -EINVAL ? -EBADMSG : rc;
+    set[1] = set[0];
+    set[0] = (struct name_slot){.id = *id, .tag = h};
+    return 0;
 }
 
 enum tp_rec_type tp_rec_type(const void *p, size_t n)
@@ -250,8 +370,16 @@ static void put_event_body(struct wr *w, const struct tp_event *e, const char *n
     if (e->trade_id_len) w_str(w, e->trade_id_str, e->trade_id_len);
 }
 
-/* Reads an event body; the instrument name is left in name for the caller to intern. */
-static void get_event_body(struct tp_rd *r, struct tp_event *e, char *name, size_t *nlen)
+static const uint16_t ev_double_off[EV_DOUBLES] = {
+    offsetof(struct tp_event, price),    offsetof(struct tp_event, size),
+    offsetof(struct tp_event, bid),      offsetof(struct tp_event, ask),
+    offsetof(struct tp_event, bid_size), offsetof(struct tp_event, ask_size),
+    offsetof(struct tp_event, open),     offsetof(struct tp_event, high),
+    offsetof(struct tp_event, low),      offsetof(struct tp_event, change),
+    offsetof(struct tp_event, value)};
+
+/* Reads an event body; the instrument name is left in nm for the caller to intern. */
+static inline void get_event_body(struct tp_rd *r, struct tp_event *e, struct name *nm)
 {
     memset(e, 0, sizeof *e);
     e->kind = r_u8_max(r, TP_KIND_TRADE, TP_KIND_STATUS);
@@ -260,15 +388,12 @@ static void get_event_body(struct tp_rd *r, struct tp_event *e, char *name, size
     uint64_t flags = r_uv(r);
     if (flags & ~(uint64_t)EV_FLAGS) r->err = true;
     e->flags = (uint16_t)flags;
-    e->ts = tp_rd_i64(r);
+    e->ts = (int64_t)rd_u64(r);
     e->ts_recv = (int64_t)((uint64_t)e->ts + unzigzag(r_uv(r)));
-    r_instr(r, name, nlen);
+    r_instr(r, nm);
     e->vsym_len = (uint8_t)r_cstr(r, e->venue_symbol, TP_VSYM_MAX);
-    double *const v[EV_DOUBLES] = {&e->price,    &e->size,     &e->bid,  &e->ask,
-                                   &e->bid_size, &e->ask_size, &e->open, &e->high,
-                                   &e->low,      &e->change,   &e->value};
     uint32_t bits = 0;
-    r_doubles(r, v, EV_DOUBLES, BIT_ID | BIT_GAPLAST | BIT_IDSTR, &bits);
+    r_doubles(r, e, ev_double_off, EV_DOUBLES, BIT_ID | BIT_GAPLAST | BIT_IDSTR, &bits);
     if (bits & BIT_ID) {
         e->trade_id = r_uv(r);
         if (e->trade_id == 0) r->err = true;
@@ -295,11 +420,11 @@ int tp_rec_put_event(struct tp_buf *b, const struct tp_event *e)
     return finish(b, &w);
 }
 
-static int event_done(struct tp_rd *r, struct tp_event *e, const char *name, size_t nlen,
+static int event_done(struct tp_rd *r, struct tp_event *e, const struct name *nm,
                       struct tp_event *ret)
 {
     if (r->err || tp_rd_left(r)) return -EBADMSG;
-    int rc = intern(name, nlen, &e->instr);
+    int rc = intern(nm, &e->instr);
     if (rc < 0) return rc;
     *ret = *e;
     return 0;
@@ -309,12 +434,11 @@ int tp_rec_get_event(const void *p, size_t n, struct tp_event *ret)
 {
     struct tp_rd r;
     tp_rd_init(&r, p, n);
-    if (tp_rd_u8(&r) != TP_REC_EVENT) return -EBADMSG;
+    if (rd_u8(&r) != TP_REC_EVENT) return -EBADMSG;
     struct tp_event e;
-    char name[TP_INSTR_NAMELEN + 1];
-    size_t nlen;
-    get_event_body(&r, &e, name, &nlen);
-    return event_done(&r, &e, name, nlen, ret);
+    struct name nm;
+    get_event_body(&r, &e, &nm);
+    return event_done(&r, &e, &nm, ret);
 }
 
 int tp_rec_put_late(struct tp_buf *b, const struct tp_event *e, int64_t interval_ns)
@@ -335,14 +459,13 @@ int tp_rec_get_late(const void *p, size_t n, struct tp_event *ret, int64_t *ret_
 {
     struct tp_rd r;
     tp_rd_init(&r, p, n);
-    if (tp_rd_u8(&r) != TP_REC_LATE) return -EBADMSG;
+    if (rd_u8(&r) != TP_REC_LATE) return -EBADMSG;
     uint64_t iv = r_uv(&r);
     if (iv == 0 || iv > INT64_MAX) return -EBADMSG;
     struct tp_event e;
-    char name[TP_INSTR_NAMELEN + 1];
-    size_t nlen;
-    get_event_body(&r, &e, name, &nlen);
-    int rc = event_done(&r, &e, name, nlen, ret);
+    struct name nm;
+    get_event_body(&r, &e, &nm);
+    int rc = event_done(&r, &e, &nm, ret);
     if (rc == 0) *ret_interval = (int64_t)iv;
     return rc;
 }
@@ -354,7 +477,7 @@ int tp_rec_put_source_pos(struct tp_buf *b, const struct tp_source_pos *s)
     size_t n = strnlen(s->source, sizeof s->source);
     if (n >= sizeof s->source) return -EINVAL;
     struct wr w = {0};
-    int rc = begin(b, 1 + 1 + SOURCE_MAX + 5 * 10 + 8 + 1, &w);
+    int rc = begin(b, 1 + 1 + SOURCE_MAX + 6 * 10 + 8 + 1, &w);
     if (rc < 0) return rc;
     w_u8(&w, TP_REC_SOURCE_POS);
     w_str(&w, s->source, n);
@@ -364,7 +487,8 @@ int tp_rec_put_source_pos(struct tp_buf *b, const struct tp_source_pos *s)
     w_u64(&w, s->head_hash);
     w_uv(&w, s->offset);
     w_uv(&w, s->line);
-    w_u8(&w, s->eof ? 1 : 0);
+    w_uv(&w, s->events);
+    w_u8(&w, (uint8_t)((s->eof ? 1 : 0) | (s->begin ? 2 : 0)));
     return finish(b, &w);
 }
 
@@ -372,17 +496,20 @@ int tp_rec_get_source_pos(const void *p, size_t n, struct tp_source_pos *ret)
 {
     struct tp_rd r;
     tp_rd_init(&r, p, n);
-    if (tp_rd_u8(&r) != TP_REC_SOURCE_POS) return -EBADMSG;
+    if (rd_u8(&r) != TP_REC_SOURCE_POS) return -EBADMSG;
     struct tp_source_pos s;
     memset(&s, 0, sizeof s);
     r_cstr(&r, s.source, sizeof s.source - 1);
     s.dev = r_uv(&r);
     s.ino = r_uv(&r);
     s.size = r_uv(&r);
-    s.head_hash = tp_rd_u64(&r);
+    s.head_hash = rd_u64(&r);
     s.offset = r_uv(&r);
     s.line = r_uv(&r);
-    s.eof = r_u8_max(&r, 0, 1);
+    s.events = r_uv(&r);
+    uint8_t fl = r_u8_max(&r, 0, 3);
+    s.eof = fl & 1;
+    s.begin = (fl & 2) != 0;
     if (r.err || tp_rd_left(&r)) return -EBADMSG;
     *ret = s;
     return 0;
@@ -397,6 +524,27 @@ int tp_rec_get_source_pos(const void *p, size_t n, struct tp_source_pos *ret)
             &(b)->ind.bb_middle, &(b)->ind.bb_lower, &(b)->ind.rsi, &(b)->ind.macd,                \
             &(b)->ind.macd_signal, &(b)->ind.macd_hist, &(b)->ind.atr, &(b)->ind.volatility        \
     }
+
+static const uint16_t bar_double_off[BAR_DOUBLES] = {offsetof(struct tp_bar, open),
+                                                     offsetof(struct tp_bar, high),
+                                                     offsetof(struct tp_bar, low),
+                                                     offsetof(struct tp_bar, close),
+                                                     offsetof(struct tp_bar, volume),
+                                                     offsetof(struct tp_bar, notional),
+                                                     offsetof(struct tp_bar, vwap),
+                                                     offsetof(struct tp_bar, buy_volume),
+                                                     offsetof(struct tp_bar, sell_volume),
+                                                     offsetof(struct tp_bar, ind.sma),
+                                                     offsetof(struct tp_bar, ind.ema),
+                                                     offsetof(struct tp_bar, ind.bb_upper),
+                                                     offsetof(struct tp_bar, ind.bb_middle),
+                                                     offsetof(struct tp_bar, ind.bb_lower),
+                                                     offsetof(struct tp_bar, ind.rsi),
+                                                     offsetof(struct tp_bar, ind.macd),
+                                                     offsetof(struct tp_bar, ind.macd_signal),
+                                                     offsetof(struct tp_bar, ind.macd_hist),
+                                                     offsetof(struct tp_bar, ind.atr),
+                                                     offsetof(struct tp_bar, ind.volatility)};
 
 int tp_rec_put_bar(struct tp_buf *b, const struct tp_bar *bar)
 {
@@ -423,27 +571,25 @@ int tp_rec_get_bar(const void *p, size_t n, struct tp_bar *ret)
 {
     struct tp_rd r;
     tp_rd_init(&r, p, n);
-    if (tp_rd_u8(&r) != TP_REC_BAR) return -EBADMSG;
+    if (rd_u8(&r) != TP_REC_BAR) return -EBADMSG;
     struct tp_bar bar;
     memset(&bar, 0, sizeof bar);
-    char name[TP_INSTR_NAMELEN + 1];
-    size_t nlen;
-    r_instr(&r, name, &nlen);
+    struct name nm;
+    r_instr(&r, &nm);
     uint64_t iv = r_uv(&r);
     if (iv == 0 || iv > INT64_MAX) r.err = true;
     bar.interval_ns = (int64_t)iv;
-    bar.ts = tp_rd_i64(&r);
+    bar.ts = (int64_t)rd_u64(&r);
     bar.first_ts = (int64_t)((uint64_t)bar.ts + unzigzag(r_uv(&r)));
     bar.last_ts = (int64_t)((uint64_t)bar.first_ts + unzigzag(r_uv(&r)));
     bar.trades = r_uv(&r);
     uint8_t fl = r_u8_max(&r, 0, 3);
     bar.final = fl & 1;
     bar.filled = (fl & 2) != 0;
-    double *const v[BAR_DOUBLES] = BAR_DOUBLE_PTRS(&bar);
     uint32_t bits;
-    r_doubles(&r, v, BAR_DOUBLES, 0, &bits);
+    r_doubles(&r, &bar, bar_double_off, BAR_DOUBLES, 0, &bits);
     if (r.err || tp_rd_left(&r)) return -EBADMSG;
-    int rc = intern(name, nlen, &bar.instr);
+    int rc = intern(&nm, &bar.instr);
     if (rc < 0) return rc;
     *ret = bar;
     return 0;
@@ -473,22 +619,23 @@ int tp_rec_get_anomaly(const void *p, size_t n, struct tp_anomaly *ret)
 {
     struct tp_rd r;
     tp_rd_init(&r, p, n);
-    if (tp_rd_u8(&r) != TP_REC_ANOMALY) return -EBADMSG;
+    if (rd_u8(&r) != TP_REC_ANOMALY) return -EBADMSG;
     struct tp_anomaly a;
     memset(&a, 0, sizeof a);
-    char name[TP_INSTR_NAMELEN + 1];
-    size_t nlen;
-    r_instr(&r, name, &nlen);
-    a.ts = tp_rd_i64(&r);
+    struct name nm;
+    r_instr(&r, &nm);
+    a.ts = (int64_t)rd_u64(&r);
     a.kind = r_u8_max(&r, TP_AN_RETURN_ZSCORE, TP_AN_GAP);
     uint64_t iv = r_uv(&r);
     if (iv > INT64_MAX) r.err = true;
     a.interval_ns = (int64_t)iv;
-    double *const v[3] = {&a.observed, &a.expected, &a.score};
+    static const uint16_t off[3] = {offsetof(struct tp_anomaly, observed),
+                                    offsetof(struct tp_anomaly, expected),
+                                    offsetof(struct tp_anomaly, score)};
     uint32_t bits;
-    r_doubles(&r, v, 3, 0, &bits);
+    r_doubles(&r, &a, off, 3, 0, &bits);
     if (r.err || tp_rd_left(&r)) return -EBADMSG;
-    int rc = intern(name, nlen, &a.instr);
+    int rc = intern(&nm, &a.instr);
     if (rc < 0) return rc;
     *ret = a;
     return 0;
@@ -516,20 +663,19 @@ int tp_rec_get_gap(const void *p, size_t n, struct tp_gap *ret)
 {
     struct tp_rd r;
     tp_rd_init(&r, p, n);
-    if (tp_rd_u8(&r) != TP_REC_GAP) return -EBADMSG;
+    if (rd_u8(&r) != TP_REC_GAP) return -EBADMSG;
     struct tp_gap g;
     memset(&g, 0, sizeof g);
-    char name[TP_INSTR_NAMELEN + 1];
-    size_t nlen;
-    r_instr(&r, name, &nlen);
-    g.ts = tp_rd_i64(&r);
+    struct name nm;
+    r_instr(&r, &nm);
+    g.ts = (int64_t)rd_u64(&r);
     g.first_missing = r_uv(&r);
     g.last_missing = r_uv(&r);
     uint8_t fl = r_u8_max(&r, 0, 3);
     g.by_time = fl & 1;
     g.backfilled = (fl & 2) != 0;
     if (r.err || tp_rd_left(&r)) return -EBADMSG;
-    int rc = intern(name, nlen, &g.instr);
+    int rc = intern(&nm, &g.instr);
     if (rc < 0) return rc;
     *ret = g;
     return 0;
@@ -556,7 +702,7 @@ int tp_rec_get_checkpoint(const void *p, size_t n, uint64_t *ret_input_next, con
 {
     struct tp_rd r;
     tp_rd_init(&r, p, n);
-    if (tp_rd_u8(&r) != TP_REC_CHECKPOINT) return -EBADMSG;
+    if (rd_u8(&r) != TP_REC_CHECKPOINT) return -EBADMSG;
     uint64_t next = r_uv(&r);
     uint64_t len = r_uv(&r);
     if (r.err || len != tp_rd_left(&r)) return -EBADMSG;

@@ -26,15 +26,20 @@ enum tp_rec_type {
     TP_REC_CHECKPOINT = 7,
 };
 
-/* Where a file source stands: written in the same commit as the records read before it. */
+/* Where a file source stands: written in the same commit as the records read before it
+ * (docs/ingest.md, "Replay sources", says how a source writes and resumes from them). */
 struct tp_source_pos {
-    char source[128];   /* the source's spec, e.g. "replay:/path/file.csv" */
+    char source[128];   /* the source's name, e.g. "replay:/path/file.csv" */
     uint64_t dev, ino;  /* file identity */
     uint64_t size;      /* size when first opened */
     uint64_t head_hash; /* hash of the first 64 KiB */
     uint64_t offset;    /* bytes consumed */
     uint64_t line;      /* lines consumed */
+    uint64_t events;    /* events the source produced from the file so far (eof records
+                         * included): the exact resume point (added) */
     bool eof;           /* the source reached the end (and wrote its eof records) */
+    bool begin;         /* opens a batch: the event records after it, up to this source's next
+                         * position record, are the source's next events (added) */
 };
 
 /* The type of a payload, or 0 when empty/unknown. */

@@ -11,6 +11,8 @@
  */
 #include <dirent.h>
 
+#include <sys/stat.h>
+
 #include "log/segment.h"
 
 static const uint8_t magic[8] = {'T', 'P', 'J', 'O', 'U', 'R', 'N', 'L'};
@@ -208,10 +210,16 @@ int tp_seg_frame(struct tp_segr *r, uint64_t pos, const uint8_t **payload, uint3
     return TP_FRAME_OK;
 }
 
-/* After an invalid frame at bad: is there a valid frame at any later byte? */
+/* After an invalid frame at bad: is there a valid frame at any later byte? A candidate whose
+ * length runs past the end of the file cannot be one and costs nothing but its header: the
+ * budget counts the bytes actually checked. (Counting claimed lengths instead made the
+ * random "lengths" inside a large record torn by a crash exhaust the budget within a few
+ * dozen bytes, and a torn tail was then reported as corruption.) */
 static int resync(struct tp_segr *r, uint64_t bad, struct tp_seg_scan *s)
 {
-    uint64_t spent = 0;
+    uint64_t spent = 0, size = UINT64_MAX;
+    struct stat sb;
+    if (fstat(r->fd, &sb) == 0 && sb.st_size >= 0) size = (uint64_t)sb.st_size;
     for (uint64_t q = bad + 1;; q++) {
         const uint8_t *h;
         ssize_t k = tp_segr_peek(r, q, TP_FRAME_HDR, &h);
@@ -224,6 +232,7 @@ static int resync(struct tp_segr *r, uint64_t bad, struct tp_seg_scan *s)
         uint32_t n = tp_le32_get(h);
         spent += TP_FRAME_HDR;
         if (n > TP_JOURNAL_MAX_RECORD) continue;
+        if (size != UINT64_MAX && q + TP_FRAME_HDR + n > size) continue;
         spent += n;
         if (spent > RESYNC_BUDGET) {
             s->st = TP_SCAN_CORRUPT;

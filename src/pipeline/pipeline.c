@@ -3,7 +3,10 @@
  * clean shutdown (see pipeline.h for the picture).
  *
  * The writer thread drains every ring in turn, up to WRITE_BATCH events per ring per pass, so
- * a busy source cannot starve a quiet one; each event becomes one TP_REC_EVENT record. It makes
+ * a busy source cannot starve a quiet one; each event becomes one TP_REC_EVENT record, and
+ * each BEGIN/END position marker of a replay source one TP_REC_SOURCE_POS record (the source
+ * says what it holds: ops->position). A batch that a BEGIN opened is written to its END before
+ * the writer turns to another ring (source.h, "Positions", invariant 1). It makes
  * records visible (tp_journal_flush) whenever it finds the rings empty and at least every
  * FLUSH_EVERY while busy; durability is the journal's business (its committer in group mode),
  * except in TP_SYNC_EVERY mode where the writer commits after each pass that wrote anything.
@@ -51,8 +54,9 @@ struct tp_pipeline {
     _Atomic uint64_t proc_checkpoint; /* its last checkpoint's input offset, for retention */
     pthread_t writer;
     bool writer_on;
-    _Atomic bool stopping; /* every source joined: drain and end (invariant 2) */
-    _Atomic int werr;      /* the writer's first failure */
+    bool batch_open[TP_PIPELINE_MAX_SOURCES]; /* (writer) ring i's BEGIN written, END not yet */
+    _Atomic bool stopping;                    /* every source joined: drain and end (invariant 2) */
+    _Atomic int werr;                         /* the writer's first failure */
     _Atomic uint64_t events;
     _Atomic uint64_t rejected; /* events the record codec refused (a source bug) */
     int64_t started_mono;
@@ -175,10 +179,39 @@ void tp_pipeline_stats(const struct tp_pipeline *p, struct tp_pipeline_stats *re
 
 /* ---- the writer thread ------------------------------------------------------------------ */
 
-static int write_events(struct tp_pipeline *p, struct tp_buf *b, const struct tp_event *ev,
-                        size_t n)
+/* A BEGIN or END marker of ring r's source as a position record. */
+static int write_position(struct tp_pipeline *p, size_t r, struct tp_buf *b,
+                          const struct tp_event *mark)
 {
+    struct tp_source *src = p->src[r];
+    struct tp_source_pos pos;
+    memset(&pos, 0, sizeof pos);
+    src->ops->position(src, mark, &pos);
+    pos.begin = mark->status == TP_MARK_BEGIN;
+    tp_buf_reset(b);
+    int rc = tp_rec_put_source_pos(b, &pos);
+    if (rc < 0) {
+        tp_error("journal writer: source %s gave a position the codec refused: %s", src->spec,
+                 strerror(-rc));
+        return rc;
+    }
+    p->batch_open[r] = pos.begin;
+    return tp_journal_append(p->j, b->p, b->len, NULL);
+}
+
+/* Writes ring r's slots ev[0..n); *events gets how many were events. */
+static int write_events(struct tp_pipeline *p, size_t r, struct tp_buf *b,
+                        const struct tp_event *ev, size_t n, size_t *events)
+{
+    *events = 0;
     for (size_t i = 0; i < n; i++) {
+        if (ev[i].kind == TP_KIND_MARK) {
+            if (ev[i].status == TP_MARK_PAD) continue;
+            if (!p->src[r]->ops->position) return -EINVAL; /* a source bug */
+            int rc = write_position(p, r, b, &ev[i]);
+            if (rc < 0) return rc;
+            continue;
+        }
         tp_buf_reset(b);
         int rc = tp_rec_put_event(b, &ev[i]);
         if (rc < 0) {
@@ -191,6 +224,7 @@ static int write_events(struct tp_pipeline *p, struct tp_buf *b, const struct tp
         }
         rc = tp_journal_append(p->j, b->p, b->len, NULL);
         if (rc < 0) return rc;
+        ++*events;
     }
     /* Provisional: the dashboard sees events as soon as they are in the log's buffer, like a
      * tickerplant publishing what it has logged before fsync (DESIGN.md §1 "Serve"). */
@@ -216,18 +250,23 @@ static void *writer_main(void *arg)
     bool dirty = false; /* appended since the last flush */
     bool retain = p->o.retention_bytes || p->o.retention_age_ns;
     for (;;) {
-        size_t got = 0;
+        size_t got = 0, events = 0;
         for (size_t i = 0; i < p->nring && rc == 0; i++) {
-            const struct tp_event *ev;
-            size_t n = tp_ring_peek(&p->ring[i], WRITE_BATCH, &ev);
-            if (!n) continue;
-            rc = write_events(p, &b, ev, n);
-            tp_ring_release(&p->ring[i], n);
-            got += n;
+            /* An open batch is written to its end first (it was committed whole, so the rest
+             * is there; a ring found empty anyway is left rather than waited for). */
+            do {
+                const struct tp_event *ev;
+                size_t n = tp_ring_peek(&p->ring[i], WRITE_BATCH, &ev), k = 0;
+                if (!n) break;
+                rc = write_events(p, i, &b, ev, n, &k);
+                tp_ring_release(&p->ring[i], n);
+                got += n;
+                events += k;
+            } while (rc == 0 && p->batch_open[i]);
         }
         if (rc < 0) break;
         if (got) {
-            atomic_fetch_add_explicit(&p->events, got, memory_order_relaxed);
+            atomic_fetch_add_explicit(&p->events, events, memory_order_relaxed);
             atomic_store_explicit(&p->last_append_mono, tp_mono_ns(), memory_order_relaxed);
             dirty = true;
         }
@@ -274,43 +313,68 @@ static void log_recovery(const struct tp_pipeline *p, const struct tp_journal_re
         tp_info("journal %s: no torn tail", p->jdir);
 }
 
-static int read_tail(struct tp_pipeline *p, uint64_t from);
+static int read_records(struct tp_pipeline *p, uint64_t from, uint64_t to, bool tail);
 
-/* Shows the journal's last records to the sources that want them. */
+/* Shows the journal's last records to the sources that want them, and every older position
+ * record to the sources that record positions. */
 static int resume_sources(struct tp_pipeline *p)
 {
-    bool want = false;
-    for (size_t i = 0; i < p->nsrc; i++) want |= p->src[i]->ops->resume != NULL;
+    bool want = false, want_pos = false;
+    for (size_t i = 0; i < p->nsrc; i++) {
+        want |= p->src[i]->ops->resume != NULL || p->src[i]->ops->resume_pos != NULL;
+        want_pos |= p->src[i]->ops->resume_pos != NULL;
+    }
     uint64_t next = tp_journal_next_offset(p->j), first = tp_journal_first_offset(p->j);
     uint64_t from = next - first > p->o.resume_records ? next - p->o.resume_records : first;
     int rc = 0;
-    if (want && from < next) rc = read_tail(p, from);
+    /* A replay source's last position may be older than the tail (another source wrote much
+     * since): the positions before the tail are scanned too (a read of the whole journal, at
+     * the cursor's speed; only with such a source). */
+    if (want_pos && first < from) rc = read_records(p, first, from, false);
+    if (rc == 0 && want && from < next) rc = read_records(p, from, next, true);
     /* The sources saw the whole history when it starts at offset 0 and all of it was read. */
     bool whole = rc == 0 && from == 0 && (next == 0 || want);
-    for (size_t i = 0; i < p->nsrc && rc == 0; i++)
-        if (p->src[i]->ops->resume_end) p->src[i]->ops->resume_end(p->src[i], whole);
+    for (size_t i = 0; i < p->nsrc && rc == 0; i++) {
+        struct tp_source *s = p->src[i];
+        if (s->ops->resume_end) s->ops->resume_end(s, whole);
+        int err = atomic_load_explicit(&s->error, memory_order_acquire);
+        if (err < 0) {
+            tp_error("source %s cannot continue the journal (see above)", s->spec);
+            rc = err;
+        }
+    }
     return rc;
 }
 
-/* Shows the journal's records [from, next) to the sources. */
-static int read_tail(struct tp_pipeline *p, uint64_t from)
+/* Shows the journal's records [from, to) to the sources: events and positions (tail), or
+ * positions only (!tail). */
+static int read_records(struct tp_pipeline *p, uint64_t from, uint64_t to, bool tail)
 {
-    uint64_t next = tp_journal_next_offset(p->j);
     struct tp_cursor *c;
     int rc = tp_cursor_open(p->jdir, from, p->j, false, &c);
     if (rc < 0) {
-        tp_error("journal %s: cannot read its tail from offset %llu: %s", p->jdir,
+        tp_error("journal %s: cannot read its records from offset %llu: %s", p->jdir,
                  (unsigned long long)from, strerror(-rc));
         return rc;
     }
-    uint64_t seen = 0;
+    uint64_t seen = 0, positions = 0;
     for (;;) {
         const void *rec;
         size_t n;
         uint64_t off;
         rc = tp_cursor_next(c, &rec, &n, &off);
         if (rc <= 0) break;
-        if (tp_rec_type(rec, n) != TP_REC_EVENT) continue;
+        if (off >= to) break;
+        enum tp_rec_type t = tp_rec_type(rec, n);
+        if (t == TP_REC_SOURCE_POS) {
+            struct tp_source_pos pos;
+            if (tp_rec_get_source_pos(rec, n, &pos) < 0) continue;
+            for (size_t i = 0; i < p->nsrc; i++)
+                if (p->src[i]->ops->resume_pos) p->src[i]->ops->resume_pos(p->src[i], &pos, tail);
+            positions++;
+            continue;
+        }
+        if (!tail || t != TP_REC_EVENT) continue;
         struct tp_event e;
         if (tp_rec_get_event(rec, n, &e) < 0) continue;
         for (size_t i = 0; i < p->nsrc; i++)
@@ -318,11 +382,13 @@ static int read_tail(struct tp_pipeline *p, uint64_t from)
         seen++;
     }
     if (rc < 0)
-        tp_error("journal %s: bad record in its tail at %s: %s", p->jdir, tp_cursor_where(c),
-                 strerror(-rc));
+        tp_error("journal %s: bad record at %s: %s", p->jdir, tp_cursor_where(c), strerror(-rc));
+    else if (tail)
+        tp_info("sources resume after offset %llu (%llu event and %llu position record(s) read)",
+                (unsigned long long)to, (unsigned long long)seen, (unsigned long long)positions);
     else
-        tp_info("sources resume after offset %llu (%llu event record(s) read)",
-                (unsigned long long)next, (unsigned long long)seen);
+        tp_info("journal %s: %llu position record(s) before offset %llu", p->jdir,
+                (unsigned long long)positions, (unsigned long long)to);
     tp_cursor_close(c);
     return rc < 0 ? rc : 0;
 }

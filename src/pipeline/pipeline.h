@@ -13,8 +13,10 @@
  * into tp_pipeline_opts.
  *
  * Start: open the input journal (recovery report logged: torn tail cut, which file, how many
- * bytes), show each source the journal's last records (tp_source_ops.resume) so it continues
- * where the log ends, start the writer, then the sources.
+ * bytes), show each source the journal's last records (tp_source_ops.resume) and the position
+ * records of replay sources (tp_source_ops.resume_pos, all of them) so it continues where the
+ * log ends, start the writer, then the sources. A source that refuses the journal (a replay
+ * file that changed) sets its error in resume_end and the start fails.
  *
  * Stop (a stop signal, every source at its end with exit_at_eof, or a failure): stop the
  * sources (each writes its last records and is joined), let the writer drain every ring,

@@ -61,9 +61,6 @@ static void put_text(struct tp_buf *b, int *rc, bool sep, const char *s, size_t 
     put_raw(b, rc, false, "\"", 1);
 }
 
-static const double p10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10,
-                             1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21};
-
 static const char dig2[] = "00010203040506070809101112131415161718192021222324252627282930313233"
                            "34353637383940414243444546474849505152535455565758596061626364656667"
                            "6869707172737475767778798081828384858687888990919293949596979899";
@@ -90,96 +87,24 @@ static char *put_digits(char *o, uint64_t v, int width)
     return o + (sizeof t - (size_t)n);
 }
 
-/* Writes [-]D·10^-k in plain notation without trailing fraction zeros; returns the length. */
-static size_t put_decimal(char *out, bool neg, uint64_t d, int k)
+/* Two digits of v < 100. */
+static inline char *put2(char *o, unsigned v)
 {
-    while (k > 0 && d % 10 == 0) d /= 10, k--;
-    /* D < 10^17, so from k = 17 on the integer part is 0 (and 10^20 exceeds uint64) */
-    uint64_t pk = k < 17 ? (uint64_t)p10[k] : 0;
-    char *o = out;
-    if (neg) *o++ = '-';
-    o = put_digits(o, pk ? d / pk : 0, 1);
-    if (k) {
-        *o++ = '.';
-        o = put_digits(o, pk ? d % pk : d, k);
-    }
-    *o = 0;
-    return (size_t)(o - out);
+    memcpy(o, dig2 + 2 * v, 2);
+    return o + 2;
 }
 
-static unsigned __int128 pow10_128(int k)
+/* A number field (null when not finite) written at o; returns the end. */
+static inline char *num_at(char *o, double v)
 {
-    return k <= 19 ? (unsigned __int128)(uint64_t)p10[k]
-                   : (unsigned __int128)(uint64_t)p10[19] * (uint64_t)p10[k - 19];
-}
-
-/* 16 or 17 significant digits, exactly as tp_num_format (which takes the correctly rounded
- * 16-digit form if it reads back as a, else the 17-digit one): with a = f·2^-s (f < 2^53,
- * s ≤ 72 here) and X = f·10^k < 2^127, the k-fraction-digit neighbours of a are Q = X >> s
- * and Q + 1, and R = X mod 2^s says which is nearer (2R vs 2^s) and whether it lies inside
- * a's rounding interval (distance below half the gap to the next double: 10^k / 2^(s+1),
- * half that below a power of two). Ties and boundary cases, where rounding rules decide,
- * return 0 so the caller falls back. k: fraction digits that give a 16-digit integer part. */
-static size_t long_num(double a, bool neg, int k, char *out)
-{
-    int e2;
-    double mant = frexp(a, &e2);
-    uint64_t f = (uint64_t)ldexp(mant, 53);
-    int s = 53 - e2;
-    if (s <= 0 || s > 100) return 0;
-    for (int digits = 16; digits <= 17; digits++, k++) {
-        if (k > 22) return 0;
-        unsigned __int128 tenk = pow10_128(k), one = (unsigned __int128)1 << s;
-        unsigned __int128 x = (unsigned __int128)f * tenk;
-        unsigned __int128 r = x & (one - 1);
-        if (2 * r == one) return 0; /* exactly halfway between two candidates */
-        bool up = 2 * r > one;
-        uint64_t d = (uint64_t)(x >> s) + up;
-        uint64_t lo = (uint64_t)p10[digits - 1];
-        if (d < lo || d >= 10 * lo) return 0;
-        if (digits == 17) return put_decimal(out, neg, d, k);
-        unsigned __int128 dist = up ? 2 * (one - r) : (f == UINT64_C(1) << 52 ? 4 * r : 2 * r);
-        if (dist == tenk) return 0; /* on the boundary: ties-to-even decides */
-        if (dist < tenk) return put_decimal(out, neg, d, k);
-    }
-    return 0;
-}
-
-/* tp_num_format without its snprintf/strtod search, for 1e-6 ≤ |v| < 1e15 (plain notation).
- * Take k so that v·10^k has 15 integer digits and m = v·10^k rounded to an integer (checked
- * with fma to be the nearest, so m is the correctly rounded 15-digit form tp_num_format starts
- * from). As m < 2^53 and 10^k are exact, m / 10^k is the correctly rounded value of the decimal,
- * i.e. what a parser returns: if it is v, the decimal reads back as v, and since any shorter
- * form that reads back is this one with trailing zeros dropped (DBL_DIG = 15), dropping them
- * gives the shortest form. Otherwise no form of ≤ 15 digits exists: long_num. Returns the
- * length, or 0 to fall back to tp_num_format. */
-static size_t fast_num(double v, char *out)
-{
-    double a = fabs(v);
-    if (!(a >= 1e-6 && a < 1e15)) return 0;
-    int e2;
-    frexp(a, &e2);                                           /* 2^(e2-1) ≤ a < 2^e2 */
-    int k = 14 - (int)floor((e2 - 1) * 0.30102999566398120); /* ≈ 14 - floor(log10 a) */
-    if (k < 0) k = 0;
-    if (k > 20) k = 20;
-    while (k > 0 && a * p10[k] >= 1e15) k--;
-    while (k < 20 && a * p10[k] < 1e14) k++;
-    double m = nearbyint(a * p10[k]);
-    if (!(fabs(fma(a, p10[k], -m)) < 0.5)) return 0;
-    if (m / p10[k] == a) return put_decimal(out, v < 0, (uint64_t)m, k);
-    return long_num(a, v < 0, k + 1, out);
+    if (!isfinite(v)) return o;
+    return o + tp_num_format(v, o);
 }
 
 static void put_num(struct tp_buf *b, int *rc, bool sep, double v)
 {
-    if (!isfinite(v)) { /* null */
-        put_raw(b, rc, sep, "", 0);
-        return;
-    }
     char t[TP_NUM_STRLEN];
-    size_t n = fast_num(v, t);
-    if (!n) n = tp_num_format(v, t);
-    put_raw(b, rc, sep, t, n);
+    put_raw(b, rc, sep, t, (size_t)(num_at(t, v) - t));
 }
 
 static void put_u64(struct tp_buf *b, int *rc, bool sep, uint64_t v)
@@ -196,31 +121,48 @@ static void put_i64(struct tp_buf *b, int *rc, bool sep, int64_t v)
     put_raw(b, rc, sep, t, (size_t)(o - t));
 }
 
-/* tp_time_format without snprintf, for years 0..9999 (else it falls back to it). */
+/* tp_time_format without snprintf, for years 0..9999 (else it falls back to it). The text
+ * up to the minute ("2024-01-01T00:00:") is kept per thread for the last minute printed: the
+ * times of a bar row (and of consecutive rows) mostly share it. */
 static size_t fast_time(int64_t ns, char *out)
 {
+    static _Thread_local int64_t last_min = INT64_MIN;
+    static _Thread_local char last_pre[17];
     int64_t secs = tp_floor_div(ns, TP_NS_PER_SEC);
-    int64_t frac = ns % TP_NS_PER_SEC;
-    if (frac < 0) frac += TP_NS_PER_SEC;
-    int64_t days = tp_floor_div(secs, 86400);
-    int64_t sod = secs - days * 86400;
-    int64_t y;
-    unsigned mo, d;
-    tp_civil_from_days(days, &y, &mo, &d);
-    if (y < 0 || y > 9999) return tp_time_format(ns, out);
-    char *o = put_digits(out, (uint64_t)y, 4);
-    *o++ = '-';
-    o = put_digits(o, mo, 2);
-    *o++ = '-';
-    o = put_digits(o, d, 2);
-    *o++ = 'T';
-    o = put_digits(o, (uint64_t)(sod / 3600), 2);
-    *o++ = ':';
-    o = put_digits(o, (uint64_t)(sod / 60 % 60), 2);
-    *o++ = ':';
-    o = put_digits(o, (uint64_t)(sod % 60), 2);
+    int64_t frac = ns - secs * TP_NS_PER_SEC;
+    int64_t min = tp_floor_div(secs, 60);
+    unsigned sec = (unsigned)(secs - min * 60);
+    if (min != last_min) {
+        int64_t days = tp_floor_div(min, 1440);
+        unsigned mod = (unsigned)(min - days * 1440);
+        int64_t y;
+        unsigned mo, d;
+        tp_civil_from_days(days, &y, &mo, &d);
+        if (y < 0 || y > 9999) return tp_time_format(ns, out);
+        char *o = put2(last_pre, (unsigned)(y / 100));
+        o = put2(o, (unsigned)(y % 100));
+        *o++ = '-';
+        o = put2(o, mo);
+        *o++ = '-';
+        o = put2(o, d);
+        *o++ = 'T';
+        o = put2(o, mod / 60);
+        *o++ = ':';
+        o = put2(o, mod % 60);
+        *o = ':';
+        last_min = min;
+    }
+    char *o = out;
+    memcpy(o, last_pre, sizeof last_pre);
+    o += sizeof last_pre;
+    o = put2(o, sec);
     *o++ = '.';
-    o = put_digits(o, (uint64_t)frac, 9);
+    uint32_t f = (uint32_t)frac; /* 9 digits */
+    o = put2(o, f / 10000000);
+    o = put2(o, f / 100000 % 100);
+    o = put2(o, f / 1000 % 100);
+    o = put2(o, f / 10 % 100);
+    *o++ = (char)('0' + f % 10);
     *o++ = 'Z';
     *o = 0;
     return (size_t)(o - out);
@@ -235,20 +177,23 @@ static void put_time(struct tp_buf *b, int *rc, bool sep, int64_t ns)
 
 /* An interval; 0 is null (per-trade detectors). The last one formatted is remembered: a
  * table has a handful of intervals. */
-static void put_interval(struct tp_buf *b, int *rc, bool sep, int64_t ns)
+static size_t interval_text(int64_t ns, char t[32])
 {
     static _Thread_local int64_t last_ns;
     static _Thread_local char last[32];
     static _Thread_local size_t last_n;
-    if (ns <= 0) {
-        put_raw(b, rc, sep, "", 0);
-        return;
-    }
     if (ns != last_ns) {
         last_n = tp_duration_format(ns, last, sizeof last);
         last_ns = ns;
     }
-    put_raw(b, rc, sep, last, last_n);
+    memcpy(t, last, last_n);
+    return last_n;
+}
+
+static void put_interval(struct tp_buf *b, int *rc, bool sep, int64_t ns)
+{
+    char t[32];
+    put_raw(b, rc, sep, t, ns > 0 ? interval_text(ns, t) : 0);
 }
 
 static void put_instr(struct tp_buf *b, int *rc, bool sep, uint32_t id)
@@ -269,39 +214,57 @@ static int finish(struct tp_buf *b, size_t mark, int rc)
     return rc;
 }
 
+/* The longest bar row: a name, an interval, 3 times, 20 numbers, a count, 25 commas and a
+ * line break, each field at its longest. */
+#define BAR_ROW_MAX (TP_INSTR_NAMELEN + 32 + 3 * TP_TIME_STRLEN + 20 * TP_NUM_STRLEN + 24 + 26)
+
+/* Bars are most of the output: the row is written straight into reserved space, with one
+ * capacity check. Instrument names never need quoting (the table accepts only
+ * [a-z0-9_]:[A-Z0-9._-]). */
 int tp_csv_put_bar(struct tp_buf *b, const struct tp_bar *x)
 {
-    size_t mark = b->len;
-    int rc = 0;
-    put_instr(b, &rc, false, x->instr);
-    put_interval(b, &rc, true, x->interval_ns);
-    put_time(b, &rc, true, x->ts);
-    put_num(b, &rc, true, x->open);
-    put_num(b, &rc, true, x->high);
-    put_num(b, &rc, true, x->low);
-    put_num(b, &rc, true, x->close);
-    put_num(b, &rc, true, x->volume);
-    put_num(b, &rc, true, x->notional);
-    put_num(b, &rc, true, x->vwap);
-    put_u64(b, &rc, true, x->trades);
-    put_num(b, &rc, true, x->buy_volume);
-    put_num(b, &rc, true, x->sell_volume);
-    put_time(b, &rc, true, x->first_ts);
-    put_time(b, &rc, true, x->last_ts);
+    int rc = tp_buf_reserve(b, BAR_ROW_MAX);
+    if (rc) return rc;
+    char *o = b->p + b->len;
+    const char *name = tp_instr_name(x->instr);
+    size_t n = strlen(name);
+    memcpy(o, name, n);
+    o += n;
+    *o++ = ',';
+    if (x->interval_ns > 0) {
+        char t[32];
+        size_t k = interval_text(x->interval_ns, t);
+        memcpy(o, t, k);
+        o += k;
+    }
+    *o++ = ',';
+    o += fast_time(x->ts, o);
+    const double head[] = {x->open, x->high, x->low, x->close, x->volume, x->notional, x->vwap};
+    for (size_t i = 0; i < TP_ARRAY_LEN(head); i++) {
+        *o++ = ',';
+        o = num_at(o, head[i]);
+    }
+    *o++ = ',';
+    o = put_digits(o, x->trades, 1);
+    *o++ = ',';
+    o = num_at(o, x->buy_volume);
+    *o++ = ',';
+    o = num_at(o, x->sell_volume);
+    *o++ = ',';
+    o += fast_time(x->first_ts, o);
+    *o++ = ',';
+    o += fast_time(x->last_ts, o);
     const struct tp_ind_values *v = &x->ind;
-    put_num(b, &rc, true, v->sma);
-    put_num(b, &rc, true, v->ema);
-    put_num(b, &rc, true, v->bb_upper);
-    put_num(b, &rc, true, v->bb_middle);
-    put_num(b, &rc, true, v->bb_lower);
-    put_num(b, &rc, true, v->rsi);
-    put_num(b, &rc, true, v->macd);
-    put_num(b, &rc, true, v->macd_signal);
-    put_num(b, &rc, true, v->macd_hist);
-    put_num(b, &rc, true, v->atr);
-    put_num(b, &rc, true, v->volatility);
-    end_line(b, &rc);
-    return finish(b, mark, rc);
+    const double ind[] = {v->sma,  v->ema,         v->bb_upper,  v->bb_middle, v->bb_lower,  v->rsi,
+                          v->macd, v->macd_signal, v->macd_hist, v->atr,       v->volatility};
+    for (size_t i = 0; i < TP_ARRAY_LEN(ind); i++) {
+        *o++ = ',';
+        o = num_at(o, ind[i]);
+    }
+    *o++ = '\n';
+    b->len = (size_t)(o - b->p);
+    b->p[b->len] = 0;
+    return 0;
 }
 
 int tp_csv_put_anomaly(struct tp_buf *b, const struct tp_anomaly *a)

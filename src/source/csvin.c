@@ -25,6 +25,9 @@
  */
 #include <ctype.h>
 #include <fcntl.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 #include <math.h>
 #include <strings.h>
 #include <sys/stat.h>
@@ -35,7 +38,7 @@
 #include "source/csvin.h"
 
 #define BLOCK     (1u << 20)
-#define IC_SLOTS  512 /* instrument cache entries (a power of two) */
+#define IC_SLOTS  4096 /* instrument cache entries (a power of two); 3/4 of them used */
 #define IC_MAXLEN TP_INSTR_NAMELEN
 
 static const char *const field_names[TP_CF_COUNT] = {
@@ -251,20 +254,35 @@ static inline void add_field(struct tp_csvin *r, const char *p, size_t n)
     r->nf++;
 }
 
-/* Splits a line without quotes at commas. */
-static void split_plain(struct tp_csvin *r, const char *p, size_t n)
+/* Splits a line at commas if it has no quote: true and the fields set, or false (a quote:
+ * the caller parses it as quoted). One pass, sixteen bytes at a time where SSE2 exists (every
+ * x86-64), comparing for ',' and '"' at once; the scalar loop does the rest. */
+static bool split_unquoted(struct tp_csvin *r, const char *p, size_t n)
 {
-    const char *e = p + n;
+    const char *e = p + n, *start = p, *q = p;
     r->nf = 0;
-    for (;;) {
-        const char *c = memchr(p, ',', (size_t)(e - p));
-        if (!c) {
-            add_field(r, p, (size_t)(e - p));
-            return;
+#ifdef __SSE2__
+    const __m128i comma = _mm_set1_epi8(','), quote = _mm_set1_epi8('"');
+    for (; e - q >= 16; q += 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)q);
+        if (_mm_movemask_epi8(_mm_cmpeq_epi8(v, quote))) return false;
+        unsigned m = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, comma));
+        for (; m; m &= m - 1) {
+            const char *c = q + __builtin_ctz(m);
+            add_field(r, start, (size_t)(c - start));
+            start = c + 1;
         }
-        add_field(r, p, (size_t)(c - p));
-        p = c + 1;
     }
+#endif
+    for (; q < e; q++) {
+        if (*q == '"') return false;
+        if (*q == ',') {
+            add_field(r, start, (size_t)(q - start));
+            start = q + 1;
+        }
+    }
+    add_field(r, start, (size_t)(e - start));
+    return true;
 }
 
 enum qres { Q_OK, Q_MORE, Q_BAD, Q_LONG };
@@ -416,8 +434,7 @@ static int next_record(struct tp_csvin *r)
             consume(r, r->pos + line_end, nl ? 1 : 0);
             continue;
         }
-        if (TP_LIKELY(!memchr(s, '"', content))) {
-            split_plain(r, s, content);
+        if (TP_LIKELY(split_unquoted(r, s, content))) {
             consume(r, r->pos + line_end, nl ? 1 : 0);
             return REC_FIELDS;
         }
@@ -528,11 +545,14 @@ static int other_field(const struct tp_csvin *r, enum tp_csv_field f, double *ou
     }
 }
 
+/* Mixes the first and the last 8 bytes and the length: names differ there. */
 static uint32_t ic_hash(const char *p, size_t n)
 {
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < n; i++) h = (h ^ (uint8_t)p[i]) * 16777619u;
-    return h;
+    uint64_t a = 0, b = 0;
+    memcpy(&a, p, n < 8 ? n : 8);
+    if (n > 8) memcpy(&b, p + n - 8, 8);
+    uint64_t h = (a ^ (b * 0x9e3779b97f4a7c15ull) ^ n) * 0xff51afd7ed558ccdull;
+    return (uint32_t)(h >> 32);
 }
 
 /* Resolves an instrument column value: a valid name, or venue:symbol normalized (the raw

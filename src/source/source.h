@@ -18,6 +18,22 @@
  *   - replayable (`live` false: files, kafka, the unpaced simulator): wait for space
  *     (tp_source_wait_space) — its input can be produced again, so nothing is lost.
  *
+ * Positions (sources whose input can be read again from a known place: replay files). Such a
+ * source puts its events in its ring in *batches*: one BEGIN marker, the batch's events, one
+ * END marker, all committed at once (one tp_ring_commit of contiguous slots). Markers are ring
+ * slots of kind TP_KIND_MARK, never events (the record codec refuses the kind). The journal
+ * writer turns each BEGIN/END marker into a TP_REC_SOURCE_POS record (ops->position says what
+ * it holds; `begin` set for BEGIN) and skips PAD markers (filler a source commits when a batch
+ * would not fit before the ring's wrap). Invariants:
+ *   1. A batch reaches the journal contiguously: once the writer has appended a BEGIN, it
+ *      appends nothing from another ring before that batch's END.
+ *   2. So an END position is never journaled before the events it covers (the journal is a
+ *      prefix of what was appended, and a crash keeps a prefix of it), and after a crash the
+ *      journal ends either after a complete batch or inside one whose BEGIN is the source's
+ *      last position record: the event records after that BEGIN are the batch's first events.
+ * At start the source is shown its position records (resume_pos) and the events after them
+ * (resume), and so knows exactly how many of its events the journal holds.
+ *
  * Threads: fields marked (src) belong to the source's thread once started; atomics may be read
  * by any thread; everything else is set by the pipeline (main thread) before start.
  */
@@ -27,8 +43,18 @@
 #include <pthread.h>
 
 #include "core/ring.h"
+#include "log/record.h"
 
 struct tp_source;
+
+/* Ring slots that are not events (see "Positions" above): kind TP_KIND_MARK, status one of
+ * enum tp_mark; the other fields are the source's own business (ops->position reads them). */
+#define TP_KIND_MARK 0xff
+enum tp_mark {
+    TP_MARK_PAD = 1,   /* filler: the writer skips it */
+    TP_MARK_BEGIN = 2, /* a batch starts: journaled as a position record with begin set */
+    TP_MARK_END = 3,   /* the batch ends: journaled as a position record */
+};
 
 struct tp_source_ops {
     const char *kind; /* "sim", "replay", ... */
@@ -36,8 +62,19 @@ struct tp_source_ops {
      * of the input journal, oldest first; e is borrowed for the call. */
     void (*resume)(struct tp_source *s, const struct tp_event *e);
     /* Optional. Called (main thread, before start) after the tail was shown; `whole` is true
-     * when what was shown is the journal's entire history (nothing older exists). */
+     * when what was shown is the journal's entire history (nothing older exists). A source
+     * that cannot continue (its input changed) logs why and sets `error` (a negative errno):
+     * the pipeline then does not start. */
     void (*resume_end)(struct tp_source *s, bool whole);
+    /* Optional (added). Called (main thread, before start) with each TP_REC_SOURCE_POS record
+     * of the input journal, oldest first: first those older than the tail (in_tail false, with
+     * no resume() call among them), then those of the tail, interleaved with the resume()
+     * calls in journal order. pos is borrowed for the call. */
+    void (*resume_pos)(struct tp_source *s, const struct tp_source_pos *pos, bool in_tail);
+    /* Required from a source that puts BEGIN/END markers in its ring (added): fills *ret with
+     * the position record the marker stands for. Called on the journal writer's thread: it
+     * may read only the marker and what the source set before start. */
+    void (*position)(struct tp_source *s, const struct tp_event *mark, struct tp_source_pos *ret);
     /* The source's body, run on its own thread by tp_source_start. Returns when
      * tp_source_stopping() becomes true (after writing its last records) or when the source
      * reached its end (after setting `ended`). 0, or a negative errno (the pipeline fails). */

@@ -53,7 +53,12 @@ expect_usage "--role" --role boss
 expect_usage "--retention-age" --retention-age forever
 expect_usage "--source" --source binance:BTC-USDT
 expect_usage "--source" --source okx:BTC-USDT
-expect_usage "--source" --source replay:/tmp/file.csv
+expect_usage "missing.csv" --source "replay:$tmp/missing.csv"
+printf 'ts,instrument,price,size\n' >"$tmp/ok.csv"
+expect_usage "speed" --source "replay:$tmp/ok.csv@0"
+expect_usage "--source" --source "replay:$tmp/ok.csv@fast"
+expect_usage "another replay source" --source "replay:$tmp/ok.csv" --source "replay:$tmp/./ok.csv@2" \
+    --exit-at-eof --http off
 expect_usage "--source" --source kafka:tickpipe.ticks
 expect_usage "--source" --source nonsense
 expect_usage "--source" --source sim:BTC-USD,NOPE

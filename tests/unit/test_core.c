@@ -1,6 +1,7 @@
 /*
  * test_core.c — times, decimal numbers, buffers, instruments, events.
  */
+#include <float.h>
 #include <locale.h>
 
 #include "core/buf.h"
@@ -170,6 +171,91 @@ static void test_num_format(void)
     }
 }
 
+/* The reference tp_num_format checks its fast path against: the correctly rounded 15-, 16-,
+ * 17-digit form (printf), the first that strtod reads back, laid out as JavaScript does. */
+static void ref_format(double v, char *out, size_t cap)
+{
+    if (v == 0) {
+        snprintf(out, cap, "0");
+        return;
+    }
+    char tmp[40];
+    for (int prec = fabs(v) < DBL_MIN ? 1 : 15; prec <= 17; prec++) {
+        snprintf(tmp, sizeof tmp, "%.*e", prec - 1, fabs(v));
+        if (prec == 17 || strtod(tmp, NULL) == fabs(v)) break;
+    }
+    char dig[24];
+    int k = 0;
+    char *p = tmp;
+    for (; *p && *p != 'e'; p++)
+        if (*p >= '0' && *p <= '9') dig[k++] = *p;
+    int e = (int)strtol(p + 1, NULL, 10) + 1;
+    while (k > 1 && dig[k - 1] == '0') k--;
+    size_t o = 0;
+    if (v < 0) out[o++] = '-';
+    if (e > -6 && e <= 21) {
+        if (e <= 0) {
+            out[o++] = '0';
+            out[o++] = '.';
+            for (int z = 0; z < -e; z++) out[o++] = '0';
+            for (int j = 0; j < k; j++) out[o++] = dig[j];
+        } else if (k <= e) {
+            for (int j = 0; j < k; j++) out[o++] = dig[j];
+            for (int z = k; z < e; z++) out[o++] = '0';
+        } else {
+            for (int j = 0; j < e; j++) out[o++] = dig[j];
+            out[o++] = '.';
+            for (int j = e; j < k; j++) out[o++] = dig[j];
+        }
+        out[o] = 0;
+        return;
+    }
+    out[o++] = dig[0];
+    if (k > 1) out[o++] = '.';
+    for (int j = 1; j < k; j++) out[o++] = dig[j];
+    snprintf(out + o, cap - o, "e%c%d", e - 1 < 0 ? '-' : '+', abs(e - 1));
+}
+
+/* tp_num_format's exact-integer fast path gives the reference's text: short decimals,
+ * arithmetic results, every binade of the fast range, powers of two, the range's edges and
+ * the neighbours of all of them. */
+static void test_num_format_fast_path(void)
+{
+    struct tp_rng r;
+    tp_rng_seed(&r, 11);
+    char got[TP_NUM_STRLEN], want[64];
+    uint64_t n = 0;
+    for (int i = 0; i < 1500000; i++) {
+        double v;
+        switch (i % 5) {
+        case 0: /* a short decimal */
+            v = (double)(tp_rng_u64(&r) % 1000000000) / pow(10, (double)(tp_rng_u64(&r) % 15));
+            break;
+        case 1: /* any double in (and around) the fast range */
+            v = ldexp((double)(tp_rng_u64(&r) >> 11), (int)(tp_rng_u64(&r) % 80) - 76);
+            break;
+        case 2: /* sums and ratios, as in bars and indicators */
+            v = (double)(tp_rng_u64(&r) % 10000000) / 3.0 * 0.1 + 1e-3;
+            break;
+        case 3: /* a power of two, or one ulp from one */
+            v = ldexp(1, (int)(tp_rng_u64(&r) % 76) - 22);
+            v = i % 3 == 0 ? nextafter(v, 0) : i % 3 == 1 ? nextafter(v, 1e300) : v;
+            break;
+        default: { /* the edges: 1e-6, 2^53, 1e15 and their neighbours */
+            static const double edge[] = {1e-6, 9007199254740992.0, 1e15, 1e-5, 0.5, 1};
+            v = edge[tp_rng_u64(&r) % TP_ARRAY_LEN(edge)];
+            for (uint64_t s = tp_rng_u64(&r) % 4; s > 0; s--) v = nextafter(v, i % 2 ? 0 : 1e300);
+        }
+        }
+        if (tp_rng_u64(&r) % 2) v = -v;
+        tp_num_format(v, got);
+        ref_format(v, want, sizeof want);
+        if (strcmp(got, want)) TPT_FAIL("%.17g: %s, reference %s", v, got, want);
+        n++;
+    }
+    ASSERT_EQ_U64(n, 1500000);
+}
+
 static void test_buf(void)
 {
     struct tp_buf b;
@@ -258,5 +344,6 @@ static void test_floor_div(void)
 
 TPT_MAIN({"time_parse", test_time_parse}, {"time_format", test_time_format},
          {"duration", test_duration}, {"num_parse", test_num_parse},
-         {"num_format", test_num_format}, {"buf", test_buf}, {"instrument", test_instrument},
-         {"event", test_event}, {"floor_div", test_floor_div})
+         {"num_format", test_num_format}, {"num_format_fast_path", test_num_format_fast_path},
+         {"buf", test_buf}, {"instrument", test_instrument}, {"event", test_event},
+         {"floor_div", test_floor_div})

@@ -268,8 +268,11 @@ static void test_other_roundtrips(void)
     s.head_hash = 0x8000000000000001ull;
     s.offset = 99;
     s.line = 1;
-    for (int eof = 0; eof < 2; eof++) {
+    s.events = 1ull << 40;
+    for (int fl = 0; fl < 4; fl++) {
+        int eof = fl & 1;
         s.eof = eof;
+        s.begin = fl >> 1;
         tp_buf_reset(&b);
         ASSERT_EQ_INT(tp_rec_put_source_pos(&b, &s), 0);
         ASSERT_EQ_INT(tp_rec_type(b.p, b.len), TP_REC_SOURCE_POS);
@@ -278,6 +281,8 @@ static void test_other_roundtrips(void)
         ASSERT(sd.dev == s.dev && sd.ino == s.ino && sd.size == s.size);
         ASSERT(sd.head_hash == s.head_hash && sd.offset == s.offset && sd.line == s.line);
         ASSERT_EQ_INT(sd.eof, eof);
+        ASSERT_EQ_INT(sd.begin, fl >> 1);
+        ASSERT(sd.events == s.events);
     }
 
     struct tp_bar bar, bd;
