@@ -404,7 +404,8 @@ static void test_batch_cap(void)
     }
     if (nc < 2 || nc > 4) TPT_FAIL("%d commits", nc); /* the memory cap closed batches early */
     for (int i = 1; i < nc; i++) ASSERT_EQ_U64(commits[i] - commits[i - 1], commits[0]);
-    if (!tp_lake_pending(w, TP_LOG_INPUT)) TPT_FAIL("nothing pending after %llu", (unsigned long long)next);
+    if (!tp_lake_pending(w, TP_LOG_INPUT))
+        TPT_FAIL("nothing pending after %llu", (unsigned long long)next);
     ASSERT_EQ_INT(tp_lake_commit(w, TP_LOG_INPUT, &next), 0); /* the final partial batch */
     ASSERT_EQ_U64(next, 300);
     struct tp_event got[400];
@@ -696,7 +697,146 @@ static void test_sink_crash_and_rerun(void)
     cleanup();
 }
 
+/* ---- compaction ---- */
+
+static int cmp_ev(const void *pa, const void *pb)
+{
+    const struct tp_event *a = pa, *b = pb;
+    if (a->trade_id != b->trade_id) return a->trade_id < b->trade_id ? -1 : 1;
+    return 0;
+}
+
+static size_t count_files(const char *dir)
+{
+    char **paths;
+    size_t n;
+    ASSERT_EQ_INT(tp_lake_list_files(dir, &paths, &n), 0);
+    for (size_t i = 0; i < n; i++) free(paths[i]);
+    free(paths);
+    return n;
+}
+
+static void test_compact(void)
+{
+    make_root();
+    uint32_t a = instr("sim:BTC-USD"), b = instr("sim:ETH-USD"), c = instr("aaa:ETH-USD");
+    struct tp_lake_opts o;
+    tp_lake_opts_default(&o, root);
+    o.batch_offsets = 50;
+    struct tp_lake_writer *w;
+    ASSERT_EQ_INT(tp_lake_writer_new(&o, &w), 0);
+    int64_t t0 = day0() - 100 * TP_NS_PER_SEC;
+    const uint32_t ids[] = {a, b, c};
+    uint64_t next = 0;
+    const uint64_t N = 500; /* 10 batches over two days, two venues */
+    for (uint64_t off = 0; off < N; off++) {
+        /* times jump around inside each batch, so merging has work to do */
+        int64_t ts = t0 + (int64_t)((off * 7919) % N) * 400 * TP_NS_PER_MS;
+        struct tp_event e = trade(ids[off % 3], ts, 100 + (double)off, 1, TP_SIDE_BUY, off + 1);
+        ASSERT_EQ_INT(tp_lake_tick(w, off, &e), 0);
+        if (tp_lake_due(w, TP_LOG_INPUT)) ASSERT_EQ_INT(tp_lake_commit(w, TP_LOG_INPUT, &next), 0);
+    }
+    struct tp_bar bar = {.instr = a,
+                         .interval_ns = 60 * TP_NS_PER_SEC,
+                         .ts = t0,
+                         .open = 1,
+                         .high = 1,
+                         .low = 1,
+                         .close = 1,
+                         .first_ts = t0,
+                         .last_ts = t0};
+    tp_ind_values_clear(&bar.ind);
+    for (uint64_t off = 0; off < 3; off++) {
+        ASSERT_EQ_INT(tp_lake_bar(w, off, &bar), 0);
+        ASSERT_EQ_INT(tp_lake_commit(w, TP_LOG_OUTPUT, &next), 0);
+        bar.ts += 60 * TP_NS_PER_SEC;
+    }
+    tp_lake_writer_free(w);
+    /* the last input batch is not acknowledged: its files stay as they are */
+    const uint64_t ack[2] = {N - 50, 3};
+    ASSERT_EQ_INT(tp_lake_ack_write(root, ack), 0);
+    char foreign[512];
+    snprintf(foreign, sizeof foreign, "%s/ticks/date=2026-11-23/venue=sim/README", root);
+    touch(foreign);
+    static struct tp_event before[600], after[600];
+    size_t nf0, n0 = read_ticks(root, before, 600, &nf0);
+    ASSERT_EQ_U64(n0, N);
+    ASSERT_EQ_U64(nf0, 10 * 2 + 10 * 2); /* 10 batches x 2 days x 2 venues */
+
+    /* the lock held elsewhere: refused after the wait */
+    char err[512];
+    struct tp_lake_compact_opts co = {
+        .dir = root, .max_inputs = 4, .lock_wait_ns = 100 * TP_NS_PER_MS};
+    struct tp_lake_compact_stats st;
+    int lk;
+    ASSERT_EQ_INT(tp_lake_lock(root, false, &lk), 0);
+    ASSERT_EQ_INT(tp_lake_compact(&co, &st, err, sizeof err), -EBUSY);
+    tp_lake_unlock(lk);
+    co.dry_run = true;
+    ASSERT_EQ_INT(tp_lake_compact(&co, &st, err, sizeof err), 0);
+    ASSERT_EQ_U64(count_files(root), nf0);
+
+    co.dry_run = false;
+    if (tp_lake_compact(&co, &st, err, sizeof err) < 0) TPT_FAIL("compact: %s", err);
+    /* 9 committed files per partition in groups of 4: 4+4 merged, 1 left; the 10th is past
+     * the ack; the bars' first two files (the third is on the next day) became one */
+    ASSERT_EQ_U64(st.partitions, 5);
+    ASSERT_EQ_U64(st.inputs, 4 * 8 + 2);
+    ASSERT_EQ_U64(st.outputs, 4 * 2 + 1);
+    size_t nf1, n1 = read_ticks(root, after, 600, &nf1);
+    ASSERT_EQ_U64(n1, N);
+    ASSERT_EQ_U64(nf1, 4 * (2 + 1 + 1));
+    ASSERT(exists(foreign));
+    char path[512];
+    snprintf(path, sizeof path,
+             "%s/ticks/date=2026-11-23/venue=sim/"
+             "part-input-0-00000000000000000000-00000000000000000199.parquet",
+             root);
+    ASSERT(exists(path));
+    snprintf(path, sizeof path,
+             "%s/ticks/date=2026-11-23/venue=sim/"
+             "part-input-0-00000000000000000450-00000000000000000499.parquet",
+             root);
+    ASSERT(exists(path)); /* past the ack: untouched */
+    snprintf(path, sizeof path, "%s/_tickpipe/compact", root);
+    ASSERT(!exists(path));
+    snprintf(path, sizeof path, "%s/bars/interval=1m/date=2026-11-23", root);
+    ASSERT_EQ_U64(count_files(path), 1);
+    /* a merged file is sorted by (instrument, ts); the rows are the same */
+    snprintf(path, sizeof path,
+             "%s/ticks/date=2026-11-23/venue=sim/"
+             "part-input-0-00000000000000000200-00000000000000000399.parquet",
+             root);
+    struct tp_lake_ticks *t;
+    ASSERT_EQ_INT(tp_lake_ticks_open(path, &t, err, sizeof err), 0);
+    struct tp_event prev, e;
+    uint64_t rows = 0;
+    while (tp_lake_ticks_next(t, &e, err, sizeof err) == 1) {
+        if (rows++) {
+            int c2 = strcmp(tp_instr_name(prev.instr), tp_instr_name(e.instr));
+            ASSERT(c2 < 0 || (c2 == 0 && prev.ts <= e.ts));
+        }
+        prev = e;
+    }
+    tp_lake_ticks_free(t);
+    ASSERT(rows > 50);
+    qsort(before, n0, sizeof *before, cmp_ev);
+    qsort(after, n1, sizeof *after, cmp_ev);
+    for (size_t i = 0; i < n0; i++) {
+        ASSERT_EQ_U64(after[i].trade_id, before[i].trade_id);
+        ASSERT_EQ_U64(after[i].ts, before[i].ts);
+        ASSERT_EQ_DBL(after[i].price, before[i].price);
+        ASSERT_EQ_INT(after[i].instr, before[i].instr);
+    }
+    /* again: the 4+4 merged files and the one left merge once more */
+    if (tp_lake_compact(&co, &st, err, sizeof err) < 0) TPT_FAIL("compact: %s", err);
+    ASSERT_EQ_U64(st.inputs, 4 * 3);
+    ASSERT_EQ_U64(read_ticks(root, after, 600, &nf1), N);
+    ASSERT_EQ_U64(nf1, 4 * 2);
+    cleanup();
+}
+
 TPT_MAIN({"escape", test_escape}, {"part_names", test_part_names}, {"ack_file", test_ack_file},
          {"remove_past", test_remove_past}, {"writer_ticks", test_writer_ticks},
          {"batch_cap", test_batch_cap}, {"writer_outputs", test_writer_outputs},
-         {"sink_crash_and_rerun", test_sink_crash_and_rerun})
+         {"sink_crash_and_rerun", test_sink_crash_and_rerun}, {"compact", test_compact})
