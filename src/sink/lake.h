@@ -17,8 +17,10 @@
  * the files, are the same: file boundaries never depend on the clock.
  *
  * Commit protocol (invariants the crash test checks):
- *  1. A file is written as NAME.parquet.tmp, fsynced, and only then renamed to NAME.parquet;
- *     the directories are fsynced after the renames. A visible *.parquet is always complete.
+ *  1. A file is written as .NAME.parquet.tmp (matched by no *.parquet glob, and skipped as a
+ *     hidden file by Spark, Hadoop and pyarrow listings), fsynced, and only then renamed to
+ *     NAME.parquet; the directories are fsynced after the renames. A visible *.parquet is
+ *     always complete.
  *  2. The ack file is replaced (tmp, fsync, rename, fsync) only after every file of the batch
  *     is durable under its final name; it says, per log, the next offset not yet in the lake.
  *  3. At open, every part file whose first offset is at or past its log's ack, and every

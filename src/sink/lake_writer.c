@@ -9,7 +9,7 @@
  *
  * Commit: sort keys (partition, instrument rank by name, ts, arrival index) — qsort on a key
  * array, so that equal (instrument, ts) stay in offset order — then one file per run of equal
- * partition: written to NAME.parquet.tmp in CHUNK-row slices, fsynced, closed; after every
+ * partition: written to .NAME.parquet.tmp in CHUNK-row slices, fsynced, closed; after every
  * table of the log, the renames, then an fsync of every directory touched. Dates are UTC days
  * of ts (floor division), so times before 1970 land on the right day.
  *
@@ -885,7 +885,7 @@ static int commit_table(struct tp_lake_writer *w, const struct rows *rs, uint64_
         rc = partition_dir(w, rs, &keys[i], dir, sizeof dir);
         if (rc < 0) break;
         int n1 = snprintf(path, sizeof path, "%s/%s", dir, name);
-        int n2 = snprintf(tmp, sizeof tmp, "%s/%s.tmp", dir, name);
+        int n2 = snprintf(tmp, sizeof tmp, "%s/.%s.tmp", dir, name);
         if (n1 < 0 || n2 < 0 || (size_t)n2 >= sizeof tmp) {
             rc = -ENAMETOOLONG;
             break;
