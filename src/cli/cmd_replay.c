@@ -383,8 +383,10 @@ static int check_inputs(struct run *r)
             char err[512];
             int rc = tp_lake_ticks_open(path, &t, err, sizeof err);
             if (rc < 0) {
+                /* not Parquet, or not a table of ticks: the wrong input, as a bad CSV header */
                 fprintf(stderr, "tickpipe " CMD ": %s: %s\n", path, err);
-                return rc == -EINVAL ? TP_EXIT_USAGE : TP_EXIT_RUNTIME;
+                return rc == -EINVAL || rc == -EBADMSG || rc == -ENOTSUP ? TP_EXIT_USAGE
+                                                                         : TP_EXIT_RUNTIME;
             }
             tp_lake_ticks_free(t);
             continue;

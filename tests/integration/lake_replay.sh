@@ -55,5 +55,8 @@ done
 chk csv-vs-lake --csv "$tmp/c" --lake "$tmp/p"
 [ -z "$(find "$tmp/p" -maxdepth 1 -name '.replay-*')" ] || fail "a staging directory was left"
 "$TICKPIPE" replay "$tmp/t.csv" --out "$tmp/x" --format parquet --input-format parquet \
-    2>/dev/null && fail "a CSV taken as Parquet was accepted"
+    2>"$tmp/x.err"
+[ $? -eq 2 ] || fail "a CSV taken as Parquet: not a usage error"
+grep -q "not a Parquet file" "$tmp/x.err" || fail "a CSV taken as Parquet: $(cat "$tmp/x.err")"
+[ ! -e "$tmp/x" ] || fail "a usage error created the output directory"
 echo "lake_replay: ok"
