@@ -5,10 +5,12 @@
  * whole run, the sink for each commit (which then waits).
  *
  * Prints one line per compacted partition on a terminal (none when piped) and a summary.
- * Exit 0 ok (also when there was nothing to do), 2 usage, 3 failure (message on stderr).
+ * Exit 0 ok (also when there was nothing to do, or no lake yet), 2 usage (DATA is not a
+ * directory), 3 failure (message on stderr).
  * Main thread.
  */
 #include <limits.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli/commands.h"
@@ -96,6 +98,15 @@ int tp_cmd_compact(int argc, char **argv)
     };
     struct tp_lake_compact_stats st;
     char err[PATH_MAX + 256];
+    struct stat dst;
+    if (stat(S("data")->str, &dst) < 0 || !S_ISDIR(dst.st_mode)) {
+        fprintf(stderr, "tickpipe " CMD ": --data: '%s' is not a directory\n", S("data")->str);
+        return TP_EXIT_USAGE;
+    }
+    if (stat(lake, &dst) < 0) {
+        printf("compact: no lake in %s: nothing to compact\n", S("data")->str);
+        return TP_EXIT_OK;
+    }
     rc = tp_lake_compact(&o, &st, err, sizeof err);
     if (rc < 0) {
         fprintf(stderr, "tickpipe " CMD ": %s\n", err);
