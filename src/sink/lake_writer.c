@@ -768,7 +768,11 @@ static int write_file(struct tp_lake_writer *w, const struct rows *rs, const str
         w->ch.c[c] = (struct tp_pq_batch_col){w->ch.v[c], cols[c].optional ? w->ch.nul[c] : NULL};
     for (size_t i = 0; i < n && rc == 0; i += CHUNK) {
         size_t m = TP_MIN(CHUNK, n - i);
-        for (size_t r = 0; r < m; r++) fill_row(w, rs, k[i + r].idx, r);
+        for (size_t r = 0; r < m; r++) {
+            /* rows are gathered in sorted order, far from arrival order: fetch ahead */
+            if (i + r + 8 < n) __builtin_prefetch(rs->base + (size_t)k[i + r + 8].idx * rs->elem);
+            fill_row(w, rs, k[i + r].idx, r);
+        }
         rc = tp_pq_writer_append(pw, w->ch.c, m);
     }
     if (rc == 0) {
