@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # lake_run.sh — the data lake written by `tickpipe run`, checked with DuckDB against the
 # journals (tests/duckdb/lake_check.mjs), across kill -9, and through compaction. Checks:
-#   1. an uninterrupted finite run (sim, max pace, 100000 events, lake batches of 10000
+#   1. an uninterrupted finite run (sim, max pace, 60000 events, lake batches of 6000
 #      offsets): read_parquet('DATA/lake/<table>/**/*.parquet', hive_partitioning=true) holds
 #      exactly the input journal's ticks and the output journal's bars (1m and longer),
 #      anomalies, late events and gaps, every column; partitions agree with the rows, files
@@ -40,10 +40,10 @@ readable() {
 common=(--sim-pace max --status-interval 0 --http off)
 
 # 1. Uninterrupted, then compacted.
-"$TICKPIPE" run --data "$tmp/a" "${common[@]}" --sim-events 100000 --lake-batch 10000 \
+"$TICKPIPE" run --data "$tmp/a" "${common[@]}" --sim-events 60000 --lake-batch 6000 \
     --exit-at-eof 2>"$tmp/a.log" || { cat "$tmp/a.log" >&2; fail "uninterrupted run failed"; }
 nfiles=$(find "$tmp/a/lake/ticks" -name '*.parquet' | wc -l)
-[ "$nfiles" -ge 10 ] || fail "only $nfiles tick files for 100000+ offsets in batches of 10000"
+[ "$nfiles" -ge 10 ] || fail "only $nfiles tick files for 60000+ offsets in batches of 6000"
 check "$tmp/a"
 "$TICKPIPE" compact --data "$tmp/a" >"$tmp/compact.out" 2>&1 ||
     { cat "$tmp/compact.out" >&2; fail "compact failed"; }
