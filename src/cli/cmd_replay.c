@@ -12,6 +12,14 @@
  * into place, then stats.json. On any failure the .tmp files are removed and nothing that was
  * in DIR before is touched.
  *
+ * --format parquet writes the lake layout instead (sink/lake.h, docs/lake.md): the input
+ * events as ticks and the engine's bars (every interval asked for), anomalies, late events
+ * and gaps, through the lake writer, with offsets counted per input event and per output
+ * row. The tables are written under DIR/.replay-PID.tmp (outside every table's glob) and
+ * each DIR/<table> is swapped in at the end (tp_lake_swap_dir), so a query sees the old
+ * table or the new one. --input-format parquet reads tick files (a lake's ticks/, a
+ * directory of them, or files) with the lake's tick reader, files in path order.
+ *
  * Determinism: the outputs depend only on the inputs and the settings (no clock reaches the
  * engine; --speed only sleeps). stats.json carries the wall time and so differs between runs.
  *
@@ -40,6 +48,7 @@
 #include "log/record.h"
 #include "log/segment.h"
 #include "sink/csvout.h"
+#include "sink/lake.h"
 #include "source/capture.h"
 #include "source/csvin.h"
 #include "source/venue.h"
@@ -57,9 +66,12 @@ static struct tp_setting settings[] = {
      .def = "",
      .help = "output directory (created if missing)",
      .short_flag = 'o'},
-    SET("format", TP_SET_STR, "csv", "output format: csv (parquet arrives with the data lake)"),
+    SET("format", TP_SET_STR, "csv",
+        "output format: csv (bars.csv, ...), or parquet (the lake layout: DIR/ticks, bars, "
+        "anomalies, late, gaps)"),
     SET("input-format", TP_SET_STR, "csv",
-        "csv files, or journal directories (their TP_REC_EVENT records)"),
+        "csv files, journal directories (their TP_REC_EVENT records), or parquet tick files "
+        "(files, directories, a lake)"),
     SET("venue", TP_SET_STR, "",
         "read raw captures (one wire message a line) through this venue's parser"),
     SET("map", TP_SET_LIST, "", "FIELD=COLUMN,... e.g. ts=timestamp,price=stock_price,value=x"),
@@ -105,7 +117,8 @@ static struct tp_setting *S(const char *name)
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: tickpipe replay INPUT... --out DIR [--input-format csv|journal]\n"
+            "usage: tickpipe replay INPUT... --out DIR [--input-format csv|journal|parquet]\n"
+            "                       [--format csv|parquet]\n"
             "                       [--map FIELD=COLUMN,...] [--instrument NAME]\n"
             "                       [--ts-unit s|ms|us|ns] [--quote-only]\n"
             "                       [--speed X|--max] [--strict]\n"
@@ -136,6 +149,14 @@ struct run {
     char **inputs;
     int ninputs;
     bool journal;
+    bool pq_in;      /* --input-format parquet: inputs are tick files (expanded) */
+    char **pq_files; /* owned list of those files */
+    size_t npq;
+    bool pq_out; /* --format parquet */
+    struct tp_lake_writer *lake;
+    char stage[PATH_MAX]; /* DIR/.replay-PID.tmp */
+    uint64_t in_off, out_off;
+    int lake_err; /* first lake writer error (sticky) */
     struct tp_csvin_opts copts;
     char *map; /* the --map values joined by ',' */
     const char *out;
@@ -193,26 +214,48 @@ struct out_item {
 
 static struct out_item *out_slot(struct run *r);
 
+/* After a lake row: commits the batch when due; errors are kept (the callbacks are void). */
+static void lake_after(struct run *r, enum tp_sink_log log, int rc)
+{
+    uint64_t next;
+    if (rc == 0 && tp_lake_due(r->lake, log)) rc = tp_lake_commit(r->lake, log, &next);
+    if (rc < 0 && !r->lake_err) r->lake_err = rc;
+}
+
 static void out_bar(void *ctx, const struct tp_bar *b)
 {
-    struct out_item *it = out_slot(ctx);
+    struct run *r = ctx;
+    if (r->pq_out) return lake_after(r, TP_LOG_OUTPUT, tp_lake_bar(r->lake, r->out_off++, b));
+    struct out_item *it = out_slot(r);
     it->table = TP_CSV_BARS;
     it->u.bar = *b;
 }
 
 static void out_anomaly(void *ctx, const struct tp_anomaly *a)
 {
-    struct out_item *it = out_slot(ctx);
+    struct run *r = ctx;
+    if (r->pq_out) return lake_after(r, TP_LOG_OUTPUT, tp_lake_anomaly(r->lake, r->out_off++, a));
+    struct out_item *it = out_slot(r);
     it->table = TP_CSV_ANOMALIES;
     it->u.an = *a;
 }
 
 static void out_late(void *ctx, const struct tp_event *e, int64_t interval_ns)
 {
-    struct out_item *it = out_slot(ctx);
+    struct run *r = ctx;
+    if (r->pq_out)
+        return lake_after(r, TP_LOG_OUTPUT, tp_lake_late(r->lake, r->out_off++, e, interval_ns));
+    struct out_item *it = out_slot(r);
     it->table = TP_CSV_LATE;
     it->u.ev = *e;
     it->interval_ns = interval_ns;
+}
+
+/* Gaps go only to the lake (the CSV outputs have no gaps table). */
+static void out_gap(void *ctx, const struct tp_gap *g)
+{
+    struct run *r = ctx;
+    if (r->pq_out) lake_after(r, TP_LOG_OUTPUT, tp_lake_gap(r->lake, r->out_off++, g));
 }
 
 /* ---- settings ---------------------------------------------------------------------------- */
@@ -246,29 +289,25 @@ static int int_setting(const char *name, int lo, int hi, int *out)
 static int configure(struct run *r)
 {
     const char *fmt = S("format")->str;
-    if (!strcmp(fmt, "parquet")) {
-        fprintf(stderr, "tickpipe " CMD ": --format parquet arrives with the data lake work; "
-                        "use --format csv for now\n");
-        return TP_EXIT_USAGE;
-    }
-    if (strcmp(fmt, "csv")) return usage_error("--format: '%s' is not csv", fmt);
+    if (!strcmp(fmt, "parquet"))
+        r->pq_out = true;
+    else if (strcmp(fmt, "csv"))
+        return usage_error("--format: '%s' is not csv or parquet", fmt);
     const char *inf = S("input-format")->str;
-    if (!strcmp(inf, "parquet")) {
-        fprintf(stderr, "tickpipe " CMD ": --input-format parquet arrives with the data lake "
-                        "work; use csv or journal for now\n");
-        return TP_EXIT_USAGE;
-    }
     if (!strcmp(inf, "journal"))
         r->journal = true;
+    else if (!strcmp(inf, "parquet"))
+        r->pq_in = true;
     else if (strcmp(inf, "csv"))
-        return usage_error("--input-format: '%s' is not csv or journal", inf);
+        return usage_error("--input-format: '%s' is not csv, journal or parquet", inf);
     if (S("venue")->str && *S("venue")->str) {
         r->venue = S("venue")->str;
         if (!tp_venue_find(r->venue))
             return usage_error("--venue: unknown venue '%s' (binance, coinbase, okx, kraken, "
                                "bybit, bitstamp, finnhub)",
                                r->venue);
-        if (r->journal) return usage_error("%s", "--venue reads raw captures, not journals");
+        if (r->journal || r->pq_in)
+            return usage_error("%s", "--venue reads raw captures, not journals or Parquet");
     }
     r->out = S("out")->str;
     if (!r->out || !*r->out) return usage_error("%s", "--out DIR is required");
@@ -366,6 +405,19 @@ static int check_inputs(struct run *r)
 {
     for (int i = 0; i < r->ninputs; i++) {
         const char *path = r->inputs[i];
+        if (r->pq_in) {
+            struct tp_lake_ticks *t;
+            char err[512];
+            int rc = tp_lake_ticks_open(path, &t, err, sizeof err);
+            if (rc < 0) {
+                /* not Parquet, or not a table of ticks: the wrong input, as a bad CSV header */
+                fprintf(stderr, "tickpipe " CMD ": %s: %s\n", path, err);
+                return rc == -EINVAL || rc == -EBADMSG || rc == -ENOTSUP ? TP_EXIT_USAGE
+                                                                         : TP_EXIT_RUNTIME;
+            }
+            tp_lake_ticks_free(t);
+            continue;
+        }
         if (r->journal) {
             struct tp_seg_list l;
             int rc = tp_seg_list(path, &l);
@@ -438,6 +490,8 @@ static void pace(struct run *r, int64_t ts)
 static void feed(struct run *r, const struct tp_event *ev)
 {
     if (r->speed > 0 && ev->kind != TP_KIND_STATUS) pace(r, ev->ts);
+    if (r->pq_out && ev->kind != TP_KIND_STATUS)
+        lake_after(r, TP_LOG_INPUT, tp_lake_tick(r->lake, r->in_off++, ev));
     if (ev->instr && ev->instr <= TP_INSTR_MAX && !r->seen[ev->instr]) {
         r->seen[ev->instr] = 1;
         r->seen_ids[r->nseen++] = ev->instr;
@@ -770,6 +824,39 @@ static int read_capture(struct feeder *f, int i)
     return ret;
 }
 
+/* A Parquet file of ticks, in file order. */
+static int read_parquet(struct feeder *f, int i)
+{
+    struct run *r = f->r;
+    const char *path = r->inputs[i];
+    struct tp_lake_ticks *t;
+    char err[512];
+    int rc = tp_lake_ticks_open(path, &t, err, sizeof err);
+    if (rc < 0) {
+        fprintf(stderr, "tickpipe " CMD ": %s: %s\n", path, err);
+        return TP_EXIT_RUNTIME;
+    }
+    uint64_t total = tp_lake_ticks_rows(t), n = 0;
+    int ret = 0;
+    for (;;) {
+        struct tp_event *ev = slot(f, i);
+        rc = tp_lake_ticks_next(t, ev, err, sizeof err);
+        if (rc != 1) break;
+        if (ev->kind == TP_KIND_QUOTE && r->copts.quote_only) ev->flags |= TP_EV_QUOTE_ONLY;
+        n++;
+        if (++f->cur->n == BATCH) {
+            f->cur->frac = total ? (double)n / (double)total : -1;
+            if (interrupted) break;
+        }
+    }
+    if (rc < 0) {
+        fprintf(stderr, "tickpipe " CMD ": %s: %s\n", path, err);
+        ret = S("strict")->b ? TP_EXIT_PROBLEM : TP_EXIT_RUNTIME;
+    }
+    tp_lake_ticks_free(t);
+    return ret;
+}
+
 static int read_journal(struct feeder *f, int i)
 {
     struct run *r = f->r;
@@ -819,7 +906,10 @@ static void *reader_main(void *arg)
     struct run *r = f->r;
     int rc = 0;
     for (int i = 0; i < r->ninputs && !rc && !interrupted; i++) {
-        rc = r->journal ? read_journal(f, i) : r->venue ? read_capture(f, i) : read_csv(f, i);
+        rc = r->journal ? read_journal(f, i)
+             : r->pq_in ? read_parquet(f, i)
+             : r->venue ? read_capture(f, i)
+                        : read_csv(f, i);
         input_end(f, i, !rc && !interrupted);
     }
     f->rc = rc; /* published by the queue's mutex */
@@ -876,7 +966,12 @@ static int replay_inputs(struct run *r)
     w.cur = NULL;
     pthread_join(wt, NULL);
     rc = f.rc;
-    for (int k = 0; k < 3 && !rc; k++)
+    if (!rc && r->lake_err) {
+        fprintf(stderr, "tickpipe " CMD ": writing the lake under %s: %s\n", r->stage,
+                strerror(-r->lake_err));
+        rc = TP_EXIT_RUNTIME;
+    }
+    for (int k = 0; k < 3 && !rc && !r->pq_out; k++)
         if (tp_csvout_error(r->w[k])) {
             fprintf(stderr, "tickpipe " CMD ": %s: %s\n", r->tmp[k],
                     strerror(-tp_csvout_error(r->w[k])));
@@ -925,6 +1020,22 @@ static int open_outputs(struct run *r)
         fprintf(stderr, "tickpipe " CMD ": --out %s: %s\n", r->out, strerror(-rc));
         return TP_EXIT_RUNTIME;
     }
+    if (r->pq_out) {
+        char name[64];
+        snprintf(name, sizeof name, ".replay-%ld", (long)getpid());
+        if ((rc = out_path(r, name, ".tmp", r->stage)) == 0) rc = tp_lake_rmtree(r->stage);
+        if (rc == 0) rc = tp_lake_mkdirs(r->stage);
+        struct tp_lake_opts lo;
+        tp_lake_opts_default(&lo, r->stage);
+        lo.bars_1s = true; /* every interval asked for */
+        if (rc == 0) rc = tp_lake_writer_new(&lo, &r->lake);
+        if (rc < 0) {
+            fprintf(stderr, "tickpipe " CMD ": %s: %s\n", r->stage, strerror(-rc));
+            r->lake = NULL;
+            return TP_EXIT_RUNTIME;
+        }
+        return 0;
+    }
     for (int k = 0; k < 3; k++) {
         if ((rc = out_path(r, out_names[k], ".tmp", r->tmp[k])) == 0)
             rc = tp_csvout_open(r->tmp[k], out_tables[k], &r->w[k]);
@@ -939,6 +1050,10 @@ static int open_outputs(struct run *r)
 
 static void discard_outputs(struct run *r)
 {
+    tp_lake_writer_free(r->lake);
+    r->lake = NULL;
+    if (r->stage[0]) tp_lake_rmtree(r->stage);
+    r->stage[0] = 0;
     for (int k = 0; k < 3; k++) {
         if (r->w[k]) tp_csvout_close(r->w[k], false);
         r->w[k] = NULL;
@@ -982,8 +1097,10 @@ static int write_stats(struct run *r, const char *path, double wall)
         tp_buf_puts(&b, i ? ",\n    {\"path\": " : "\n    {\"path\": ");
         json_str(&b, r->inputs[i]);
         tp_buf_printf(&b, ", \"format\": \"%s\", \"events\": %llu, \"bad_rows\": %llu}",
-                      r->journal ? "journal" : "csv", (unsigned long long)r->in_events[i],
-                      (unsigned long long)r->in_bad[i]);
+                      r->journal ? "journal"
+                      : r->pq_in ? "parquet"
+                                 : "csv",
+                      (unsigned long long)r->in_events[i], (unsigned long long)r->in_bad[i]);
     }
     uint64_t bad_total = 0;
     for (int k = 0; k < TP_CSV_R_COUNT; k++) bad_total += r->bad[k];
@@ -993,7 +1110,7 @@ static int write_stats(struct run *r, const char *path, double wall)
                   "  \"vendor_bars\": %llu,\n  \"status\": %llu,\n  \"duplicates\": %llu,\n"
                   "  \"dedup_evictions\": %llu,\n  \"ignored\": %llu,\n  \"gaps\": %llu,\n",
                   (unsigned long long)r->events_read,
-                  (unsigned long long)(r->journal ? r->events_read : r->records),
+                  (unsigned long long)(r->journal || r->pq_in ? r->events_read : r->records),
                   (unsigned long long)st->trades, (unsigned long long)st->quotes,
                   (unsigned long long)st->snapshots, (unsigned long long)st->vbars,
                   (unsigned long long)st->status, (unsigned long long)st->duplicates,
@@ -1045,9 +1162,53 @@ static int write_stats(struct run *r, const char *path, double wall)
     return rc;
 }
 
+/* The lake layout: commits what is pending, then swaps each table directory in. */
+static int finish_lake(struct run *r)
+{
+    uint64_t next;
+    int rc = r->lake_err;
+    for (int l = 0; l < 2 && rc == 0; l++) rc = tp_lake_commit(r->lake, (enum tp_sink_log)l, &next);
+    if (rc < 0) {
+        fprintf(stderr, "tickpipe " CMD ": writing the lake under %s: %s\n", r->stage,
+                strerror(-rc));
+        return TP_EXIT_RUNTIME;
+    }
+    for (int t = 0; t < TP_LAKE_NTABLES; t++) {
+        const char *name = tp_lake_table_name((enum tp_lake_table)t);
+        char src[PATH_MAX], dst[PATH_MAX];
+        if ((rc = out_path(r, name, "", dst)) == 0 &&
+            snprintf(src, sizeof src, "%s/%s", r->stage, name) >= (int)sizeof src)
+            rc = -ENAMETOOLONG;
+        if (rc == 0) rc = tp_lake_mkdirs(src); /* an empty table replaces an old one too */
+        if (rc == 0) rc = tp_lake_swap_dir(src, dst);
+        if (rc < 0) {
+            fprintf(stderr, "tickpipe " CMD ": putting %s in place: %s\n", dst, strerror(-rc));
+            return TP_EXIT_RUNTIME;
+        }
+    }
+    return 0;
+}
+
 /* Syncs and closes the tables, writes stats.json, renames everything into place. */
 static int finish_outputs(struct run *r, double wall)
 {
+    if (r->pq_out) {
+        int rc = finish_lake(r);
+        if (rc) return rc;
+        char stats_tmp[PATH_MAX], dst[PATH_MAX];
+        rc = out_path(r, "stats.json", ".tmp", stats_tmp);
+        if (!rc) rc = write_stats(r, stats_tmp, wall);
+        if (!rc) rc = out_path(r, "stats.json", "", dst);
+        if (!rc && rename(stats_tmp, dst) < 0) rc = -errno;
+        if (!rc) rc = tp_lake_fsync_dir(r->out);
+        if (rc < 0) {
+            fprintf(stderr, "tickpipe " CMD ": %s/stats.json: %s\n", r->out, strerror(-rc));
+            unlink(stats_tmp);
+            return TP_EXIT_RUNTIME;
+        }
+        discard_outputs(r); /* the (now empty) staging directory */
+        return 0;
+    }
     for (int k = 0; k < 3; k++) {
         int rc = tp_csvout_close(r->w[k], true);
         r->w[k] = NULL;
@@ -1089,6 +1250,8 @@ static int finish_outputs(struct run *r, double wall)
 static void run_free(struct run *r)
 {
     discard_outputs(r);
+    for (size_t i = 0; i < r->npq; i++) free(r->pq_files[i]);
+    free(r->pq_files);
     tp_engine_free(r->eng);
     free(r->map);
     free(r->in_events);
@@ -1115,6 +1278,36 @@ int tp_cmd_replay(int argc, char **argv)
         return usage_error("%s", "no INPUT given");
     }
     if ((rc = configure(&r)) != 0) goto out;
+    if (r.pq_in) {
+        /* every tick file under the inputs, in order */
+        for (int i = 0; i < r.ninputs; i++) {
+            char **files;
+            size_t n;
+            int lrc = tp_lake_list_files(r.inputs[i], &files, &n);
+            if (lrc < 0) {
+                fprintf(stderr, "tickpipe " CMD ": %s: %s\n", r.inputs[i], strerror(-lrc));
+                rc = TP_EXIT_RUNTIME;
+                goto out;
+            }
+            char **all = realloc(r.pq_files, (r.npq + n + 1) * sizeof *all);
+            if (!all) {
+                for (size_t k = 0; k < n; k++) free(files[k]);
+                free(files);
+                rc = TP_EXIT_RUNTIME;
+                goto out;
+            }
+            r.pq_files = all;
+            memcpy(r.pq_files + r.npq, files, n * sizeof *files);
+            r.npq += n;
+            free(files);
+        }
+        if (r.npq == 0 || r.npq > INT_MAX) {
+            rc = usage_error("%s", "no *.parquet file in the inputs");
+            goto out;
+        }
+        r.inputs = r.pq_files;
+        r.ninputs = (int)r.npq;
+    }
     r.in_events = calloc((size_t)r.ninputs, sizeof *r.in_events);
     r.in_bad = calloc((size_t)r.ninputs, sizeof *r.in_bad);
     r.seen = calloc(TP_INSTR_MAX + 1, 1);
@@ -1125,7 +1318,8 @@ int tp_cmd_replay(int argc, char **argv)
     }
     if ((rc = check_inputs(&r)) != 0) goto out;
 
-    struct tp_engine_out eo = {.ctx = &r, .bar = out_bar, .anomaly = out_anomaly, .late = out_late};
+    struct tp_engine_out eo = {
+        .ctx = &r, .bar = out_bar, .anomaly = out_anomaly, .late = out_late, .gap = out_gap};
     r.eng = tp_engine_new(&r.cfg, &eo);
     if (!r.eng) {
         fprintf(stderr, "tickpipe " CMD ": the engine refused the settings (or out of memory)\n");

@@ -16,6 +16,7 @@
 #include "core/tptime.h"
 #include "pipeline/pipeline.h"
 #include "serve/serve.h"
+#include "sink/lake.h"
 #include "source/replay.h"
 #include "source/sim.h"
 
@@ -76,6 +77,13 @@ static struct tp_setting settings[] = {
         "engine has processed everything"),
     SET("role", TP_SET_STR, "all",
         "all: ingest, process and serve in one process (ingest, process, serve: later)"),
+    SET("lake", TP_SET_STR, "on",
+        "the Parquet data lake under DATA/lake (docs/lake.md): on or off"),
+    SET("lake-batch", TP_SET_INT, "4194304",
+        "lake: files close after every multiple of this many offsets of their journal"),
+    SET("lake-batch-bytes", TP_SET_INT, "134217728",
+        "lake: ... or when a batch's rows use this much memory (bytes; at most 2 GiB)"),
+    SET("lake-1s-bars", TP_SET_BOOL, "", "lake: also write bars shorter than a minute (1s)"),
 };
 #define NSET TP_ARRAY_LEN(settings)
 
@@ -159,6 +167,14 @@ static int check(enum tp_sync_mode *sync, bool *max_pace)
     else if (!colon || colon == v || !end || *end || port < 0 || port > 65535)
         return bad("http", v ? v : "", "is not ADDR:PORT");
     if (!*S("data")->str) return bad("data", "", "is empty");
+    v = S("lake")->str;
+    if (strcmp(v, "on") && strcmp(v, "off")) return bad("lake", v, "is not on or off");
+    if (S("lake-batch")->i < 1)
+        return bad("lake-batch", "0", "is not a positive number of offsets");
+    if (S("lake-batch-bytes")->i < 4096 || S("lake-batch-bytes")->i > (INT64_C(1) << 31)) {
+        snprintf(num, sizeof num, "%lld", (long long)S("lake-batch-bytes")->i);
+        return bad("lake-batch-bytes", num, "is not between 4096 and 2147483648");
+    }
     if (S("checkpoint-every")->i < 1) {
         snprintf(num, sizeof num, "%lld", (long long)S("checkpoint-every")->i);
         return bad("checkpoint-every", num, "is not a positive number of records");
@@ -255,6 +271,23 @@ int tp_cmd_run(int argc, char **argv)
     if (rc < 0) {
         tp_live_free(live);
         return bad("data", po.data_dir, "is too long a path");
+    }
+
+    if (!strcmp(S("lake")->str, "on")) {
+        char dir[4096];
+        snprintf(dir, sizeof dir, "%s/lake", po.data_dir);
+        struct tp_lake_opts lo;
+        tp_lake_opts_default(&lo, dir);
+        lo.batch_offsets = (uint64_t)S("lake-batch")->i;
+        lo.batch_bytes = (size_t)S("lake-batch-bytes")->i;
+        lo.bars_1s = S("lake-1s-bars")->b;
+        void *sink;
+        if ((rc = tp_lake_sink_new(&lo, &sink)) < 0 ||
+            (rc = tp_pipeline_add_sink(p, &tp_lake_sink_ops, sink)) < 0) {
+            tp_pipeline_free(p);
+            tp_live_free(live);
+            return bad("data", po.data_dir, "cannot hold the lake (path too long?)");
+        }
     }
 
     struct tp_sim_source_opts so = {

@@ -43,8 +43,3 @@ int tp_cmd_etl(int argc, char **argv)
 {
     return not_yet(argc, argv, "interval summaries: issue 'PostgreSQL warehouse and Redis'");
 }
-
-int tp_cmd_compact(int argc, char **argv)
-{
-    return not_yet(argc, argv, "lake compaction: issue 'the data lake'");
-}

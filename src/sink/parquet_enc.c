@@ -108,19 +108,15 @@ int tp_pq_rle_encode_nulls(struct tp_buf *out, const uint8_t *is_null, size_t n)
         for (size_t i = 0; i < n; i++) nulls += is_null[i] != 0;
     if (nulls == 0) return n ? emit_rle(out, 1, n, 1) : 0;
     if (nulls == n) return emit_rle(out, 0, n, 1);
-    /* Mixed: encode through the general path in slices, so the scratch stays small. */
-    uint32_t tmp[4096];
-    size_t i = 0;
-    while (i < n) {
-        size_t m = TP_MIN(n - i, TP_ARRAY_LEN(tmp));
-        if (i + m < n) m &= ~(size_t)7; /* slices end on group boundaries except the last */
-        for (size_t k = 0; k < m; k++) tmp[k] = !is_null[i + k];
-        /* A run may straddle two slices; that costs a few bytes, never correctness. */
-        int rc = tp_pq_rle_encode(out, tmp, m, 1);
-        if (rc < 0) return rc;
-        i += m;
-    }
-    return 0;
+    /* Mixed: encode through the general path in one piece. (Slicing it would be wrong: a
+     * bit-packed run that ends inside the stream is padded to a whole group, and the padding
+     * would read back as extra levels.) n is a page's rows, bounded by the writer. */
+    uint32_t small[4096], *tmp = n <= TP_ARRAY_LEN(small) ? small : malloc(n * sizeof *tmp);
+    if (!tmp) return -ENOMEM;
+    for (size_t k = 0; k < n; k++) tmp[k] = !is_null[k];
+    int rc = tp_pq_rle_encode(out, tmp, n, 1);
+    if (tmp != small) free(tmp);
+    return rc;
 }
 
 static bool get_uleb32(const uint8_t **pp, const uint8_t *e, uint32_t *out)

@@ -278,6 +278,17 @@ static void test_rle_roundtrip(void)
     ASSERT_EQ_INT(tp_pq_rle_encode_nulls(&b, nulls, 1000), 0);
     ASSERT_EQ_INT(tp_pq_rle_decode((const uint8_t *)b.p, b.len, 1, back, 1000), 0);
     for (size_t i = 0; i < 1000; i++) ASSERT_EQ_INT(back[i], !nulls[i]);
+    /* Regression: more than 4096 flags whose runs do not end on group boundaries (the encoder
+     * once cut them into 4096-flag slices, and the padding of a slice's last bit-packed run
+     * read back as extra nulls). */
+    uint8_t *many = malloc(n);
+    for (size_t i = 0; i < n; i++) many[i] = i >= 9 && (i % 3 == 0 || (i / 1001) % 2);
+    tp_buf_reset(&b);
+    ASSERT_EQ_INT(tp_pq_rle_encode_nulls(&b, many, n), 0);
+    ASSERT_EQ_INT(tp_pq_rle_decode((const uint8_t *)b.p, b.len, 1, back, n), 0);
+    for (size_t i = 0; i < n; i++)
+        if (back[i] != (uint32_t)!many[i]) TPT_FAIL("level %zu: %u", i, back[i]);
+    free(many);
     /* a value wider than the bit width is malformed */
     const uint8_t wide[] = {0x02, 0x05}; /* RLE run of 1, value 5, width 2 */
     ASSERT_EQ_INT(tp_pq_rle_decode(wide, 2, 2, back, 1), -EBADMSG);
