@@ -22,8 +22,7 @@
 #include <libpq-fe.h>
 
 #include "core/buf.h"
-
-#define TP_PG_ERRLEN 512
+#include "sink/pg.h"
 
 /* The newest schema version this tickpipe creates (tickpipe_schema_version). */
 #define TP_PG_SCHEMA_VERSION 1
@@ -33,9 +32,6 @@
  * TCP keepalives and a 30 s TCP user timeout (a vanished server is noticed), application name
  * "tickpipe". Server notices are discarded. 0 and *ret (PQfinish it), or -ECONNREFUSED. */
 int tp_pg_connect(const char *conninfo, PGconn **ret, char *err, size_t errlen);
-
-/* Checks the syntax of a conninfo string or URL without connecting. 0 or -EINVAL. */
-int tp_pg_conninfo_check(const char *conninfo, char *err, size_t errlen);
 
 /* The errno for a failed result (r may be NULL: then from the connection). */
 int tp_pg_errno(PGconn *c, const PGresult *r);
