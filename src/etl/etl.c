@@ -152,12 +152,8 @@ int tp_etl_agg_add(struct tp_etl_agg *a, uint32_t idx, const struct tp_etl_spec 
     double v = tp_etl_field_value(e, spec->field);
     if (isnan(v)) return 0;
     int64_t ts = tp_window_start(e->ts, spec->interval_ns);
-    if (a->n == a->cap) {
-        int rc = grow(a);
-        if (rc < 0) return rc;
-    }
-    size_t s = slot(a, e->instr, idx, ts);
-    for (; a->index[s]; s = (s + 1) & (a->icap - 1)) {
+    size_t s = a->icap ? slot(a, e->instr, idx, ts) : 0;
+    for (; a->icap && a->index[s]; s = (s + 1) & (a->icap - 1)) {
         struct tp_etl_row *r = &a->rows[a->index[s] - 1];
         if (r->instr != e->instr || r->spec != idx || r->ts != ts) continue;
         r->sum += v;
@@ -167,6 +163,12 @@ int tp_etl_agg_add(struct tp_etl_agg *a, uint32_t idx, const struct tp_etl_spec 
         if (e->ts >= r->last_ts) r->last = v, r->last_ts = e->ts;
         r->count++;
         return 0;
+    }
+    if (a->n == a->cap) { /* a new window: room for it, and its slot in the new index */
+        int rc = grow(a);
+        if (rc < 0) return rc;
+        s = slot(a, e->instr, idx, ts);
+        while (a->index[s]) s = (s + 1) & (a->icap - 1);
     }
     struct tp_etl_row *r = &a->rows[a->n];
     *r = (struct tp_etl_row){.instr = e->instr,
