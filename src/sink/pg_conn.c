@@ -27,10 +27,14 @@
     "change double precision, value double precision"
 
 static const char SCHEMA_V1[] =
-    /* raw events, one row per input journal record (trades, quotes, snapshots, vendor bars) */
-    "CREATE TABLE ticks (" TICK_COLUMNS ", log_offset bigint NOT NULL, "
-    "PRIMARY KEY (instrument, ts, log_offset)) PARTITION BY RANGE (ts);"
-    "CREATE INDEX ticks_log_offset ON ticks USING brin (log_offset);"
+    /* raw events, one row per input journal record (trades, quotes, snapshots, vendor bars);
+     * no btree: block-range indexes cost almost nothing to maintain at COPY speed and serve
+     * time ranges and offset ranges (docs/postgres.md) */
+    "CREATE TABLE ticks (" TICK_COLUMNS ", log_offset bigint NOT NULL) "
+    "PARTITION BY RANGE (ts);"
+    "CREATE INDEX ticks_ts ON ticks USING brin (ts) WITH (autosummarize = on);"
+    "CREATE INDEX ticks_log_offset ON ticks USING brin (log_offset) "
+    "WITH (autosummarize = on);"
     /* final bars with their indicators */
     "CREATE TABLE bars (instrument text NOT NULL, interval text NOT NULL, "
     "ts timestamptz NOT NULL, open double precision, high double precision, "
@@ -278,7 +282,6 @@ int tp_pg_migrate(PGconn *c, int *ret_from, char *err, size_t errlen)
 int tp_pg_stage_tables(PGconn *c, char *err, size_t errlen)
 {
     static const char sql[] =
-        "CREATE TEMP TABLE IF NOT EXISTS stage_ticks (LIKE ticks) ON COMMIT DELETE ROWS;"
         "CREATE TEMP TABLE IF NOT EXISTS stage_bars (LIKE bars, log_offset bigint NOT NULL) "
         "ON COMMIT DELETE ROWS;"
         "CREATE TEMP TABLE IF NOT EXISTS stage_anomalies (LIKE anomalies, "

@@ -6,7 +6,8 @@
  *
  *   [day partitions the batch needs, created beforehand in their own transaction]
  *   BEGIN; SELECT ... FROM tickpipe_offsets WHERE sink = 'postgres' FOR UPDATE
- *   COPY ticks (or stage_ticks, in replay mode) ; COPY stage_quality ; COPY stage_bars ; ...
+ *   [replay only: DELETE FROM ticks WHERE log_offset in the batch's range]
+ *   COPY ticks ; COPY stage_quality ; COPY stage_bars ; ...
  *   INSERT ... SELECT FROM stage_* ON CONFLICT ... ; quality += what was inserted
  *   UPDATE tickpipe_offsets SET next_offset = ... ; COMMIT
  *
@@ -18,13 +19,14 @@
  *     what this sink acknowledged last, someone else writes with the same sink name (or
  *     reset it), and the transaction is abandoned (-ESTALE: the runner reopens and resumes
  *     from what the table says).
- *  3. By 1, COPY straight into `ticks` cannot meet an existing row unless the offsets were
- *     reset by hand. If it does (unique key (instrument, ts, log_offset), SQLSTATE 23505),
- *     the transaction is rolled back and the sink switches to replay mode for the rest of the
- *     connection: ticks go through stage_ticks and INSERT ... ON CONFLICT DO NOTHING. Either
- *     way a replayed offset changes nothing.
- *  4. `quality` counts only rows this transaction inserted (counted while encoding in direct
- *     mode; from INSERT ... RETURNING otherwise), so it stays exact under replays.
+ *  3. By 1, COPY straight into `ticks` (which has no unique index: see docs/postgres.md)
+ *     cannot duplicate a row unless the offsets were moved back by hand. Open checks for
+ *     that: it finds the largest ticks offset at or past the acknowledged one (a block-range
+ *     index scan); while a batch's offsets are below it, the batch first deletes the rows of
+ *     its own offset range (delete-by-offset-range), so a replayed offset changes nothing.
+ *  4. `quality` counts the rows each transaction inserted, minus those a replay deleted
+ *     (from DELETE ... RETURNING); bars, anomalies, gaps and late count only rows inserted,
+ *     not updated (INSERT ... RETURNING). So it stays exact under replays.
  *  5. Memory: one batch, each buffer capped; `write` asks for a flush at the thresholds,
  *     before any buffer can reach its cap. Failing calls keep nothing: the runner re-delivers
  *     from the acknowledged offsets after open.
@@ -75,9 +77,9 @@ struct tp_pg_sink {
     PGconn *c;
     struct tp_buf buf[NBUF]; /* binary COPY streams (header written with the first row) */
     uint64_t rows[NBUF];
-    uint64_t ack[2];  /* acknowledged: what tickpipe_offsets says */
-    uint64_t next[2]; /* after the last record handed to write */
-    bool replay;      /* ticks through stage_ticks + ON CONFLICT (invariant 3) */
+    uint64_t ack[2];     /* acknowledged: what tickpipe_offsets says */
+    uint64_t next[2];    /* after the last record handed to write */
+    uint64_t replay_end; /* ticks rows exist below this offset, past the ack (invariant 3) */
     int64_t days[MAX_DAYS];
     size_t ndays;
     int64_t known[KNOWN_MAX]; /* sorted days whose partition exists */
@@ -247,12 +249,10 @@ static int put_tick(struct tp_pg_sink *s, const struct tp_event *e, uint64_t off
     size_t i = 0;
     while (i < s->ndays && s->days[i] != day) i++;
     if (i == s->ndays) s->days[s->ndays++] = day; /* < MAX_DAYS: write flushes at FLUSH_DAYS */
-    if (!s->replay) {
-        struct qent *q = qslot(s, e->instr, day);
-        q->ticks++;
-        q->trades += e->kind == TP_KIND_TRADE;
-        q->quotes += e->kind == TP_KIND_QUOTE;
-    }
+    struct qent *q = qslot(s, e->instr, day);
+    q->ticks++;
+    q->trades += e->kind == TP_KIND_TRADE;
+    q->quotes += e->kind == TP_KIND_QUOTE;
     return 0;
 }
 
@@ -318,7 +318,7 @@ static int put_gap(struct tp_pg_sink *s, const struct tp_gap *g, uint64_t off)
     return rc ? rc : tp_pgc_i8(b, (int64_t)off);
 }
 
-/* The quality counters of the batch's ticks (direct mode) as stage_quality rows. */
+/* The quality counters of the batch's ticks as stage_quality rows. */
 static int put_quality(struct tp_pg_sink *s)
 {
     struct tp_buf *b = &s->buf[B_QUAL];
@@ -341,13 +341,14 @@ static int put_quality(struct tp_pg_sink *s)
 
 #define DAY_OF(col) "date_trunc('day', " col ", 'UTC')"
 
+/* invariant 3: the rows of the batch's input offset range go, and their counts with them */
 static const char SQL_TICKS_REPLAY[] =
-    "WITH ins AS (INSERT INTO ticks SELECT * FROM stage_ticks ON CONFLICT DO NOTHING "
+    "WITH del AS (DELETE FROM ticks WHERE log_offset >= %llu AND log_offset < %llu "
     "RETURNING instrument, ts, kind) "
     "INSERT INTO stage_quality (instrument, ts, ticks, trades, quotes) "
-    "SELECT instrument, " DAY_OF(
-        "ts") ", count(*), count(*) FILTER (WHERE kind = 'trade'), "
-              "count(*) FILTER (WHERE kind = 'quote') FROM ins GROUP BY 1, 2;";
+    "SELECT instrument, date_trunc('day', ts, 'UTC'), -count(*), "
+    "-count(*) FILTER (WHERE kind = 'trade'), -count(*) FILTER (WHERE kind = 'quote') "
+    "FROM del GROUP BY 1, 2";
 
 static const char SQL_BARS[] =
     "INSERT INTO bars SELECT DISTINCT ON (instrument, interval, ts) instrument, interval, ts, "
@@ -444,16 +445,21 @@ static int commit_batch(struct tp_pg_sink *s)
 {
     int rc = begin_checked(s);
     if (rc < 0) return rc;
-    rc = copy_buf(s, B_TICKS,
-                  s->replay ? "COPY stage_ticks FROM STDIN (FORMAT binary)" : copy_into[B_TICKS]);
-    if (rc == 0 && !s->replay) rc = put_quality(s);
+    struct tp_buf *q = &s->sql;
+    bool replay = s->ack[0] < s->replay_end && s->next[0] > s->ack[0];
+    if (replay) {
+        tp_buf_reset(q);
+        rc = tp_buf_printf(q, SQL_TICKS_REPLAY, (unsigned long long)s->ack[0],
+                           (unsigned long long)s->next[0]);
+        if (rc == 0) rc = tp_pg_exec(s->c, q->p, NULL, s->err, sizeof s->err);
+    }
+    if (rc == 0) rc = copy_buf(s, B_TICKS, copy_into[B_TICKS]);
+    if (rc == 0) rc = put_quality(s);
     for (int i = B_QUAL; i < NBUF && rc == 0; i++) rc = copy_buf(s, i, copy_into[i]);
     if (rc < 0) return rc;
 
-    struct tp_buf *q = &s->sql;
     tp_buf_reset(q);
-    bool ticks = s->rows[B_TICKS] > 0;
-    if (ticks && s->replay) rc = tp_buf_puts(q, SQL_TICKS_REPLAY);
+    bool ticks = s->rows[B_TICKS] > 0 || replay;
     if (rc == 0 && s->rows[B_BARS]) rc = tp_buf_puts(q, SQL_BARS);
     if (rc == 0 && s->rows[B_ANOM]) rc = tp_buf_puts(q, SQL_ANOM);
     if (rc == 0 && s->rows[B_LATE]) rc = tp_buf_puts(q, SQL_LATE);
@@ -507,12 +513,33 @@ static int read_offsets(struct tp_pg_sink *s, uint64_t ack[2])
     return 0;
 }
 
+/* Invariant 3: ticks rows at or past the acknowledged input offset exist only if the offsets
+ * were moved back by hand; replay_end is then past the largest of them. */
+static int find_replay(struct tp_pg_sink *s, uint64_t ack_in)
+{
+    char sql[160];
+    snprintf(sql, sizeof sql, "SELECT max(log_offset) FROM ticks WHERE log_offset >= %llu",
+             (unsigned long long)ack_in);
+    PGresult *r;
+    int rc = tp_pg_exec(s->c, sql, &r, s->err, sizeof s->err);
+    if (rc < 0) return rc;
+    s->replay_end = 0;
+    if (PQntuples(r) == 1 && !PQgetisnull(r, 0, 0)) {
+        s->replay_end = strtoull(PQgetvalue(r, 0, 0), NULL, 10) + 1;
+        tp_info("sink " SINK_NAME ": ticks exist at input offsets %llu..%llu, past the "
+                "acknowledged offset: replacing them offset range by offset range",
+                (unsigned long long)ack_in, (unsigned long long)s->replay_end - 1);
+    }
+    PQclear(r);
+    return 0;
+}
+
 static int sink_open(void *self, uint64_t ack[2])
 {
     struct tp_pg_sink *s = self;
     sink_close(s);
     reset_batch(s);
-    s->replay = false;
+    s->replay_end = 0;
     s->nknown = 0; /* partitions may have been dropped meanwhile */
     s->next_ahead = 0;
     int rc = tp_pg_connect(s->conninfo, &s->c, s->err, sizeof s->err);
@@ -533,6 +560,8 @@ static int sink_open(void *self, uint64_t ack[2])
     uint64_t a[2];
     rc = read_offsets(s, a);
     if (rc < 0) return fail(s, rc, "reading tickpipe_offsets");
+    rc = find_replay(s, a[0]);
+    if (rc < 0) return fail(s, rc, "looking for ticks past the acknowledged offset");
     for (int l = 0; l < 2; l++) ack[l] = s->ack[l] = s->next[l] = a[l];
     if (s->logged[0]) tp_info("sink " SINK_NAME ": connected");
     s->logged[0] = 0;
@@ -606,14 +635,6 @@ static int sink_flush(void *self, bool final, uint64_t ack[2])
         if (rc == 0) rc = ensure_days(s, s->days, s->ndays);
         if (rc < 0) return rc;
         rc = commit_batch(s);
-        if (rc == -EEXIST && !s->replay) {
-            /* invariant 3: offsets were reset by hand; replay through ON CONFLICT */
-            tp_pg_rollback(s->c);
-            tp_info("sink " SINK_NAME ": ticks at offsets past tickpipe_offsets already exist: "
-                    "writing through ON CONFLICT DO NOTHING from now on");
-            s->replay = true;
-            rc = commit_batch(s);
-        }
         if (rc < 0) {
             tp_pg_rollback(s->c);
             return fail(s, rc, "writing a batch");
