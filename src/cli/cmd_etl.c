@@ -153,7 +153,7 @@ static int read_journal(const struct job *j, struct tp_etl_agg *a, uint64_t *nre
         struct tp_event e;
         if ((rc = tp_rec_get_event(p, n, &e)) < 0) break;
         for (uint32_t i = 0; i < j->nspec && rc >= 0; i++)
-            rc = tp_etl_agg_add(a, i, &j->spec[i], &e);
+            rc = tp_etl_agg_add(a, i, &j->spec[i], &e, off);
         if (rc < 0) break;
     }
     if (rc < 0)

@@ -146,32 +146,40 @@ static int grow(struct tp_etl_agg *a)
 }
 
 int tp_etl_agg_add(struct tp_etl_agg *a, uint32_t idx, const struct tp_etl_spec *spec,
-                   const struct tp_event *e)
+                   const struct tp_event *e, uint64_t off)
 {
     if (e->kind == TP_KIND_STATUS) return 0;
     double v = tp_etl_field_value(e, spec->field);
     if (isnan(v)) return 0;
-    int64_t ts = tp_window_start(e->ts, spec->interval_ns);
-    size_t s = a->icap ? slot(a, e->instr, idx, ts) : 0;
+    return tp_etl_agg_put(a, idx, spec->interval_ns, e->instr, e->ts, v, off);
+}
+
+int tp_etl_agg_put(struct tp_etl_agg *a, uint32_t idx, int64_t interval_ns, uint32_t instr,
+                   int64_t t, double v, uint64_t off)
+{
+    int64_t ts = tp_window_start(t, interval_ns);
+    size_t s = a->icap ? slot(a, instr, idx, ts) : 0;
     for (; a->icap && a->index[s]; s = (s + 1) & (a->icap - 1)) {
         struct tp_etl_row *r = &a->rows[a->index[s] - 1];
-        if (r->instr != e->instr || r->spec != idx || r->ts != ts) continue;
+        if (r->instr != instr || r->spec != idx || r->ts != ts) continue;
         r->sum += v;
         if (v < r->min) r->min = v;
         if (v > r->max) r->max = v;
-        if (e->ts < r->first_ts) r->first = v, r->first_ts = e->ts;
-        if (e->ts >= r->last_ts) r->last = v, r->last_ts = e->ts;
+        if (t < r->first_ts || (t == r->first_ts && off < r->first_ord))
+            r->first = v, r->first_ts = t, r->first_ord = off;
+        if (t > r->last_ts || (t == r->last_ts && off > r->last_ord))
+            r->last = v, r->last_ts = t, r->last_ord = off;
         r->count++;
         return 0;
     }
     if (a->n == a->cap) { /* a new window: room for it, and its slot in the new index */
         int rc = grow(a);
         if (rc < 0) return rc;
-        s = slot(a, e->instr, idx, ts);
+        s = slot(a, instr, idx, ts);
         while (a->index[s]) s = (s + 1) & (a->icap - 1);
     }
     struct tp_etl_row *r = &a->rows[a->n];
-    *r = (struct tp_etl_row){.instr = e->instr,
+    *r = (struct tp_etl_row){.instr = instr,
                              .spec = idx,
                              .ts = ts,
                              .sum = v,
@@ -179,8 +187,10 @@ int tp_etl_agg_add(struct tp_etl_agg *a, uint32_t idx, const struct tp_etl_spec 
                              .max = v,
                              .first = v,
                              .last = v,
-                             .first_ts = e->ts,
-                             .last_ts = e->ts,
+                             .first_ts = t,
+                             .last_ts = t,
+                             .first_ord = off,
+                             .last_ord = off,
                              .count = 1};
     a->index[s] = (uint32_t)++a->n;
     a->sorted = false;

@@ -6,7 +6,8 @@
  *
  * first is the value of the event with the smallest ts (the first in log order among equal
  * ts), last the one with the largest ts (the last in log order among equal ts) — the same rule
- * as a bar's open and close (DESIGN.md §3). avg = Σ / count.
+ * as a bar's open and close (DESIGN.md §3); the log order is the input offset each value comes
+ * with, so values may be added in any order. avg = Σ / count (summed in the order added).
  *
  * This module holds the parsing of specs and the in-memory aggregation used when the input is
  * the journal; the PostgreSQL side (incremental, in SQL over `ticks`) is in sink/pg.h. Pure;
@@ -56,6 +57,7 @@ struct tp_etl_row {
     int64_t ts;     /* window start */
     double sum, min, max, first, last;
     int64_t first_ts, last_ts;
+    uint64_t first_ord, last_ord; /* input offsets of first and last */
     uint64_t count;
 };
 
@@ -64,10 +66,13 @@ struct tp_etl_agg;
 /* An aggregator holding at most max_rows windows. NULL when out of memory. */
 struct tp_etl_agg *tp_etl_agg_new(size_t max_rows);
 void tp_etl_agg_free(struct tp_etl_agg *a);
-/* Adds an event (in log order) to the window of spec number `idx`. Events that are status
- * records or lack the field are ignored. 0, or -E2BIG past max_rows, -ENOMEM. */
+/* Adds the event at input offset `off` to the window of spec number `idx`. Events that are
+ * status records or lack the field are ignored. 0, or -E2BIG past max_rows, -ENOMEM. */
 int tp_etl_agg_add(struct tp_etl_agg *a, uint32_t idx, const struct tp_etl_spec *spec,
-                   const struct tp_event *e);
+                   const struct tp_event *e, uint64_t off);
+/* The same for one value v (not NaN) of instrument instr at time ts and offset off. */
+int tp_etl_agg_put(struct tp_etl_agg *a, uint32_t idx, int64_t interval_ns, uint32_t instr,
+                   int64_t ts, double v, uint64_t off);
 /* The rows, sorted by (instrument name, spec index, ts); borrowed until the next add or free. */
 size_t tp_etl_agg_rows(struct tp_etl_agg *a, const struct tp_etl_row **ret);
 

@@ -212,6 +212,113 @@ int tp_pg_copy(PGconn *c, const char *copy_sql, const void *data, size_t n, char
     return rc;
 }
 
+static uint32_t rd32(const char *p)
+{
+    const uint8_t *u = (const uint8_t *)p;
+    return (uint32_t)u[0] << 24 | (uint32_t)u[1] << 16 | (uint32_t)u[2] << 8 | u[3];
+}
+
+/* Parses one row at p[0..n): bytes used, 0 when incomplete, -1 at the trailer, or
+ * -EBADMSG. */
+static long parse_row(const char *p, size_t n, struct tp_pgrow *r)
+{
+    if (n < 2) return 0;
+    int16_t nf = (int16_t)(((uint8_t)p[0] << 8) | (uint8_t)p[1]);
+    if (nf == -1) return -1;
+    if (nf < 0 || nf > TP_PGROW_MAX) return -EBADMSG;
+    size_t at = 2;
+    r->n = nf;
+    for (int i = 0; i < nf; i++) {
+        if (n - at < 4) return 0;
+        int32_t len = (int32_t)rd32(p + at);
+        at += 4;
+        if (len < -1) return -EBADMSG;
+        r->len[i] = len;
+        r->p[i] = p + at;
+        if (len > 0) {
+            if (n - at < (size_t)len) return 0;
+            at += (size_t)len;
+        }
+    }
+    return (long)at;
+}
+
+int tp_pg_copy_out(PGconn *c, const char *copy_sql, int (*row)(void *ctx, const struct tp_pgrow *r),
+                   void *ctx, char *err, size_t errlen)
+{
+    static const char sig[11] = {'P', 'G', 'C', 'O', 'P', 'Y', '\n', '\377', '\r', '\n', 0};
+    PGresult *r = PQexec(c, copy_sql);
+    if (!r || PQresultStatus(r) != PGRES_COPY_OUT) {
+        int rc = tp_pg_errno(c, r);
+        seterr(err, errlen, r ? PQresultErrorMessage(r) : PQerrorMessage(c));
+        PQclear(r);
+        return rc;
+    }
+    PQclear(r);
+    struct tp_buf b; /* unparsed bytes: at most a partial row and one chunk */
+    tp_buf_init(&b, (2u << 20) + 64);
+    size_t at = 0;
+    bool header = false, done = false;
+    int rc = 0;
+    char *chunk;
+    int k;
+    while ((k = PQgetCopyData(c, &chunk, 0)) > 0) {
+        if (rc == 0 && !done) {
+            /* drop what was parsed, then append */
+            if (at) {
+                memmove(b.p, b.p + at, b.len - at);
+                b.len -= at;
+                at = 0;
+            }
+            rc = tp_buf_append(&b, chunk, (size_t)k);
+            if (rc < 0) seterr(err, errlen, "a COPY row larger than 1 MiB");
+        }
+        PQfreemem(chunk);
+        while (rc == 0 && !done) {
+            if (!header) {
+                if (b.len - at < 19) break;
+                if (memcmp(b.p + at, sig, sizeof sig)) {
+                    rc = -EBADMSG;
+                    break;
+                }
+                uint32_t ext = rd32(b.p + at + 15);
+                if (b.len - at < 19 + (size_t)ext) break;
+                at += 19 + ext;
+                header = true;
+                continue;
+            }
+            struct tp_pgrow pr;
+            long used = parse_row(b.p + at, b.len - at, &pr);
+            if (used == 0) break;
+            if (used == -1) {
+                done = true;
+                break;
+            }
+            if (used < 0) {
+                rc = (int)used;
+                break;
+            }
+            at += (size_t)used;
+            rc = row(ctx, &pr);
+        }
+        if (rc == -EBADMSG) seterr(err, errlen, "not a binary COPY stream");
+    }
+    tp_buf_fini(&b);
+    /* the end of the stream: k == -1, then the command's result */
+    if (k == -2 && rc == 0) {
+        rc = -ECONNRESET;
+        seterr(err, errlen, PQerrorMessage(c));
+    }
+    while ((r = PQgetResult(c))) {
+        if (PQresultStatus(r) != PGRES_COMMAND_OK && rc == 0) {
+            rc = tp_pg_errno(c, r);
+            seterr(err, errlen, PQresultErrorMessage(r));
+        }
+        PQclear(r);
+    }
+    return rc;
+}
+
 void tp_pg_rollback(PGconn *c)
 {
     if (c && PQstatus(c) == CONNECTION_OK && PQtransactionStatus(c) != PQTRANS_IDLE)

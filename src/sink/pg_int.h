@@ -45,6 +45,36 @@ int tp_pg_exec(PGconn *c, const char *sql, PGresult **ret, char *err, size_t err
 int tp_pg_copy(PGconn *c, const char *copy_sql, const void *data, size_t n, char *err,
                size_t errlen);
 
+/* One row of a binary COPY TO stream: field i is p[i][0..len[i]), len -1 for NULL. */
+#define TP_PGROW_MAX 16
+struct tp_pgrow {
+    int n;
+    const char *p[TP_PGROW_MAX];
+    int32_t len[TP_PGROW_MAX];
+};
+
+/* Runs `COPY (query) TO STDOUT (FORMAT binary)` and calls row() for each row as it streams in
+ * (a row is borrowed until row returns; memory stays at one network chunk and one row, rows
+ * up to 1 MiB). row returns 0 to go on or a negative errno to stop (the error is returned,
+ * the connection left usable). 0 or a negative errno (-EBADMSG: not a binary COPY stream). */
+int tp_pg_copy_out(PGconn *c, const char *copy_sql, int (*row)(void *ctx, const struct tp_pgrow *r),
+                   void *ctx, char *err, size_t errlen);
+
+/* Field decoders for binary COPY values of 8 bytes (int8, float8). */
+static inline uint64_t tp_pgr_u64(const char *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++) v = v << 8 | (uint8_t)p[i];
+    return v;
+}
+static inline double tp_pgr_f8(const char *p)
+{
+    uint64_t u = tp_pgr_u64(p);
+    double d;
+    memcpy(&d, &u, 8);
+    return d;
+}
+
 /* Rolls back whatever transaction is open (ignores errors: the connection may be gone). */
 void tp_pg_rollback(PGconn *c);
 

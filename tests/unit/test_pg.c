@@ -191,8 +191,8 @@ static void test_agg_windows(void)
     st.ts = 10 * m;
     st.price = 100; /* ignored: status */
     for (size_t i = 0; i < TP_ARRAY_LEN(ev); i++)
-        for (uint32_t k = 0; k < 2; k++) ASSERT_EQ_INT(tp_etl_agg_add(g, k, &sp[k], &ev[i]), 0);
-    ASSERT_EQ_INT(tp_etl_agg_add(g, 0, &sp[0], &st), 0);
+        for (uint32_t k = 0; k < 2; k++) ASSERT_EQ_INT(tp_etl_agg_add(g, k, &sp[k], &ev[i], i), 0);
+    ASSERT_EQ_INT(tp_etl_agg_add(g, 0, &sp[0], &st, 99), 0);
     const struct tp_etl_row *r;
     size_t n = tp_etl_agg_rows(g, &r);
     ASSERT_EQ_INT(n, 5);
@@ -220,7 +220,7 @@ static void test_agg_windows(void)
     ASSERT_EQ_STR(csv.p, "sim:ZZZ,price,1m,1970-01-01T00:10:00.000000000Z,3,2,4,2,4,3\n");
     tp_buf_fini(&csv);
     /* adding after sorting still finds the rows */
-    ASSERT_EQ_INT(tp_etl_agg_add(g, 0, &sp[0], &ev[0]), 0);
+    ASSERT_EQ_INT(tp_etl_agg_add(g, 0, &sp[0], &ev[0], 100), 0);
     n = tp_etl_agg_rows(g, &r);
     ASSERT_EQ_INT(n, 5);
     ASSERT_EQ_INT(r[2].count, 4);
@@ -237,12 +237,12 @@ static void test_agg_cap(void)
     struct tp_etl_agg *g = tp_etl_agg_new(3);
     for (int i = 0; i < 3; i++) {
         struct tp_event e = trade(a, i * TP_NS_PER_SEC, 1, NAN);
-        ASSERT_EQ_INT(tp_etl_agg_add(g, 0, &sp, &e), 0);
+        ASSERT_EQ_INT(tp_etl_agg_add(g, 0, &sp, &e, (uint64_t)i), 0);
     }
     struct tp_event e = trade(a, 9 * TP_NS_PER_SEC, 1, NAN);
-    ASSERT_EQ_INT(tp_etl_agg_add(g, 0, &sp, &e), -E2BIG);
+    ASSERT_EQ_INT(tp_etl_agg_add(g, 0, &sp, &e, 3), -E2BIG);
     e = trade(a, 1, 5, NAN); /* an existing window still takes events */
-    ASSERT_EQ_INT(tp_etl_agg_add(g, 0, &sp, &e), 0);
+    ASSERT_EQ_INT(tp_etl_agg_add(g, 0, &sp, &e, 4), 0);
     tp_etl_agg_free(g);
 }
 
@@ -264,7 +264,16 @@ static void test_agg_random(void)
                       (int64_t)tp_rng_below(&rng, 200) * TP_NS_PER_SEC / 2 - 50 * TP_NS_PER_SEC,
                       (double)(tp_rng_below(&rng, 1000) + 1) / 8, NAN);
     struct tp_etl_agg *g = tp_etl_agg_new(1 << 20);
-    for (int i = 0; i < N; i++) ASSERT_EQ_INT(tp_etl_agg_add(g, 0, &sp, &ev[i]), 0);
+    /* in a shuffled order, with each event's index as its offset */
+    static int perm[N];
+    for (int i = 0; i < N; i++) perm[i] = i;
+    for (int i = N - 1; i > 0; i--) {
+        int k = (int)tp_rng_below(&rng, (uint64_t)i + 1), t = perm[i];
+        perm[i] = perm[k];
+        perm[k] = t;
+    }
+    for (int i = 0; i < N; i++)
+        ASSERT_EQ_INT(tp_etl_agg_add(g, 0, &sp, &ev[perm[i]], (uint64_t)perm[i]), 0);
     const struct tp_etl_row *r;
     size_t n = tp_etl_agg_rows(g, &r);
     uint64_t total = 0;
@@ -283,8 +292,8 @@ static void test_agg_random(void)
             if (ev[i].ts >= lts) lts = ev[i].ts, last = v;
             cnt++;
         }
-        if (cnt != r[k].count || sum != r[k].sum || mn != r[k].min || mx != r[k].max ||
-            first != r[k].first || last != r[k].last)
+        if (cnt != r[k].count || fabs(sum - r[k].sum) > 1e-9 * sum || mn != r[k].min ||
+            mx != r[k].max || first != r[k].first || last != r[k].last)
             TPT_FAIL("window %s %lld differs from a recomputation", tp_instr_name(r[k].instr),
                      (long long)r[k].ts);
         if (k && strcmp(tp_instr_name(r[k - 1].instr), tp_instr_name(r[k].instr)) == 0)
