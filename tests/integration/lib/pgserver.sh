@@ -13,8 +13,8 @@
 # No network beyond loopback: listen_addresses is 127.0.0.1, authentication is trust for the
 # local user (the directory is private to the test).
 
-pg_as() { # runs a command as the server's user
-    if [ "$(id -u)" -eq 0 ]; then runuser -u nobody -- "$@"; else "$@"; fi
+pg_as() { # runs a command as the server's user, from a directory that user may enter
+    if [ "$(id -u)" -eq 0 ]; then (cd "$PGTMP" && runuser -u nobody -- "$@"); else "$@"; fi
 }
 
 pg_setup() {
