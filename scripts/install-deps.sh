@@ -8,8 +8,12 @@ mode=${1:-run}
 
 # nodejs and npm build the dashboard: its charting library is embedded at build time.
 pkgs=(gcc make cmake ninja-build pkg-config libzstd-dev libsnappy-dev libwebsockets-dev nodejs npm)
+# libpq: the PostgreSQL sink and etl.
+pkgs+=(libpq-dev)
 if [ "$mode" = test ]; then
   pkgs+=(python3 python3-numpy procps curl chromium)
+  # a real PostgreSQL server (initdb, pg_ctl) and psql for the pg_*.sh tests
+  pkgs+=(postgresql postgresql-client)
 fi
 
 missing=()

@@ -18,6 +18,7 @@
 #include "serve/serve.h"
 #include "sink/lake.h"
 #include "source/replay.h"
+#include "sink/pg.h"
 #include "source/sim.h"
 
 #define CMD "run"
@@ -75,6 +76,9 @@ static struct tp_setting settings[] = {
     SET("exit-at-eof", TP_SET_BOOL, "",
         "stop once every source has reached its end (a finite sim, replay files) and the "
         "engine has processed everything"),
+    SET("postgres", TP_SET_STR, "",
+        "PostgreSQL warehouse: a libpq conninfo or postgresql:// URL (password from PGPASSWORD "
+        "or ~/.pgpass); ticks, bars, anomalies, ... written exactly once (docs/postgres.md)"),
     SET("role", TP_SET_STR, "all",
         "all: ingest, process and serve in one process (ingest, process, serve: later)"),
     SET("lake", TP_SET_STR, "on",
@@ -333,6 +337,19 @@ int tp_cmd_run(int argc, char **argv)
         tp_pipeline_free(p);
         tp_live_free(live);
         return bad("source", "", "names no source");
+    }
+
+    const char *pg = S("postgres")->str;
+    if (pg && *pg) {
+        struct tp_pg_sink *sink;
+        char err[256];
+        rc = tp_pg_sink_new(pg, &sink, err, sizeof err);
+        if (rc < 0) {
+            tp_pipeline_free(p);
+            tp_live_free(live);
+            return rc == -EINVAL ? bad("postgres", pg, err) : TP_EXIT_RUNTIME;
+        }
+        tp_pipeline_add_sink(p, &tp_pg_sink_ops, sink);
     }
 
     /* Stop signals are taken synchronously by the main thread (sigtimedwait in the pipeline);
