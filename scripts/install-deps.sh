@@ -8,8 +8,10 @@ mode=${1:-run}
 
 # nodejs and npm build the dashboard: its charting library is embedded at build time.
 pkgs=(gcc make cmake ninja-build pkg-config libzstd-dev libsnappy-dev libwebsockets-dev nodejs npm)
+pkgs+=(libhiredis-dev) # the Redis sink (hiredis)
 if [ "$mode" = test ]; then
   pkgs+=(python3 python3-numpy procps curl chromium)
+  pkgs+=(redis-server redis-tools) # Redis sink tests: a server on loopback, redis-cli
 fi
 
 missing=()
