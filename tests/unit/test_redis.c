@@ -623,6 +623,44 @@ static void test_batch_and_outage(void)
     disconnect_q();
 }
 
+/* AUTH with a password (and a user), SELECT of the URL's database; a wrong password is a
+ * retryable -EACCES (the runner logs it and retries: the password may be rotated). */
+static void test_auth_and_db(void)
+{
+    connect_q();
+    freeReplyObject(cmd("CONFIG SET requirepass %s", "s3cret/x"));
+    freeReplyObject(cmd("AUTH %s", "s3cret/x"));
+    char url[96], err[128];
+    struct tp_redis_sink *s;
+    uint64_t ack[2];
+    snprintf(url, sizeof url, "redis://:wrong@127.0.0.1:%d/2", srv_port);
+    struct tp_redis_cfg cfg = {.url = url};
+    ASSERT_EQ_INT(tp_redis_sink_new(&cfg, &s, err, sizeof err), 0);
+    char where[64];
+    snprintf(where, sizeof where, "127.0.0.1:%d/2", srv_port);
+    ASSERT_EQ_STR(tp_redis_sink_where(s), where);
+    ASSERT(!strstr(tp_redis_sink_where(s), "wrong"));
+    ASSERT_EQ_INT(tp_redis_sink_ops.open(s, ack), -EACCES);
+    tp_redis_sink_ops.free(s);
+
+    snprintf(url, sizeof url, "redis://default:s3cret%%2Fx@127.0.0.1:%d/2", srv_port);
+    ASSERT_EQ_INT(tp_redis_sink_new(&cfg, &s, err, sizeof err), 0);
+    ASSERT_EQ_INT(tp_redis_sink_ops.open(s, ack), 0);
+    struct tp_event e = trade(instr("test:DB"), T0, 7, 1);
+    ASSERT_EQ_INT(put_event(s, 0, &e), 0);
+    ASSERT_EQ_INT(tp_redis_sink_ops.flush(s, true, ack), 0);
+    ASSERT_EQ_U64(ack[0], 1);
+    tp_redis_sink_ops.free(s);
+    char v[16];
+    ASSERT_EQ_STR(hget("tickpipe:last:test:DB", "price", v, sizeof v), ""); /* not in db 0 */
+    freeReplyObject(cmd("SELECT 2"));
+    ASSERT_EQ_STR(hget("tickpipe:last:test:DB", "price", v, sizeof v), "7");
+    freeReplyObject(cmd("FLUSHDB"));
+    freeReplyObject(cmd("CONFIG SET requirepass %s", ""));
+    disconnect_q();
+}
+
 TPT_MAIN({"url", test_url}, {"keys_and_ids", test_keys_and_ids},
          {"script_guard", test_script_guard}, {"sink_writes", test_sink_writes},
-         {"noscript", test_noscript}, {"batch_and_outage", test_batch_and_outage})
+         {"noscript", test_noscript}, {"auth_and_db", test_auth_and_db},
+         {"batch_and_outage", test_batch_and_outage})
