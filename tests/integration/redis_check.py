@@ -18,10 +18,11 @@ Checks:
 Prints a summary line; exits 1 with the first difference.
 """
 import argparse
+import calendar
 import json
+import re
 import subprocess
 import sys
-from datetime import datetime, timezone
 
 
 def fail(msg):
@@ -29,29 +30,27 @@ def fail(msg):
     sys.exit(1)
 
 
+KV = re.compile(r"([a-z_0-9]+)=(\S*)")
+_secs = {}
+
+
 def rfc3339_ns(s):
-    """'2026-11-23T12:34:00.123456789Z' -> epoch ns (exact)."""
-    base, frac = s[:-1].split(".")
-    dt = datetime.strptime(base, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc)
-    return int(dt.timestamp()) * 10**9 + int(frac.ljust(9, "0"))
+    """'2026-11-23T12:34:00.123456789Z' -> epoch ns (exact); seconds cached (ticks share them)."""
+    base, frac = s[:19], s[20:-1]
+    sec = _secs.get(base)
+    if sec is None:
+        sec = calendar.timegm((int(base[0:4]), int(base[5:7]), int(base[8:10]),
+                               int(base[11:13]), int(base[14:16]), int(base[17:19])))
+        _secs[base] = sec
+    return sec * 10**9 + int(frac.ljust(9, "0"))
 
 
 def dump(tickpipe, path):
     out = subprocess.run([tickpipe, "journal", "dump", path], check=True,
                          capture_output=True, text=True).stdout
-    recs = []
-    for line in out.splitlines():
-        parts = line.split(" ")
-        kv = {}
-        words = []
-        for p in parts:
-            if "=" in p:
-                k, v = p.split("=", 1)
-                kv[k] = v
-            else:
-                words.append(p)
-        recs.append((words, kv))
-    return recs
+    # "OFFSET event KIND INSTRUMENT k=v ..." or "OFFSET bar INSTRUMENT INTERVAL k=v ...":
+    # the first four words, and the k=v pairs.
+    return [(line.split(" ", 4)[:4], dict(KV.findall(line))) for line in out.splitlines()]
 
 
 class Redis:

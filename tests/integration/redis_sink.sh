@@ -14,7 +14,10 @@
 #      offsets stored in Redis, and at the end everything is there exactly once; /metrics
 #      counted the failures; publications stay at most once;
 #   4. an outage that loses Redis's data (SIGKILL, no persistence): the sink refills from
-#      offset 0 and the end state is the same as if nothing had happened.
+#      offset 0 and the end state is the same as if nothing had happened;
+#   5. volume: 300000 sim events (about 110000 trades; TP_REDIS_EVENTS=3000000 for a million
+#      trades) with the optimized binary, checked
+#      as in part 1 (without the subscriber), and the rate printed.
 set -uo pipefail
 : "${TICKPIPE:?TICKPIPE must name the tickpipe binary}"
 here=$(cd "$(dirname "$0")" && pwd)
@@ -149,6 +152,8 @@ tpid=
 end_subscribers
 grep -q "sink redis: .*retrying with backoff" "$tmp/b.log" || fail "no retry in the log"
 grep -q "sink redis: connected again" "$tmp/b.log" || fail "no reconnection in the log"
+grep -q "script cache lost the last-state script" "$tmp/b.log" ||
+    fail "the flushed script cache went unnoticed"
 grep -q "stopped before acknowledging" "$tmp/b.log" && fail "the sink did not catch up"
 [ "${errs:-0}" -gt 0 ] 2>/dev/null || fail "/metrics showed no sink errors during the outage"
 check --data "$tmp/b" --maxlen "$maxlen" --sub "$tmp/sub3a" --sub "$tmp/sub3b"
@@ -171,5 +176,24 @@ tpid=
 grep -q "sink redis: connected again" "$tmp/c.log" || fail "no reconnection in the log"
 check --data "$tmp/c" --maxlen "$maxlen"
 echo "part 4: Redis lost its data mid-run; the sink refilled it from the journals"
+stop_redis
+
+# 5. Volume, with the optimized binary when there is one (make test sets TP_RELEASE_BIN):
+#    TP_REDIS_EVENTS (default 300000) sim events through the sink, checked the same way.
+bin=$TICKPIPE
+[ -n "${TP_RELEASE_BIN:-}" ] && [ -x "$TP_RELEASE_BIN" ] && bin=$TP_RELEASE_BIN
+events=${TP_REDIS_EVENTS:-300000}
+[ "$bin" = "$TICKPIPE" ] && events=${TP_REDIS_EVENTS:-100000} # ASan is slower
+start_redis "$tmp/r5" "${memory[@]}"
+t0=$(date +%s.%N)
+"$bin" run --data "$tmp/d" --sim-pace max --sim-events "$events" --exit-at-eof \
+    "${common[@]}" 2>"$tmp/d.log" || { cat "$tmp/d.log" >&2; fail "the volume run failed"; }
+t1=$(date +%s.%N)
+TICKPIPE=$bin check --data "$tmp/d" --maxlen 10000
+recs=$(($(cli HGET tickpipe:offsets redis.input) + $(cli HGET tickpipe:offsets redis.output)))
+trades=$("$bin" journal dump "$tmp/d/journal/input" | grep -c ' event trade ')
+awk -v r="$recs" -v t="$trades" -v a="$t0" -v b="$t1" -v n="$(basename "$bin")" 'BEGIN {
+    printf "part 5: %d records (%d trades) into Redis in %.2f s with %s: %.0f records/s\n",
+        r, t, b - a, n, r / (b - a) }'
 stop_redis
 echo "redis_sink: ok"
