@@ -10,12 +10,12 @@
 #      the streams gain nothing, a last state holding a newer time keeps it (the time guard),
 #      one holding an older time gets the journal's last trade;
 #   3. an outage with persistence (AOF): a live-paced run, the script cache flushed, then
-#      SHUTDOWN NOSAVE mid-run and a restart 3 s later: the sink retries, resumes from the
+#      SHUTDOWN NOSAVE mid-run and a restart 2 s later: the sink retries, resumes from the
 #      offsets stored in Redis, and at the end everything is there exactly once; /metrics
 #      counted the failures; publications stay at most once;
 #   4. an outage that loses Redis's data (SIGKILL, no persistence): the sink refills from
 #      offset 0 and the end state is the same as if nothing had happened;
-#   5. volume: 300000 sim events (about 110000 trades; TP_REDIS_EVENTS=3000000 for a million
+#   5. volume: 200000 sim events (about 75000 trades; TP_REDIS_EVENTS=3000000 for a million
 #      trades) with the optimized binary, checked
 #      as in part 1 (without the subscriber), and the rate printed.
 set -uo pipefail
@@ -79,13 +79,13 @@ end_subscribers() {
 check() { $py "$here/redis_check.py" --tickpipe "$TICKPIPE" --port "$port" "$@" || exit 1; }
 
 common=(--status-interval 0 --http off --redis "$url")
-maxlen=100
+maxlen=50
 memory=(--save '' --appendonly no)
 
 # 1. A finite run into an empty Redis, with a subscriber.
 start_redis "$tmp/r1" "${memory[@]}"
 subscribe "$tmp/sub1"
-"$TICKPIPE" run --data "$tmp/a" --sim-pace max --sim-events 60000 --redis-maxlen "$maxlen" \
+"$TICKPIPE" run --data "$tmp/a" --sim-pace max --sim-events 40000 --redis-maxlen "$maxlen" \
     --exit-at-eof "${common[@]}" 2>"$tmp/a.log" ||
     { cat "$tmp/a.log" >&2; fail "the finite run failed"; }
 end_subscribers
@@ -120,22 +120,21 @@ echo "part 2: replay added nothing; the time guard kept the newer last state"
 stop_redis
 
 # 3. Outage with persistence: SHUTDOWN NOSAVE mid-run (the AOF keeps what was acknowledged),
-#    after the script cache was flushed; restart 3 s later.
+#    after the script cache was flushed; restart 2 s later.
 aof=(--save '' --appendonly yes --appendfsync always)
 start_redis "$tmp/r3" "${aof[@]}"
 subscribe "$tmp/sub3a"
-"$TICKPIPE" run --data "$tmp/b" --sim-pace live --sim-rate 15000 --sim-events 90000 \
+"$TICKPIPE" run --data "$tmp/b" --sim-pace live --sim-rate 20000 --sim-events 70000 \
     --redis-maxlen "$maxlen" --exit-at-eof --status-interval 0 --http 127.0.0.1:0 \
     --redis "$url" 2>"$tmp/b.log" &
 tpid=$!
-sleep 1.5
+sleep 1
 cli SCRIPT FLUSH >/dev/null || fail "SCRIPT FLUSH"
-sleep 0.5
+sleep 0.4
 cli SHUTDOWN NOSAVE >/dev/null 2>&1
 wait "$rpid" 2>/dev/null
 rpid=
-down_at=$(date +%s.%N)
-sleep 3
+sleep 2
 kill -0 "$tpid" 2>/dev/null || fail "tickpipe ended during the outage (the run is too short)"
 start_redis "$tmp/r3" "${aof[@]}"
 subscribe "$tmp/sub3b"
@@ -157,17 +156,16 @@ grep -q "script cache lost the last-state script" "$tmp/b.log" ||
 grep -q "stopped before acknowledging" "$tmp/b.log" && fail "the sink did not catch up"
 [ "${errs:-0}" -gt 0 ] 2>/dev/null || fail "/metrics showed no sink errors during the outage"
 check --data "$tmp/b" --maxlen "$maxlen" --sub "$tmp/sub3a" --sub "$tmp/sub3b"
-echo "part 3: outage with AOF (down at $down_at for 3 s): nothing lost or duplicated; /metrics counted $errs failed attempts"
+echo "part 3: outage with AOF (2 s): nothing lost or duplicated; /metrics counted $errs failed attempts"
 stop_redis
 
 # 4. Outage that loses the data: SIGKILL, no persistence; the sink refills from offset 0.
 start_redis "$tmp/r4" "${memory[@]}"
-"$TICKPIPE" run --data "$tmp/c" --sim-pace live --sim-rate 15000 --sim-events 60000 \
+"$TICKPIPE" run --data "$tmp/c" --sim-pace live --sim-rate 20000 --sim-events 50000 \
     --redis-maxlen "$maxlen" --exit-at-eof "${common[@]}" 2>"$tmp/c.log" &
 tpid=$!
-sleep 1.5
-kill -KILL "$rpid"
-wait "$rpid" 2>/dev/null
+sleep 1
+{ kill -KILL "$rpid"; wait "$rpid"; } 2>/dev/null
 rpid=
 sleep 1
 start_redis "$tmp/r4" "${memory[@]}"
@@ -179,11 +177,11 @@ echo "part 4: Redis lost its data mid-run; the sink refilled it from the journal
 stop_redis
 
 # 5. Volume, with the optimized binary when there is one (make test sets TP_RELEASE_BIN):
-#    TP_REDIS_EVENTS (default 300000) sim events through the sink, checked the same way.
+#    TP_REDIS_EVENTS (default 200000) sim events through the sink, checked the same way.
 bin=$TICKPIPE
 [ -n "${TP_RELEASE_BIN:-}" ] && [ -x "$TP_RELEASE_BIN" ] && bin=$TP_RELEASE_BIN
-events=${TP_REDIS_EVENTS:-300000}
-[ "$bin" = "$TICKPIPE" ] && events=${TP_REDIS_EVENTS:-100000} # ASan is slower
+events=${TP_REDIS_EVENTS:-200000}
+[ "$bin" = "$TICKPIPE" ] && events=${TP_REDIS_EVENTS:-60000} # ASan is slower
 start_redis "$tmp/r5" "${memory[@]}"
 t0=$(date +%s.%N)
 "$bin" run --data "$tmp/d" --sim-pace max --sim-events "$events" --exit-at-eof \
