@@ -2,6 +2,7 @@
 # redis_sink.sh — `tickpipe run --redis` against a real redis-server (Debian's) on a free
 # loopback port, in a temporary directory; every result is read back with redis-cli and
 # compared with the journals by redis_check.py (see there for the exact checks). Parts:
+#   0. a bad URL (from TICKPIPE_REDIS) is a usage error that does not print the password;
 #   1. a finite sim run (max pace, --exit-at-eof): last state = the last trade and quote per
 #      instrument, each bar stream = the last bars of the output journal with ids from the
 #      bar time and capped near --redis-maxlen, offsets = the journals' ends, and a subscriber
@@ -77,6 +78,14 @@ end_subscribers() {
     spids=()
 }
 check() { $py "$here/redis_check.py" --tickpipe "$TICKPIPE" --port "$port" "$@" || exit 1; }
+
+# 0. A bad URL is a usage error (exit 2) that names the setting and never echoes a password.
+TICKPIPE_REDIS='redis://:hunter2@127.0.0.1:99999' "$TICKPIPE" run --data "$tmp/x" --http off \
+    2>"$tmp/x.log"
+rc=$?
+[ "$rc" = 2 ] || fail "a bad --redis URL exited $rc, not 2"
+grep -q -- '--redis: the URL has a port' "$tmp/x.log" || fail "bad URL message: $(cat "$tmp/x.log")"
+grep -q hunter2 "$tmp/x.log" && fail "the password was printed"
 
 common=(--status-interval 0 --http off --redis "$url")
 maxlen=50
