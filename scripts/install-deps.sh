@@ -8,13 +8,13 @@ mode=${1:-run}
 
 # nodejs and npm build the dashboard: its charting library is embedded at build time.
 pkgs=(gcc make cmake ninja-build pkg-config libzstd-dev libsnappy-dev libwebsockets-dev nodejs npm)
-# libpq: the PostgreSQL sink and etl.
-pkgs+=(libpq-dev)
-if [ "$mode" = test ]; then
-  pkgs+=(python3 python3-numpy procps curl chromium)
-  # a real PostgreSQL server (initdb, pg_ctl) and psql for the pg_*.sh tests
-  pkgs+=(postgresql postgresql-client)
-fi
+# One line per need (libraries to build; servers and tools for the tests).
+pkgs+=(libpq-dev)      # the PostgreSQL sink and etl (libpq)
+pkgs+=(libhiredis-dev) # the Redis sink (hiredis)
+tpkgs=(python3 python3-numpy procps curl chromium)
+tpkgs+=(postgresql postgresql-client) # a real PostgreSQL server (initdb, pg_ctl) and psql
+tpkgs+=(redis-server redis-tools)     # Redis sink tests: a server on loopback, redis-cli
+[ "$mode" = test ] && pkgs+=("${tpkgs[@]}")
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -19,6 +19,7 @@
 #include "sink/lake.h"
 #include "source/replay.h"
 #include "sink/pg.h"
+#include "sink/redis.h"
 #include "source/sim.h"
 
 #define CMD "run"
@@ -88,6 +89,11 @@ static struct tp_setting settings[] = {
     SET("lake-batch-bytes", TP_SET_INT, "134217728",
         "lake: ... or when a batch's rows use this much memory (bytes; at most 2 GiB)"),
     SET("lake-1s-bars", TP_SET_BOOL, "", "lake: also write bars shorter than a minute (1s)"),
+    SET("redis", TP_SET_STR, "",
+        "Redis sink: redis://[[user]:password@]host[:port][/db] (latest prices, bar streams, "
+        "pub/sub; docs/redis.md); empty: none"),
+    SET("redis-maxlen", TP_SET_INT, "10000",
+        "Redis sink: entries kept per bar stream (XADD MAXLEN ~, at least this many)"),
 };
 #define NSET TP_ARRAY_LEN(settings)
 
@@ -184,6 +190,26 @@ static int check(enum tp_sync_mode *sync, bool *max_pace)
         return bad("checkpoint-every", num, "is not a positive number of records");
     }
     return 0;
+}
+
+/* The Redis sink when --redis names a server. 0, or an exit code after printing why not (the
+ * URL is not repeated: it may hold a password). */
+static int add_redis(struct tp_pipeline *p)
+{
+    const char *url = S("redis")->str;
+    if (!url || !*url) return 0;
+    if (S("redis-maxlen")->i < 1) return bad("redis-maxlen", "0", "is not a positive count");
+    struct tp_redis_cfg cfg = {.url = url, .maxlen = (uint64_t)S("redis-maxlen")->i};
+    struct tp_redis_sink *rs;
+    char err[256];
+    int rc = tp_redis_sink_new(&cfg, &rs, err, sizeof err);
+    if (rc < 0) {
+        fprintf(stderr, "tickpipe " CMD ": --redis: the URL %s\n",
+                rc == -EINVAL ? err : "could not be used: out of memory");
+        return rc == -EINVAL ? TP_EXIT_USAGE : TP_EXIT_RUNTIME;
+    }
+    tp_info("redis: sink to %s", tp_redis_sink_where(rs));
+    return tp_pipeline_add_sink(p, &tp_redis_sink_ops, rs) < 0 ? TP_EXIT_RUNTIME : 0;
 }
 
 /* The source for one --source value, or an exit code after printing why not. */
@@ -337,6 +363,12 @@ int tp_cmd_run(int argc, char **argv)
         tp_pipeline_free(p);
         tp_live_free(live);
         return bad("source", "", "names no source");
+    }
+    rc = add_redis(p);
+    if (rc) {
+        tp_pipeline_free(p);
+        tp_live_free(live);
+        return rc;
     }
 
     const char *pg = S("postgres")->str;

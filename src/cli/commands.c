@@ -38,5 +38,3 @@ int tp_cmd_validate(int argc, char **argv)
 {
     return not_yet(argc, argv, "data validation: issue 'batch side and operations'");
 }
-
-}
