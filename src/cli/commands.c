@@ -34,11 +34,6 @@ static int not_yet(int argc, char **argv, const char *what)
     return TP_EXIT_USAGE;
 }
 
-int tp_cmd_validate(int argc, char **argv)
-{
-    return not_yet(argc, argv, "data validation: issue 'batch side and operations'");
-}
-
 int tp_cmd_etl(int argc, char **argv)
 {
     return not_yet(argc, argv, "interval summaries: issue 'PostgreSQL warehouse and Redis'");
