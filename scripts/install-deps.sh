@@ -7,7 +7,8 @@ set -euo pipefail
 mode=${1:-run}
 
 # nodejs and npm build the dashboard: its charting library is embedded at build time.
-pkgs=(gcc make cmake ninja-build pkg-config libzstd-dev libsnappy-dev libwebsockets-dev nodejs npm)
+pkgs=(gcc make cmake ninja-build pkg-config libzstd-dev libsnappy-dev libwebsockets-dev nodejs npm
+      libcurl4-openssl-dev libssl-dev)
 if [ "$mode" = test ]; then
   pkgs+=(python3 python3-numpy procps curl chromium)
 fi
