@@ -834,7 +834,7 @@ void tp_s3_syncer_stats(struct tp_s3_syncer *y, struct tp_s3_stats *out)
     tp_s3_get_stats(y->s, out);
 }
 
-int tp_s3_syncer_stop(struct tp_s3_syncer *y, bool final)
+int tp_s3_syncer_stop(struct tp_s3_syncer *y, bool final, struct tp_s3_stats *ret_stats)
 {
     if (!y) return 0;
     pthread_mutex_lock(&y->mu);
@@ -848,6 +848,7 @@ int tp_s3_syncer_stop(struct tp_s3_syncer *y, bool final)
         rc = tp_s3_sync_lake(y->s, y->lake, NULL, err, sizeof err);
         if (rc < 0) tp_warn("s3: final upload pass: %s", err);
     }
+    if (ret_stats) tp_s3_get_stats(y->s, ret_stats);
     pthread_mutex_destroy(&y->mu);
     pthread_cond_destroy(&y->cv);
     tp_s3_free(y->s);

@@ -103,9 +103,9 @@ struct tp_s3_syncer;
 int tp_s3_syncer_start(struct tp_s3 *s, const char *lake, int64_t interval_ns,
                        struct tp_s3_syncer **ret);
 /* Stops the thread; with final, one last full pass runs first (what the lake closed last is
- * uploaded before exit). Frees the syncer and its uploader. Returns the last pass's result.
- * NULL is a no-op. */
-int tp_s3_syncer_stop(struct tp_s3_syncer *y, bool final);
+ * uploaded before exit). *ret_stats (may be NULL) gets the uploader's counters at the end.
+ * Frees the syncer and its uploader. Returns the last pass's result. NULL is a no-op. */
+int tp_s3_syncer_stop(struct tp_s3_syncer *y, bool final, struct tp_s3_stats *ret_stats);
 void tp_s3_syncer_stats(struct tp_s3_syncer *y, struct tp_s3_stats *out);
 
 #endif

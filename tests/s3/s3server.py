@@ -30,7 +30,7 @@ ap.add_argument("--log")
 ap.add_argument("--token")
 ap.add_argument("--exit-after-parts", type=int, default=-1)
 args = ap.parse_args()
-lock = threading.Lock()
+lock = threading.RLock()
 parts_stored = 0
 
 
