@@ -14,6 +14,7 @@
 #include "cli/settings.h"
 #include "core/log.h"
 #include "core/tptime.h"
+#include "ops/qwatch.h"
 #include "pipeline/pipeline.h"
 #include "serve/serve.h"
 #include "sink/s3.h"
@@ -343,6 +344,10 @@ int tp_cmd_run(int argc, char **argv)
     } else {
         tp_info("http: off");
     }
+    /* /api/quality shows the latest `tickpipe validate` report of this data directory */
+    struct tp_qwatch *qw = NULL;
+    if (live && tp_qwatch_start(live, po.data_dir, 2 * TP_NS_PER_SEC, &qw) < 0)
+        tp_warn("quality: cannot watch %s/quality.json", po.data_dir);
 
     /* The S3 uploader scans the lake in a thread of its own; a last pass at the end uploads
      * what the lake closed last. */
@@ -357,6 +362,7 @@ int tp_cmd_run(int argc, char **argv)
     }
     if (rc) {
         tp_pipeline_free(p);
+        tp_qwatch_stop(qw);
         tp_serve_stop(srv);
         tp_live_free(live);
         return rc;
@@ -367,6 +373,7 @@ int tp_cmd_run(int argc, char **argv)
     if (rc < 0) {
         tp_s3_syncer_stop(s3sync, false, NULL);
         tp_pipeline_free(p);
+        tp_qwatch_stop(qw);
         tp_serve_stop(srv);
         tp_live_free(live);
         tp_error("tickpipe run: could not start");
@@ -383,6 +390,7 @@ int tp_cmd_run(int argc, char **argv)
         if (s3rc < 0 && rc == 0) rc = TP_EXIT_RUNTIME;
     }
     tp_pipeline_free(p);
+    tp_qwatch_stop(qw);
     tp_serve_stop(srv);
     tp_live_free(live);
     return rc;
