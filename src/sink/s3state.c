@@ -192,11 +192,12 @@ int s3state_record(struct s3state *st, const char *key, uint64_t size, int64_t m
 
 /* ---- multipart state --------------------------------------------------------------------- */
 
-static void mpu_path(const struct s3state *st, const char *key, char *out, size_t cap)
+static int mpu_path(const struct s3state *st, const char *key, char *out, size_t cap)
 {
     char h[TP_SIGV4_HEX];
     tp_sha256_hex(key, strlen(key), h);
-    snprintf(out, cap, "%s/mpu/%s", st->dir, h);
+    int n = snprintf(out, cap, "%s/mpu/%s", st->dir, h);
+    return n < 0 || (size_t)n >= cap ? -ENAMETOOLONG : 0;
 }
 
 void s3mpu_fini(struct s3mpu *m)
@@ -221,7 +222,7 @@ int s3mpu_load(struct s3state *st, const char *key, struct s3mpu *m)
 {
     memset(m, 0, sizeof *m);
     m->fd = -1;
-    mpu_path(st, key, m->path, sizeof m->path);
+    if (mpu_path(st, key, m->path, sizeof m->path) < 0) return -ENAMETOOLONG;
     int fd = open(m->path, O_RDWR | O_APPEND | O_CLOEXEC);
     if (fd < 0) return errno == ENOENT ? -ENOENT : -errno;
     struct stat sb;
@@ -290,7 +291,10 @@ int s3mpu_create(struct s3state *st, const char *key, uint64_t size, int64_t mti
     snprintf(m->upload_id, sizeof m->upload_id, "%s", upload_id);
     int rc = alloc_parts(m);
     if (rc < 0) return rc;
-    mpu_path(st, key, m->path, sizeof m->path);
+    if (mpu_path(st, key, m->path, sizeof m->path) < 0) {
+        s3mpu_fini(m);
+        return -ENAMETOOLONG;
+    }
     char tmp[PATH_MAX + 8], line[S3_LINE_MAX];
     snprintf(tmp, sizeof tmp, "%s.tmp", m->path);
     int n = snprintf(line, sizeof line, "v1 %llu %lld %llu %s %s\n", (unsigned long long)size,
