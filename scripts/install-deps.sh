@@ -10,7 +10,7 @@ mode=${1:-run}
 pkgs=(gcc make cmake ninja-build pkg-config libzstd-dev libsnappy-dev libwebsockets-dev nodejs npm
       libcurl4-openssl-dev libssl-dev)
 if [ "$mode" = test ]; then
-  pkgs+=(python3 python3-numpy procps curl chromium)
+  pkgs+=(python3 python3-numpy python3-yaml procps curl chromium)
 fi
 
 missing=()
