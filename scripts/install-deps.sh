@@ -11,7 +11,8 @@ pkgs=(gcc make cmake ninja-build pkg-config libzstd-dev libsnappy-dev libwebsock
 # One line per need (libraries to build; servers and tools for the tests).
 pkgs+=(libpq-dev)      # the PostgreSQL sink and etl (libpq)
 pkgs+=(libhiredis-dev) # the Redis sink (hiredis)
-tpkgs=(python3 python3-numpy procps curl chromium)
+pkgs+=(libcurl4-openssl-dev libssl-dev) # the S3 uploader (libcurl) and SigV4 (libcrypto)
+tpkgs=(python3 python3-numpy python3-yaml procps curl chromium)
 tpkgs+=(postgresql postgresql-client) # a real PostgreSQL server (initdb, pg_ctl) and psql
 tpkgs+=(redis-server redis-tools)     # Redis sink tests: a server on loopback, redis-cli
 [ "$mode" = test ] && pkgs+=("${tpkgs[@]}")

@@ -2,7 +2,7 @@
  * cmd_gen.c — `tickpipe gen`: write a synthetic dataset (DESIGN.md §4, docs/gen.md).
  *
  *   tickpipe gen --dataset trades|minute-2024 [--rows N] [--symbols N] [--seed N]
- *                [--format csv] --out FILE
+ *                [--format csv|parquet] --out FILE
  *
  * The data goes to FILE.tmp and is renamed to FILE when complete, so a reader never sees a
  * half-written file under the final name; for `trades` the measured counts go to FILE.json
@@ -27,15 +27,14 @@
     }
 static struct tp_setting gen_settings[] = {
     SET("dataset", TP_SET_STR, "trades", "trades | minute-2024", 0),
-    SET("out", TP_SET_STR, "", "the CSV file to write (required); trades also writes FILE.json",
-        'o'),
+    SET("out", TP_SET_STR, "", "the file to write (required); trades also writes FILE.json", 'o'),
     SET("rows", TP_SET_INT, "",
         "rows to write (default: trades 1000000, minute-2024 all 527040; minute-2024 takes a "
         "prefix)",
         'n'),
     SET("symbols", TP_SET_INT, "100", "trades: instruments gen:S0001-USD ... (1..100000)", 0),
     SET("seed", TP_SET_INT, "42", "random seed; the same seed gives the same bytes", 0),
-    SET("format", TP_SET_STR, "csv", "csv (parquet arrives with the lake work)", 0),
+    SET("format", TP_SET_STR, "csv", "csv | parquet (the same columns; docs/gen.md)", 0),
     SET("start", TP_SET_STR, "2024-01-01T00:00:00Z", "trades: event time of the first trade", 0),
     SET("rate", TP_SET_DOUBLE, "100", "trades: trades per second of event time, all instruments",
         0),
@@ -55,7 +54,7 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: tickpipe gen --dataset trades|minute-2024 [--rows N] [--symbols N] "
                "[--seed N]\n"
-               "                    [--format csv] --out FILE\n\n"
+               "                    [--format csv|parquet] --out FILE\n\n"
                "Writes a synthetic dataset (docs/gen.md):\n"
                "  trades       ts,instrument,price,size,side,trade_id (the replay CSV input), "
                "Zipf activity,\n"
@@ -143,13 +142,13 @@ int tp_cmd_gen(int argc, char **argv)
     struct tp_setting *rows_s = tp_setting(S, NSET, "rows");
     uint64_t seed = (uint64_t)tp_setting(S, NSET, "seed")->i;
 
-    if (!strcmp(format, "parquet")) {
-        fprintf(stderr, "tickpipe gen: --format parquet arrives with the lake work; use "
-                        "--format csv for now\n");
-        return TP_EXIT_USAGE;
-    }
-    if (strcmp(format, "csv")) {
-        fprintf(stderr, "tickpipe gen: --format: '%s' is not csv\n", format);
+    enum tp_gen_format fmt;
+    if (!strcmp(format, "csv")) {
+        fmt = TP_GEN_CSV;
+    } else if (!strcmp(format, "parquet")) {
+        fmt = TP_GEN_PARQUET;
+    } else {
+        fprintf(stderr, "tickpipe gen: --format: '%s' is not csv or parquet\n", format);
         return TP_EXIT_USAGE;
     }
     if (!out || !*out) {
@@ -187,6 +186,7 @@ int tp_cmd_gen(int argc, char **argv)
             return TP_EXIT_USAGE;
         }
         o.symbols = (uint32_t)symbols;
+        o.format = fmt;
         o.seed = seed;
         const char *start = tp_setting(S, NSET, "start")->str;
         if (tp_time_parse(start, strlen(start), TP_TS_AUTO, &o.start_ns) < 0) {
@@ -228,7 +228,7 @@ int tp_cmd_gen(int argc, char **argv)
     uint64_t rows, bytes = 0;
     if (minute) {
         rows = is_set(rows_s) ? (uint64_t)rows_s->i : TP_GEN_MINUTE_ROWS;
-        rc = tp_gen_minute(fd, rows, seed, show_progress, &prog, &bytes);
+        rc = tp_gen_minute_to(fd, fmt, rows, seed, show_progress, &prog, &bytes);
     } else {
         rows = o.rows;
         o.progress = show_progress;

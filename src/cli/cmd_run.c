@@ -14,12 +14,14 @@
 #include "cli/settings.h"
 #include "core/log.h"
 #include "core/tptime.h"
+#include "ops/qwatch.h"
 #include "pipeline/pipeline.h"
 #include "serve/serve.h"
 #include "sink/lake.h"
 #include "source/replay.h"
 #include "sink/pg.h"
 #include "sink/redis.h"
+#include "sink/s3.h"
 #include "source/sim.h"
 
 #define CMD "run"
@@ -80,6 +82,12 @@ static struct tp_setting settings[] = {
     SET("postgres", TP_SET_STR, "",
         "PostgreSQL warehouse: a libpq conninfo or postgresql:// URL (password from PGPASSWORD "
         "or ~/.pgpass); ticks, bars, anomalies, ... written exactly once (docs/postgres.md)"),
+    SET("s3", TP_SET_STR, "",
+        "upload the lake's closed files to s3://bucket/prefix (credentials from AWS_ACCESS_KEY_ID, "
+        "AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION; docs/cloud.md)"),
+    SET("s3-endpoint", TP_SET_STR, "",
+        "S3-compatible endpoint http(s)://host[:port] (MinIO, GCS interoperability); default AWS"),
+    SET("s3-interval", TP_SET_DUR, "10s", "how often the lake is scanned for files to upload"),
     SET("role", TP_SET_STR, "all",
         "all: ingest, process and serve in one process (ingest, process, serve: later)"),
     SET("lake", TP_SET_STR, "on",
@@ -210,6 +218,31 @@ static int add_redis(struct tp_pipeline *p)
     }
     tp_info("redis: sink to %s", tp_redis_sink_where(rs));
     return tp_pipeline_add_sink(p, &tp_redis_sink_ops, rs) < 0 ? TP_EXIT_RUNTIME : 0;
+}
+
+/* The S3 uploader for --s3 (NULL without it), or an exit code after printing why not. Its
+ * state lives in DATA/s3; it scans DATA/lake. */
+static int make_s3(const char *data, struct tp_s3 **ret)
+{
+    *ret = NULL;
+    const char *url = S("s3")->str;
+    if (!url || !*url) return 0;
+    char state[4096];
+    if ((size_t)snprintf(state, sizeof state, "%s/s3", data) >= sizeof state)
+        return bad("data", data, "is too long a path");
+    struct tp_s3_cfg c;
+    tp_s3_cfg_default(&c);
+    c.url = url;
+    c.endpoint = S("s3-endpoint")->str;
+    c.state_dir = state;
+    char err[512] = "";
+    int rc = tp_s3_new(&c, ret, err, sizeof err);
+    if (rc == -EINVAL) return bad("s3", url, err);
+    if (rc < 0) {
+        fprintf(stderr, "tickpipe " CMD ": --s3: %s\n", err);
+        return TP_EXIT_RUNTIME;
+    }
+    return 0;
 }
 
 /* The source for one --source value, or an exit code after printing why not. */
@@ -426,17 +459,53 @@ int tp_cmd_run(int argc, char **argv)
     } else {
         tp_info("http: off");
     }
+    /* /api/quality shows the latest `tickpipe validate` report of this data directory */
+    struct tp_qwatch *qw = NULL;
+    if (live && tp_qwatch_start(live, po.data_dir, 2 * TP_NS_PER_SEC, &qw) < 0)
+        tp_warn("quality: cannot watch %s/quality.json", po.data_dir);
+
+    /* The S3 uploader scans the lake in a thread of its own; a last pass at the end uploads
+     * what the lake closed last. */
+    struct tp_s3 *s3;
+    rc = make_s3(po.data_dir, &s3);
+    struct tp_s3_syncer *s3sync = NULL;
+    char lake[4096];
+    snprintf(lake, sizeof lake, "%s/lake", po.data_dir);
+    if (rc == 0 && s3 && tp_s3_syncer_start(s3, lake, S("s3-interval")->i, &s3sync) < 0) {
+        tp_s3_free(s3);
+        rc = TP_EXIT_RUNTIME;
+    }
+    if (rc) {
+        tp_pipeline_free(p);
+        tp_qwatch_stop(qw);
+        tp_serve_stop(srv);
+        tp_live_free(live);
+        return rc;
+    }
+    if (s3sync) tp_info("s3: uploading %s to %s", lake, S("s3")->str);
 
     rc = tp_pipeline_start(p);
     if (rc < 0) {
+        tp_s3_syncer_stop(s3sync, false, NULL);
         tp_pipeline_free(p);
+        tp_qwatch_stop(qw);
         tp_serve_stop(srv);
         tp_live_free(live);
         tp_error("tickpipe run: could not start");
         return TP_EXIT_RUNTIME;
     }
     rc = tp_pipeline_run(p, &stop);
+    if (s3sync) {
+        struct tp_s3_stats st;
+        int s3rc = tp_s3_syncer_stop(s3sync, true, &st);
+        tp_info("s3: %llu files uploaded (%llu bytes, %llu parts), %llu retries, %llu failed",
+                (unsigned long long)st.uploaded, (unsigned long long)st.bytes,
+                (unsigned long long)st.parts, (unsigned long long)st.retries,
+                (unsigned long long)st.errors);
+        if (s3rc < 0 && rc == 0) rc = TP_EXIT_RUNTIME;
+    }
     tp_pipeline_free(p);
+    tp_qwatch_stop(qw);
     tp_serve_stop(srv);
     tp_live_free(live);
     return rc;

@@ -1,5 +1,5 @@
 /*
- * commands.c — the command table and the commands not built yet (they say so and exit 2).
+ * commands.c — the command table.
  */
 #include "cli/commands.h"
 
@@ -22,19 +22,4 @@ bool tp_cmd_wants_help(int argc, char **argv)
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) return true;
     }
     return false;
-}
-
-static int not_yet(int argc, char **argv, const char *what)
-{
-    if (tp_cmd_wants_help(argc, argv)) {
-        printf("tickpipe %s: %s\n\nNot implemented in this version yet.\n", argv[0], what);
-        return 0;
-    }
-    fprintf(stderr, "tickpipe %s: not implemented in this version yet (%s)\n", argv[0], what);
-    return TP_EXIT_USAGE;
-}
-
-int tp_cmd_validate(int argc, char **argv)
-{
-    return not_yet(argc, argv, "data validation: issue 'batch side and operations'");
 }

@@ -30,6 +30,10 @@
 extern const int64_t tp_gen_interval_ns[TP_GEN_INTERVALS];
 extern const char *const tp_gen_interval_name[TP_GEN_INTERVALS];
 
+/* The file format written: CSV (the default), or Parquet with the same columns (docs/gen.md
+ * gives the Parquet types). */
+enum tp_gen_format { TP_GEN_CSV = 0, TP_GEN_PARQUET };
+
 /* Called every TP_GEN_PROGRESS_EVERY rows and once at the end; may be NULL. */
 typedef void tp_gen_progress_fn(uint64_t done, uint64_t total, void *arg);
 
@@ -50,19 +54,24 @@ typedef void tp_gen_progress_fn(uint64_t done, uint64_t total, void *arg);
  */
 int tp_gen_minute(int fd, uint64_t rows, uint64_t seed, tp_gen_progress_fn *progress,
                   void *progress_arg, uint64_t *ret_bytes);
+/* The same rows in format fmt (tp_gen_minute is fmt TP_GEN_CSV). For Parquet, fd must be at
+ * offset 0 and *ret_bytes is the file size. */
+int tp_gen_minute_to(int fd, enum tp_gen_format fmt, uint64_t rows, uint64_t seed,
+                     tp_gen_progress_fn *progress, void *progress_arg, uint64_t *ret_bytes);
 
 struct tp_gen_trades_opts {
-    uint64_t rows;        /* rows written, duplicates included */
-    uint32_t symbols;     /* instruments gen:S0001-USD ... (1..TP_GEN_MAX_SYMBOLS) */
-    uint64_t seed;        /* tp_rng seed */
-    int64_t start_ns;     /* event time of the first trade */
-    double rate;          /* trades per second of event time, all instruments (> 0) */
-    double zipf;          /* activity of the k-th instrument ∝ 1/k^zipf (≥ 0) */
-    double out_of_order;  /* fraction of new trades held back < lateness (target) */
-    double late;          /* fraction of new trades held back 2–60 × lateness (target) */
-    double duplicates;    /* fraction of rows that re-emit a recent row (target, < 1) */
-    int64_t lateness_ns;  /* the engine's allowed lateness the counts assume (> 0) */
-    enum tp_ts_unit unit; /* the unit of the written epoch timestamps (not AUTO) */
+    uint64_t rows;             /* rows written, duplicates included */
+    uint32_t symbols;          /* instruments gen:S0001-USD ... (1..TP_GEN_MAX_SYMBOLS) */
+    uint64_t seed;             /* tp_rng seed */
+    int64_t start_ns;          /* event time of the first trade */
+    double rate;               /* trades per second of event time, all instruments (> 0) */
+    double zipf;               /* activity of the k-th instrument ∝ 1/k^zipf (≥ 0) */
+    double out_of_order;       /* fraction of new trades held back < lateness (target) */
+    double late;               /* fraction of new trades held back 2–60 × lateness (target) */
+    double duplicates;         /* fraction of rows that re-emit a recent row (target, < 1) */
+    int64_t lateness_ns;       /* the engine's allowed lateness the counts assume (> 0) */
+    enum tp_ts_unit unit;      /* the unit of the written epoch timestamps (not AUTO) */
+    enum tp_gen_format format; /* CSV (0) or Parquet (fd at offset 0) */
     tp_gen_progress_fn *progress;
     void *progress_arg;
 };

@@ -4,12 +4,15 @@
  * One pass, one rng, one row per minute: the date text is rebuilt once a day, the time of
  * day from the minute index, and both decimals are rounded once (llround of v·100) and
  * written with integer arithmetic, so the bytes depend only on the seed and libm's sin,
- * log and sqrt.
+ * log and sqrt. With --format parquet the same values go to the columns id INT64, timestamp
+ * TIMESTAMP(MICROS, UTC), stock_price and sales_trend DOUBLE (the double nearest the
+ * 2-decimal value, n/100.0, which is what a reader parsing the CSV text gets).
  */
 #include <math.h>
 
 #include "core/rng.h"
 #include "gen/gen.h"
+#include "gen/pqout.h"
 #include "gen/wbuf.h"
 
 #define MINUTE_HEADER "id,timestamp,stock_price,sales_trend\n"
@@ -27,15 +30,40 @@ static void put2(char *out, unsigned v)
     out[1] = tp_digits2[v * 2 + 1];
 }
 
+static const struct tp_pq_column minute_cols[] = {
+    {.name = "id", .kind = TP_PQ_INT64},
+    {.name = "timestamp", .kind = TP_PQ_TS_MICROS},
+    {.name = "stock_price", .kind = TP_PQ_DOUBLE},
+    {.name = "sales_trend", .kind = TP_PQ_DOUBLE},
+};
+
 int tp_gen_minute(int fd, uint64_t rows, uint64_t seed, tp_gen_progress_fn *progress,
                   void *progress_arg, uint64_t *ret_bytes)
 {
-    if (rows > TP_GEN_MINUTE_ROWS) return -EINVAL;
-    struct tp_wbuf w;
-    if (tp_wbuf_init(&w, fd) < 0) return -ENOMEM;
+    return tp_gen_minute_to(fd, TP_GEN_CSV, rows, seed, progress, progress_arg, ret_bytes);
+}
+
+int tp_gen_minute_to(int fd, enum tp_gen_format fmt, uint64_t rows, uint64_t seed,
+                     tp_gen_progress_fn *progress, void *progress_arg, uint64_t *ret_bytes)
+{
+    if (rows > TP_GEN_MINUTE_ROWS || (fmt != TP_GEN_CSV && fmt != TP_GEN_PARQUET)) return -EINVAL;
+    bool pq = fmt == TP_GEN_PARQUET;
+    struct tp_wbuf w = {.fd = fd};
+    struct tp_gen_pq P;
+    int rc;
+    if (pq) {
+        char seedtxt[24];
+        snprintf(seedtxt, sizeof seedtxt, "%llu", (unsigned long long)seed);
+        const struct tp_pq_kv kv[] = {{"tickpipe.dataset", "minute-2024"},
+                                      {"tickpipe.seed", seedtxt}};
+        rc = tp_gen_pq_open(&P, fd, minute_cols, TP_ARRAY_LEN(minute_cols), kv, 2);
+        if (rc < 0) return rc;
+    } else {
+        if (tp_wbuf_init(&w, fd) < 0) return -ENOMEM;
+        tp_wbuf_put(&w, MINUTE_HEADER, sizeof MINUTE_HEADER - 1);
+    }
     struct tp_rng rng;
     tp_rng_seed(&rng, seed);
-    tp_wbuf_put(&w, MINUTE_HEADER, sizeof MINUTE_HEADER - 1);
 
     const int64_t day0 = tp_days_from_civil(2024, 1, 1);
     char date[11] = {0}; /* "YYYY-MM-DD" of the current day */
@@ -65,6 +93,17 @@ int tp_gen_minute(int fd, uint64_t rows, uint64_t seed, tp_gen_progress_fn *prog
         }
         double sales = sales_season + SALES_SIGMA * e;
 
+        if (pq) {
+            size_t r = P.n;
+            P.col[0].i64[r] = (int64_t)i + 1;
+            P.col[1].i64[r] = (day0 * 1440 + (int64_t)i) * 60 * 1000000;
+            P.col[2].f64[r] = (double)llround(price * 100) / 100.0;
+            P.col[3].f64[r] = (double)llround(sales * 100) / 100.0;
+            if (tp_gen_pq_commit(&P) < 0) break;
+            if (progress && (i + 1) % TP_GEN_PROGRESS_EVERY == 0)
+                progress(i + 1, rows, progress_arg);
+            continue;
+        }
         char *p = tp_wbuf_room(&w, 128);
         if (!p) break;
         size_t o = tp_fmt_u64(p, i + 1);
@@ -84,9 +123,15 @@ int tp_gen_minute(int fd, uint64_t rows, uint64_t seed, tp_gen_progress_fn *prog
         tp_wbuf_commit(&w, o);
         if (progress && (i + 1) % TP_GEN_PROGRESS_EVERY == 0) progress(i + 1, rows, progress_arg);
     }
-    int rc = tp_wbuf_flush(&w);
+    uint64_t bytes = 0;
+    if (pq) {
+        rc = tp_gen_pq_close(&P, &bytes);
+    } else {
+        rc = tp_wbuf_flush(&w);
+        bytes = w.flushed;
+        tp_wbuf_fini(&w);
+    }
     if (rc == 0 && progress) progress(rows, rows, progress_arg);
-    if (rc == 0 && ret_bytes) *ret_bytes = w.flushed;
-    tp_wbuf_fini(&w);
+    if (rc == 0 && ret_bytes) *ret_bytes = bytes;
     return rc;
 }

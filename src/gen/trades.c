@@ -21,12 +21,18 @@
  * written. The counts in tp_gen_trades_stats are computed on the written rows (after
  * truncation to the timestamp unit), in file order, with the rules of DESIGN.md §3, not
  * from the targets.
+ *
+ * Parquet (format TP_GEN_PARQUET): the same rows with the lake's time columns (DESIGN.md
+ * §5): ts TIMESTAMP(MICROS, UTC) and ts_ns INT64 (the exact written time in ns, whatever the
+ * unit), then instrument STRING, price and size DOUBLE (ticks/100.0 and thousandths/1000.0:
+ * the doubles a reader of the CSV text gets), side STRING, trade_id INT64.
  */
 #include <math.h>
 
 #include "core/num.h"
 #include "core/rng.h"
 #include "gen/gen.h"
+#include "gen/pqout.h"
 #include "gen/wbuf.h"
 
 #define TRADES_HEADER "ts,instrument,price,size,side,trade_id\n"
@@ -70,6 +76,7 @@ struct gen {
     const struct tp_gen_trades_opts *o;
     struct tp_gen_trades_stats st;
     struct tp_wbuf w;
+    struct tp_gen_pq pq; /* used instead of w for TP_GEN_PARQUET */
     struct tp_rng rng;
     struct inst *inst;
     double *cdf;
@@ -153,11 +160,28 @@ static void classify(struct gen *g, const struct row *r)
     }
 }
 
-static void emit(struct gen *g, const struct row *r, bool dup)
+/* Buffers r as a Parquet row. False after a write error (sticky, ends the run). */
+static bool put_pq(struct gen *g, const struct row *r)
+{
+    const struct inst *in = &g->inst[r->inst];
+    struct tp_gen_pq *P = &g->pq;
+    size_t i = P->n;
+    P->col[0].i64[i] = tp_floor_div(r->ts, TP_NS_PER_US);
+    P->col[1].i64[i] = r->ts;
+    P->col[2].str[i] = (struct tp_pq_bytes){in->name, in->nlen};
+    P->col[3].f64[i] = (double)r->price / 100.0;
+    P->col[4].f64[i] = (double)r->size / 1000.0;
+    P->col[5].str[i] = r->buy ? (struct tp_pq_bytes){"buy", 3} : (struct tp_pq_bytes){"sell", 4};
+    P->col[6].i64[i] = (int64_t)r->id;
+    return tp_gen_pq_commit(P) == 0;
+}
+
+/* Writes r as a CSV line. False after a write error (sticky, ends the run). */
+static bool put_csv(struct gen *g, const struct row *r)
 {
     const struct inst *in = &g->inst[r->inst];
     char *p = tp_wbuf_room(&g->w, 128);
-    if (!p) return; /* the sticky error ends the run */
+    if (!p) return false;
     size_t o = tp_fmt_i64(p, tp_floor_div(r->ts, g->unit_ns));
     p[o++] = ',';
     memcpy(p + o, in->name, in->nlen);
@@ -176,6 +200,18 @@ static void emit(struct gen *g, const struct row *r, bool dup)
     o += tp_fmt_u64(p + o, r->id);
     p[o++] = '\n';
     tp_wbuf_commit(&g->w, o);
+    return true;
+}
+
+/* Reports an error through w.err, which every loop of the generator checks. */
+static bool failed(const struct gen *g)
+{
+    return g->w.err || g->pq.err;
+}
+
+static void emit(struct gen *g, const struct row *r, bool dup)
+{
+    if (!(g->o->format == TP_GEN_PARQUET ? put_pq(g, r) : put_csv(g, r))) return;
 
     struct tp_gen_trades_stats *st = &g->st;
     if (st->rows == 0 || r->ts < st->min_ts) st->min_ts = r->ts;
@@ -237,7 +273,8 @@ static bool opts_valid(const struct tp_gen_trades_opts *o)
            o->out_of_order >= 0 && o->late >= 0 && o->out_of_order + o->late <= 1 &&
            o->duplicates >= 0 && o->duplicates < 1 && o->lateness_ns > 0 &&
            o->lateness_ns <= 3600 * TP_NS_PER_SEC && unit_ns(o->unit) &&
-           o->start_ns > INT64_MIN / 4 && o->start_ns < INT64_MAX / 4;
+           o->start_ns > INT64_MIN / 4 && o->start_ns < INT64_MAX / 4 &&
+           (o->format == TP_GEN_CSV || o->format == TP_GEN_PARQUET);
 }
 
 int tp_gen_trades(int fd, const struct tp_gen_trades_opts *o, struct tp_gen_trades_stats *ret)
@@ -248,15 +285,30 @@ int tp_gen_trades(int fd, const struct tp_gen_trades_opts *o, struct tp_gen_trad
     g->o = o;
     g->unit_ns = unit_ns(o->unit);
     tp_rng_seed(&g->rng, o->seed);
-    int rc = tp_wbuf_init(&g->w, fd);
-    if (rc == 0) rc = setup(g);
+    g->w.fd = fd;
+    int rc = setup(g);
     if (rc < 0) goto out_free;
-
-    tp_wbuf_put(&g->w, TRADES_HEADER, sizeof TRADES_HEADER - 1);
+    if (o->format == TP_GEN_PARQUET) {
+        const struct tp_pq_column cols[] = {
+            {.name = "ts", .kind = TP_PQ_TS_MICROS},      {.name = "ts_ns", .kind = TP_PQ_INT64},
+            {.name = "instrument", .kind = TP_PQ_STRING}, {.name = "price", .kind = TP_PQ_DOUBLE},
+            {.name = "size", .kind = TP_PQ_DOUBLE},       {.name = "side", .kind = TP_PQ_STRING},
+            {.name = "trade_id", .kind = TP_PQ_INT64},
+        };
+        char seedtxt[24];
+        snprintf(seedtxt, sizeof seedtxt, "%llu", (unsigned long long)o->seed);
+        const struct tp_pq_kv kv[] = {{"tickpipe.dataset", "trades"}, {"tickpipe.seed", seedtxt}};
+        rc = tp_gen_pq_open(&g->pq, fd, cols, TP_ARRAY_LEN(cols), kv, 2);
+        if (rc < 0) goto out_free;
+    } else {
+        rc = tp_wbuf_init(&g->w, fd);
+        if (rc < 0) goto out_free;
+        tp_wbuf_put(&g->w, TRADES_HEADER, sizeof TRADES_HEADER - 1);
+    }
     const double gap_mean = 1e9 / o->rate;
     int64_t clock = o->start_ns;
     bool first = true;
-    while (g->st.rows + g->nheap < o->rows && !g->w.err) {
+    while (g->st.rows + g->nheap < o->rows && !failed(g)) {
         if (g->nring > 0 && tp_rng_uniform(&g->rng) < o->duplicates) {
             emit(g, &g->ring[tp_rng_below(&g->rng, g->nring)], true);
             continue;
@@ -293,17 +345,24 @@ int tp_gen_trades(int fd, const struct tp_gen_trades_opts *o, struct tp_gen_trad
             emit(g, &r, false);
         }
     }
-    while (g->nheap > 0 && !g->w.err) {
+    while (g->nheap > 0 && !failed(g)) {
         struct row r = heap_pop(g);
         emit(g, &r, false);
     }
-    rc = tp_wbuf_flush(&g->w);
+    uint64_t bytes = 0;
+    if (o->format == TP_GEN_PARQUET) {
+        rc = tp_gen_pq_close(&g->pq, &bytes);
+    } else {
+        rc = tp_wbuf_flush(&g->w);
+        bytes = g->w.flushed;
+    }
     if (rc == 0) {
         if (o->progress) o->progress(g->st.rows, o->rows, o->progress_arg);
-        g->st.bytes = g->w.flushed;
+        g->st.bytes = bytes;
         *ret = g->st;
     }
 out_free:
+    tp_gen_pq_abort(&g->pq);
     tp_wbuf_fini(&g->w);
     free(g->inst);
     free(g->cdf);
@@ -352,16 +411,18 @@ int tp_gen_trades_sidecar(const struct tp_gen_trades_opts *o, const struct tp_ge
             rc |= tp_buf_putc(out, *c);
     }
     rc |= tp_buf_printf(out,
-                        "\",\n  \"format\": \"csv\",\n"
-                        "  \"columns\": [\"ts\", \"instrument\", \"price\", \"size\", \"side\", "
-                        "\"trade_id\"],\n"
+                        "\",\n  \"format\": \"%s\",\n"
+                        "  \"columns\": [\"ts\", %s\"instrument\", \"price\", \"size\", "
+                        "\"side\", \"trade_id\"],\n"
                         "  \"ts_unit\": \"%s\",\n  \"seed\": %llu,\n  \"symbols\": %u,\n"
                         "  \"start\": \"%s\",\n  \"rate\": %s,\n  \"zipf\": %s,\n"
                         "  \"lateness\": \"%s\",\n  \"lateness_ns\": %lld,\n"
                         "  \"target_out_of_order\": %s,\n  \"target_late\": %s,\n"
                         "  \"target_duplicates\": %s,\n",
-                        unit_name(o->unit), (unsigned long long)o->seed, o->symbols, start, rate,
-                        zipf, lat, (long long)o->lateness_ns, ooo, late, dup);
+                        o->format == TP_GEN_PARQUET ? "parquet" : "csv",
+                        o->format == TP_GEN_PARQUET ? "\"ts_ns\", " : "", unit_name(o->unit),
+                        (unsigned long long)o->seed, o->symbols, start, rate, zipf, lat,
+                        (long long)o->lateness_ns, ooo, late, dup);
     rc |= tp_buf_printf(out,
                         "  \"rows\": %llu,\n  \"trades\": %llu,\n  \"in_order\": %llu,\n"
                         "  \"out_of_order\": %llu,\n  \"beyond_lateness\": %llu,\n"

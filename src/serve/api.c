@@ -275,13 +275,16 @@ static int r_anomalies(struct tp_live *l, struct params *ps, struct tp_jw *w)
     return 200;
 }
 
-static int r_quality(struct params *ps, struct tp_jw *w)
+static int r_quality(struct tp_live *l, struct params *ps, struct tp_jw *w)
 {
     static const char *const allowed[] = {NULL};
     if (check_names(ps, allowed)) return 400;
-    /* Data quality reports come from `validate` once the lake lands (docs/api.md). */
-    tp_jw_arr(w);
-    tp_jw_arr_end(w);
+    /* The latest `tickpipe validate` report, published by the quality watcher (ops/qwatch.h):
+     * [report], or [] before any. Written around the JSON writer, which stays untouched. */
+    int rc = tp_buf_putc(w->b, '[');
+    if (rc == 0) rc = tp_live_quality(l, w->b);
+    if (rc >= 0) rc = tp_buf_putc(w->b, ']');
+    if (rc < 0) w->err = rc;
     return 200;
 }
 
@@ -423,7 +426,7 @@ int tp_api_get(struct tp_live *l, const struct tp_serve_stats *ss, enum tp_route
         status = r_anomalies(l, &ps, &w);
         break;
     case TP_ROUTE_QUALITY:
-        status = r_quality(&ps, &w);
+        status = r_quality(l, &ps, &w);
         break;
     default:
         status = 404;

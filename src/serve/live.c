@@ -64,6 +64,8 @@ struct inst {
 
 struct tp_live {
     pthread_mutex_t mu;
+    char *quality; /* the latest validate report (owned), nquality bytes */
+    size_t nquality;
     struct tp_live_cfg cfg;
     uint32_t *slot_of;  /* TP_INSTR_MAX + 1 entries */
     struct inst **inst; /* [1..cfg.max_instruments]; [0] unused */
@@ -150,6 +152,7 @@ void tp_live_free(struct tp_live *l)
         free(in);
     }
     pthread_mutex_destroy(&l->mu);
+    free(l->quality);
     free(l->slot_of);
     free(l->inst);
     free(l->an);
@@ -717,4 +720,29 @@ size_t tp_live_take_instruments(struct tp_live *l, struct tp_live_instr *out, si
         }
     pthread_mutex_unlock(&l->mu);
     return n;
+}
+
+int tp_live_set_quality(struct tp_live *l, const char *json, size_t n)
+{
+    if (n > TP_LIVE_QUALITY_MAX) return -E2BIG;
+    char *copy = malloc(n + 1);
+    if (!copy) return -ENOMEM;
+    memcpy(copy, json, n);
+    copy[n] = 0;
+    pthread_mutex_lock(&l->mu);
+    char *old = l->quality;
+    l->quality = copy;
+    l->nquality = n;
+    pthread_mutex_unlock(&l->mu);
+    free(old);
+    return 0;
+}
+
+int tp_live_quality(struct tp_live *l, struct tp_buf *b)
+{
+    pthread_mutex_lock(&l->mu);
+    int rc = l->quality ? tp_buf_append(b, l->quality, l->nquality) : 0;
+    if (rc == 0 && l->quality) rc = 1;
+    pthread_mutex_unlock(&l->mu);
+    return rc;
 }

@@ -36,6 +36,7 @@
 #ifndef TP_LIVE_H
 #define TP_LIVE_H
 
+#include "core/buf.h"
 #include "core/event.h"
 #include "engine/anomaly.h"
 #include "engine/bar.h"
@@ -155,6 +156,15 @@ int tp_live_set_source(struct tp_live *l, const char *name, enum tp_status st, u
 int tp_live_set_sink(struct tp_live *l, const char *name, uint64_t records, uint64_t errors);
 int tp_live_set_queue(struct tp_live *l, const char *name, uint64_t depth, uint64_t capacity,
                       uint64_t dropped);
+
+/* The latest data-quality report: one JSON object as `tickpipe validate` stores it in
+ * DATA/quality.json (src/ops/qwatch.h reads the file in a thread of its own and publishes it
+ * here; the HTTP loop never reads the disk). Copies n ≤ TP_LIVE_QUALITY_MAX bytes, replacing
+ * the previous report. 0, -E2BIG or -ENOMEM. Any thread. */
+#define TP_LIVE_QUALITY_MAX (4u << 20)
+int tp_live_set_quality(struct tp_live *l, const char *json, size_t n);
+/* Appends the latest report to b: 1 when there is one, 0 when none, or -E2BIG/-ENOMEM. */
+int tp_live_quality(struct tp_live *l, struct tp_buf *b);
 
 /* ---- Reading (the HTTP thread). Outputs are caller-owned arrays; nothing is retained. ---- */
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # gen_cli.sh — `tickpipe gen` from the command line: help lists the settings, usage errors
-# exit 2 (parquet is not there yet), files appear complete under their names with the trades
+# exit 2, files appear complete under their names with the trades
 # sidecar beside them, the same seed gives the same bytes, minute-2024 --rows takes a prefix
 # and replays with the README's --map.
 set -euo pipefail
@@ -15,10 +15,10 @@ for s in --dataset --rows --symbols --seed --format --out TICKPIPE_SEED; do
 done
 
 set +e
-"$TP" gen --dataset trades --format parquet --out "$dir/x.parquet" 2>"$dir/err"; rc=$?
+"$TP" gen --dataset trades --format xml --out "$dir/x" 2>"$dir/err"; rc=$?
 set -e
-[ $rc -eq 2 ] || fail "--format parquet exited $rc, want 2"
-grep -q "lake" "$dir/err" || fail "--format parquet error does not say why: $(cat "$dir/err")"
+[ $rc -eq 2 ] || fail "--format xml exited $rc, want 2"
+grep -q "csv or parquet" "$dir/err" || fail "--format xml error does not say what is allowed: $(cat "$dir/err")"
 for bad in "--dataset nope --out $dir/x" "--dataset trades" "--dataset minute-2024 --symbols 5 --out $dir/x" \
            "--dataset minute-2024 --rows 527041 --out $dir/x" "--symbols 0 --out $dir/x" \
            "--duplicates 1 --out $dir/x" "--ts-unit hours --out $dir/x" "--out $dir/x extra"; do
