@@ -7,9 +7,9 @@ set -euo pipefail
 mode=${1:-run}
 
 # nodejs and npm build the dashboard: its charting library is embedded at build time.
-pkgs=(gcc make cmake ninja-build pkg-config libzstd-dev libsnappy-dev libwebsockets-dev nodejs npm)
+pkgs=(gcc make cmake ninja-build pkg-config libzstd-dev libsnappy-dev libwebsockets-dev librdkafka-dev nodejs npm)
 if [ "$mode" = test ]; then
-  pkgs+=(python3 python3-numpy procps curl chromium)
+  pkgs+=(python3 python3-numpy procps curl chromium librdkafka-dev kcat)
 fi
 
 missing=()
