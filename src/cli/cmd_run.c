@@ -15,6 +15,8 @@
 #include "core/log.h"
 #include "core/tptime.h"
 #include "pipeline/pipeline.h"
+#include "kafka/kingest.h"
+#include "kafka/kprocess.h"
 #include "serve/serve.h"
 #include "source/sim.h"
 
@@ -67,7 +69,33 @@ static struct tp_setting settings[] = {
     SET("exit-at-eof", TP_SET_BOOL, "",
         "stop once every source has reached its end (a finite sim; replay files later)"),
     SET("role", TP_SET_STR, "all",
-        "all: ingest, process and serve in one process (ingest, process, serve: later)"),
+        "all: ingest, process and serve in one process; ingest: sources -> Kafka topic "
+        "(--kafka); process: Kafka -> engine -> output topics (--kafka); serve: later"),
+    SET("sim-start", TP_SET_STR, "",
+        "simulator: event time of its first records (RFC 3339 or epoch digits; default: "
+        "now); with --seed, the same events every run"),
+    /* Kafka (src/kafka/, docs/kafka.md). */
+    SET("kafka", TP_SET_STR, "",
+        "Kafka bootstrap servers (HOST:PORT,...) for --role ingest/process"),
+    SET("kafka-opt", TP_SET_LIST, "",
+        "a librdkafka setting KEY=VALUE (repeatable), e.g. security.protocol=SASL_SSL; not "
+        "those tickpipe's guarantees rest on (idempotence, acks, commits)"),
+    SET("kafka-topic-ticks", TP_SET_STR, "tickpipe.ticks", "Kafka topic of normalized events"),
+    SET("kafka-topic-bars", TP_SET_STR, "tickpipe.bars", "Kafka topic of final bars"),
+    SET("kafka-topic-anomalies", TP_SET_STR, "tickpipe.anomalies", "Kafka topic of anomalies"),
+    SET("kafka-topic-checkpoints", TP_SET_STR, "tickpipe.checkpoints",
+        "Kafka topic of the process role's engine checkpoints (compacted)"),
+    SET("kafka-partitions", TP_SET_INT, "6", "partitions of the Kafka topics tickpipe creates"),
+    SET("kafka-replication", TP_SET_INT, "0",
+        "replication factor of the Kafka topics tickpipe creates (0: the broker's default)"),
+    SET("kafka-no-create-topics", TP_SET_BOOL, "",
+        "never create Kafka topics (a missing one is an error)"),
+    SET("kafka-group", TP_SET_STR, "tickpipe-process", "consumer group of the process role"),
+    SET("kafka-checkpoint-interval", TP_SET_DUR, "5s",
+        "process role: checkpoint and commit each busy partition at least this often (also "
+        "every --checkpoint-every records)"),
+    SET("kafka-timeout", TP_SET_DUR, "30s",
+        "Kafka: give up waiting for metadata, deliveries at shutdown and checkpoint reads"),
 };
 #define NSET TP_ARRAY_LEN(settings)
 
@@ -94,6 +122,13 @@ static int bad(const char *name, const char *value, const char *why)
 static struct tp_setting *S(const char *name)
 {
     return tp_setting(settings, NSET, name);
+}
+
+/* A text setting's value, "" when unset. */
+static const char *T(const char *name)
+{
+    const char *v = S(name)->str;
+    return v ? v : "";
 }
 
 /* Settings that need more than a type check. 0 or TP_EXIT_USAGE (message printed). */
@@ -135,9 +170,28 @@ static int check(enum tp_sync_mode *sync, bool *max_pace)
     }
 
     v = S("role")->str;
-    if (!strcmp(v, "ingest") || !strcmp(v, "process") || !strcmp(v, "serve"))
-        return bad("role", v, "is not in this version yet (only all)");
-    if (strcmp(v, "all")) return bad("role", v, "is not all, ingest, process or serve");
+    if (!strcmp(v, "serve")) return bad("role", v, "is not in this version yet");
+    if (strcmp(v, "all") && strcmp(v, "ingest") && strcmp(v, "process"))
+        return bad("role", v, "is not all, ingest, process or serve");
+    if (strcmp(v, "all") && !*T("kafka")) return bad("role", v, "needs --kafka BROKERS");
+    if (!strcmp(v, "all") && *T("kafka"))
+        return bad("kafka", T("kafka"),
+                   "needs --role ingest or --role process (one process for both: later)");
+    for (size_t i = 0; i < S("kafka-opt")->nlist; i++) {
+        char why[600];
+        if (tp_kafka_opt_check(S("kafka-opt")->list[i], why, sizeof why) < 0)
+            return bad("kafka-opt", S("kafka-opt")->list[i], why);
+    }
+    if (*T("sim-start")) {
+        int64_t t;
+        v = T("sim-start");
+        if (tp_time_parse(v, strlen(v), TP_TS_AUTO, &t) < 0 || t <= 0)
+            return bad("sim-start", v, "is not a time after 1970 (RFC 3339 or epoch digits)");
+    }
+    if (S("kafka-partitions")->i < 1 || S("kafka-partitions")->i > TP_KAFKA_MAX_PARTITIONS) {
+        snprintf(num, sizeof num, "%lld", (long long)S("kafka-partitions")->i);
+        return bad("kafka-partitions", num, "is not between 1 and 4096");
+    }
 
     v = S("http")->str;
     const char *colon = v ? strrchr(v, ':') : NULL;
@@ -180,6 +234,8 @@ static int make_source(const char *spec, const struct tp_sim_source_opts *so,
             return bad("source", spec, "is a live venue, not in this version yet (sim is)");
     return bad("source", spec, "is not a known source (sim, sim:SYM,...)");
 }
+
+static int run_kafka_role(struct tp_live *live, bool max_pace);
 
 int tp_cmd_run(int argc, char **argv)
 {
@@ -231,6 +287,11 @@ int tp_cmd_run(int argc, char **argv)
         }
     }
     po.live = live;
+    if (strcmp(S("role")->str, "all")) {
+        rc = run_kafka_role(live, max_pace); /* --role ingest / process: Kafka (below) */
+        tp_live_free(live);
+        return rc;
+    }
 
     struct tp_pipeline *p;
     rc = tp_pipeline_new(&po, &p);
@@ -245,6 +306,8 @@ int tp_cmd_run(int argc, char **argv)
         .max_pace = max_pace,
         .max_events = (uint64_t)S("sim-events")->i,
     };
+    if (*T("sim-start"))
+        tp_time_parse(T("sim-start"), strlen(T("sim-start")), TP_TS_AUTO, &so.start_ns);
     struct tp_setting *src = S("source");
     bool have_sim = false;
     bool none = src->nlist == 1 && !strcmp(src->list[0], "none");
@@ -324,5 +387,109 @@ int tp_cmd_run(int argc, char **argv)
     tp_pipeline_free(p);
     tp_serve_stop(srv);
     tp_live_free(live);
+    return rc;
+}
+
+/* ---- --role ingest / process: Kafka as the log (kafka/kingest.h, kafka/kprocess.h) ------- */
+
+static void kafka_opts(struct tp_kafka_opts *ko)
+{
+    tp_kafka_opts_default(ko);
+    ko->brokers = T("kafka");
+    ko->opts = S("kafka-opt")->list;
+    ko->nopts = S("kafka-opt")->nlist;
+    ko->topic_ticks = S("kafka-topic-ticks")->str;
+    ko->topic_bars = S("kafka-topic-bars")->str;
+    ko->topic_anomalies = S("kafka-topic-anomalies")->str;
+    ko->topic_checkpoints = S("kafka-topic-checkpoints")->str;
+    ko->partitions = (int)S("kafka-partitions")->i;
+    ko->replication = (int)TP_MIN(S("kafka-replication")->i, 32767);
+    ko->create_topics = !S("kafka-no-create-topics")->b;
+    ko->group = S("kafka-group")->str;
+    ko->checkpoint_every = (uint64_t)S("checkpoint-every")->i;
+    ko->checkpoint_interval_ns = S("kafka-checkpoint-interval")->i;
+    ko->timeout_ns = S("kafka-timeout")->i;
+}
+
+static int run_kafka_role(struct tp_live *live, bool max_pace)
+{
+    bool ingest = !strcmp(S("role")->str, "ingest");
+    struct tp_kingest *g = NULL;
+    struct tp_kprocess *k = NULL;
+    int rc;
+    if (ingest) {
+        struct tp_kingest_opts io = {
+            .ring_capacity = (size_t)S("ring-capacity")->i,
+            .status_interval_ns = S("status-interval")->i,
+            .exit_at_eof = S("exit-at-eof")->b,
+            .resume_records = 1u << 18,
+            .live = live,
+        };
+        kafka_opts(&io.kafka);
+        if (tp_kingest_new(&io, &g) < 0) return TP_EXIT_RUNTIME;
+        struct tp_sim_source_opts so = {
+            .seed = (uint64_t)S("seed")->i,
+            .rate = S("sim-rate")->d,
+            .max_pace = max_pace,
+            .max_events = (uint64_t)S("sim-events")->i,
+        };
+        if (*T("sim-start"))
+            tp_time_parse(T("sim-start"), strlen(T("sim-start")), TP_TS_AUTO, &so.start_ns);
+        struct tp_setting *src = S("source");
+        bool none = src->nlist == 1 && !strcmp(src->list[0], "none");
+        for (size_t i = 0; i < src->nlist && !none; i++) {
+            struct tp_source *s;
+            rc = make_source(src->list[i], &so, &s);
+            if (rc) {
+                tp_kingest_free(g);
+                return rc;
+            }
+            tp_kingest_add_source(g, s);
+        }
+    } else {
+        struct tp_kprocess_opts ko = {
+            .status_interval_ns = S("status-interval")->i,
+            .exit_at_eof = S("exit-at-eof")->b,
+            .live = live,
+        };
+        kafka_opts(&ko.kafka);
+        if (tp_kprocess_new(&ko, &k) < 0) return TP_EXIT_RUNTIME;
+    }
+
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    tp_info("tickpipe run: role %s, kafka %s", S("role")->str, T("kafka"));
+
+    struct tp_serve *srv = NULL;
+    if (live) {
+        struct tp_serve_cfg sc;
+        tp_serve_cfg_default(&sc);
+        sc.http = S("http")->str;
+        const char *tok = S("token")->str;
+        sc.token = tok && *tok ? tok : getenv("TICKPIPE_TOKEN");
+        char err[256] = "";
+        rc = tp_serve_start(live, &sc, &srv, err, sizeof err);
+        if (rc < 0) {
+            tp_kingest_free(g);
+            tp_kprocess_free(k);
+            fprintf(stderr, "tickpipe " CMD ": --http %s: %s\n", sc.http, err);
+            return rc == -EINVAL || rc == -EPERM ? TP_EXIT_USAGE : TP_EXIT_RUNTIME;
+        }
+        tp_info("http: serving the dashboard and API on %s (port %d)", sc.http, tp_serve_port(srv));
+    }
+    rc = g ? tp_kingest_start(g) : tp_kprocess_start(k);
+    if (rc < 0) {
+        tp_error("tickpipe run --role %s: could not start", S("role")->str);
+        rc = TP_EXIT_RUNTIME;
+    } else {
+        rc = g ? tp_kingest_run(g, &stop) : tp_kprocess_run(k, &stop);
+    }
+    tp_kingest_free(g);
+    tp_kprocess_free(k);
+    tp_serve_stop(srv);
     return rc;
 }

@@ -87,6 +87,14 @@ rd_kafka_t *tp_kafka_new(rd_kafka_conf_t *conf, enum tp_kafka_kind kind, const c
 int tp_kafka_ensure_topics(rd_kafka_t *rk, const struct tp_kafka_opts *o, const char *const *topics,
                            const bool *compacted, size_t n, int *counts);
 
+/* Reads messages [from, to) of one partition with a group-less consumer (TP_KAFKA_READER; it
+ * is assigned that partition, then unassigned), oldest first, calling fn for each (borrowed
+ * for the call); a nonzero return from fn stops the read and is returned. Ends early at the
+ * partition's end. 0, fn's return, or -ETIMEDOUT / -EIO after logging. */
+int tp_kafka_read_range(rd_kafka_t *reader, const char *topic, int32_t partition, int64_t from,
+                        int64_t to, int64_t timeout_ns,
+                        int (*fn)(void *arg, const rd_kafka_message_t *m), void *arg);
+
 /* The partition of a key among partition_cnt: murmur2 of the key up to its first '|'. */
 int32_t tp_kafka_partition(const void *key, size_t keylen, int32_t partition_cnt);
 
