@@ -114,6 +114,9 @@ static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char 
                           : level == 4 ? TP_LOG_WARN
                           : level <= 6 ? TP_LOG_INFO
                                        : TP_LOG_DEBUG;
+    /* One option list configures producers and consumers alike: that a handle ignores the
+     * other kind's options is expected, not worth a warning. */
+    if (!strcmp(fac, "CONFWARN") && strstr(buf, "will be ignored by this")) l = TP_LOG_DEBUG;
     tp_log(l, "kafka %s (%s): %s: %s", role, rd_kafka_name(rk), fac, buf);
 }
 
@@ -213,7 +216,12 @@ int tp_kafka_conf(const struct tp_kafka_opts *o, enum tp_kafka_kind kind, struct
         if (rc == 0) rc = set(c, "enable.auto.commit", "false", err, errcap);
         if (rc == 0) rc = set(c, "enable.auto.offset.store", "false", err, errcap);
     }
-    if (rc == 0 && kind == TP_KAFKA_READER) rc = set(c, "enable.auto.commit", "false", err, errcap);
+    if (rc == 0 && kind == TP_KAFKA_READER) {
+        /* librdkafka's consumer API needs a group id even for manual assignments; a reader
+         * never subscribes or commits, so the group stays empty. */
+        rc = set(c, "group.id", "tickpipe-reader", err, errcap);
+        if (rc == 0) rc = set(c, "enable.auto.commit", "false", err, errcap);
+    }
     if (rc < 0) {
         rd_kafka_conf_destroy(c);
         return rc;
