@@ -166,13 +166,19 @@ static int get_num(const struct tp_json *j, int obj, const char *k, double *out)
     return tp_json_f64(j, i, out) < 0 ? -EINVAL : 0;
 }
 
-/* A time member: a string (RFC 3339 or epoch digits) or a number of epoch digits. */
-static int get_time(const struct tp_json *j, int i, int64_t *out)
+/* A time member: a string (RFC 3339 or epoch digits) or a number of epoch digits, their unit
+ * from the digit count (TP_TS_AUTO) or given (ts_ns: nanoseconds). */
+static int get_time_unit(const struct tp_json *j, int i, enum tp_ts_unit unit, int64_t *out)
 {
     enum tp_json_type t = tp_json_type(j, i);
     if (t != TP_JSON_STRING && t != TP_JSON_NUMBER) return -EINVAL;
     if (t == TP_JSON_STRING && j->tok[i].esc) return -EINVAL;
-    return tp_time_parse(tp_json_text(j, i), tp_json_len(j, i), TP_TS_AUTO, out);
+    return tp_time_parse(tp_json_text(j, i), tp_json_len(j, i), unit, out);
+}
+
+static int get_time(const struct tp_json *j, int i, int64_t *out)
+{
+    return get_time_unit(j, i, TP_TS_AUTO, out);
 }
 
 static int get_bool(const struct tp_json *j, int obj, const char *k, bool *out)
@@ -231,7 +237,7 @@ int tp_kafka_tick_parse(struct tp_kafka_dec *d, const void *p, size_t n, struct 
 
     i = TP_JSON_GET(j, 0, "ts_ns");
     if (i >= 0) {
-        if (get_time(j, i, &e.ts) < 0) BAD("bad ts_ns");
+        if (get_time_unit(j, i, TP_TS_NS, &e.ts) < 0) BAD("bad ts_ns");
     } else if (get_time(j, TP_JSON_GET(j, 0, "ts"), &e.ts) < 0) {
         BAD("bad ts");
     }
