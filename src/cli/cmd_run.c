@@ -17,6 +17,7 @@
 #include "pipeline/pipeline.h"
 #include "kafka/kingest.h"
 #include "kafka/kprocess.h"
+#include "kafka/ksource.h"
 #include "serve/serve.h"
 #include "source/sim.h"
 
@@ -94,6 +95,12 @@ static struct tp_setting settings[] = {
     SET("kafka-checkpoint-interval", TP_SET_DUR, "5s",
         "process role: checkpoint and commit each busy partition at least this often (also "
         "every --checkpoint-every records)"),
+    SET("map", TP_SET_LIST, "",
+        "kafka:TOPIC sources: FIELD=MEMBER,... of the topic's JSON records, plus venue=NAME "
+        "and quote_only, e.g. ts=date,instrument=ticker,bid=bid,ask=ask,venue=fmp,quote_only "
+        "(none: tickpipe's tick schema; docs/kafka.md)"),
+    SET("kafka-source-group", TP_SET_STR, "",
+        "kafka:TOPIC sources: consumer group (default tickpipe-source.TOPIC)"),
     SET("kafka-timeout", TP_SET_DUR, "30s",
         "Kafka: give up waiting for metadata, deliveries at shutdown and checkpoint reads"),
 };
@@ -174,9 +181,16 @@ static int check(enum tp_sync_mode *sync, bool *max_pace)
     if (strcmp(v, "all") && strcmp(v, "ingest") && strcmp(v, "process"))
         return bad("role", v, "is not all, ingest, process or serve");
     if (strcmp(v, "all") && !*T("kafka")) return bad("role", v, "needs --kafka BROKERS");
-    if (!strcmp(v, "all") && *T("kafka"))
+    bool kafka_src = false;
+    for (size_t i = 0; i < S("source")->nlist; i++)
+        kafka_src |= !strncmp(S("source")->list[i], "kafka:", 6);
+    if (!strcmp(v, "all") && *T("kafka") && !kafka_src)
         return bad("kafka", T("kafka"),
-                   "needs --role ingest or --role process (one process for both: later)");
+                   "needs --role ingest, --role process or a kafka:TOPIC source (ingest and "
+                   "process in one process: later)");
+    if (!strcmp(v, "process") && S("source")->origin && strcmp(S("source")->origin, "default"))
+        return bad("source", S("source")->list[0],
+                   "is not read by --role process (its input is the ticks topic)");
     for (size_t i = 0; i < S("kafka-opt")->nlist; i++) {
         char why[600];
         if (tp_kafka_opt_check(S("kafka-opt")->list[i], why, sizeof why) < 0)
@@ -209,6 +223,8 @@ static int check(enum tp_sync_mode *sync, bool *max_pace)
     return 0;
 }
 
+static int make_kafka_source(const char *spec, struct tp_source **ret);
+
 /* The source for one --source value, or an exit code after printing why not. */
 static int make_source(const char *spec, const struct tp_sim_source_opts *so,
                        struct tp_source **ret)
@@ -227,7 +243,7 @@ static int make_source(const char *spec, const struct tp_sim_source_opts *so,
         return bad("source", spec,
                    "is not in this version yet (replay sources: use `tickpipe "
                    "replay` for files)");
-    if (!strncmp(spec, "kafka:", 6)) return bad("source", spec, "is not in this version yet");
+    if (!strncmp(spec, "kafka:", 6)) return make_kafka_source(spec, ret);
     size_t vl = strcspn(spec, ":");
     for (size_t i = 0; i < TP_ARRAY_LEN(venues); i++)
         if (strlen(venues[i]) == vl && !strncasecmp(spec, venues[i], vl))
@@ -492,4 +508,31 @@ static int run_kafka_role(struct tp_live *live, bool max_pace)
     tp_kprocess_free(k);
     tp_serve_stop(srv);
     return rc;
+}
+
+/* --source kafka:TOPIC (kafka/ksource.h). */
+static int make_kafka_source(const char *spec, struct tp_source **ret)
+{
+    struct tp_ksource_opts o = {.exit_at_eof = S("exit-at-eof")->b};
+    kafka_opts(&o.kafka);
+    o.group = T("kafka-source-group");
+    char map[1024] = "";
+    size_t len = 0;
+    for (size_t i = 0; i < S("map")->nlist; i++) {
+        int n = snprintf(map + len, sizeof map - len, "%s%s", i ? "," : "", S("map")->list[i]);
+        if (n < 0 || (size_t)n >= sizeof map - len)
+            return bad("map", S("map")->list[i], "is too long");
+        len += (size_t)n;
+    }
+    o.map = map;
+    char err[512];
+    int rc = tp_ksource_new(spec, &o, ret, err, sizeof err);
+    if (rc == -EINVAL)
+        return bad(strstr(err, "--kafka") || !*map ? "source" : "map",
+                   strstr(err, "--kafka") || !*map ? spec : map, err);
+    if (rc < 0) {
+        fprintf(stderr, "tickpipe " CMD ": --source %s: %s\n", spec, strerror(-rc));
+        return TP_EXIT_RUNTIME;
+    }
+    return 0;
 }

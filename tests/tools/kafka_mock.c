@@ -30,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static volatile sig_atomic_t stop_flag;
@@ -175,7 +176,9 @@ int main(int argc, char **argv)
         size_t len = 0;
         while (!stop_flag) {
             if (!in_open) {
-                pause();
+                /* Not pause(): a signal between the loop's test and pause() would be lost. */
+                struct timespec ts = {0, 100 * 1000 * 1000};
+                nanosleep(&ts, NULL);
                 continue;
             }
             struct pollfd pfd = {.fd = 0, .events = POLLIN};
