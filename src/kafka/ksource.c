@@ -138,7 +138,7 @@ void tp_kmap_free(struct tp_kmap *m)
 
 int tp_ksource_map_check(const char *map, char *err, size_t errcap)
 {
-    struct tp_kmap *m;
+    struct tp_kmap *m = NULL;
     int rc = tp_kmap_new(map, &m, err, errcap);
     tp_kmap_free(m);
     return rc < 0 ? rc : 0;
@@ -419,6 +419,30 @@ static int write_eofs(struct ksource *k)
     return 0;
 }
 
+/* Assignments: before partitions go to another member, commit what the pipeline took. */
+static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *l, void *opaque)
+{
+    struct ksource *k = (struct ksource *)((char *)opaque - offsetof(struct ksource, health));
+    bool coop = !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        if (coop) {
+            rd_kafka_error_t *e = rd_kafka_incremental_assign(rk, l);
+            if (e) rd_kafka_error_destroy(e);
+        } else {
+            rd_kafka_assign(rk, l);
+        }
+        return;
+    }
+    if (k->fifo) commit_taken(k, true);
+    if (coop) {
+        rd_kafka_error_t *e = rd_kafka_incremental_unassign(rk, l);
+        if (e) rd_kafka_error_destroy(e);
+    } else {
+        rd_kafka_assign(rk, NULL);
+    }
+}
+
 static int ks_run(struct tp_source *src)
 {
     struct ksource *k = (struct ksource *)src;
@@ -431,6 +455,7 @@ static int ks_run(struct tp_source *src)
         tp_error("source %s: %s", src->spec, e);
         return rc;
     }
+    rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
     k->rk = tp_kafka_new(conf, TP_KAFKA_CONSUMER, "source");
     if (!k->rk) return -EIO;
     k->fifo_cap = tp_ring_capacity(src->ring) + 1;

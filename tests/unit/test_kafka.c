@@ -12,6 +12,7 @@
 #include "core/tptime.h"
 #include "kafka/kafka.h"
 #include "kafka/kcodec.h"
+#include "kafka/ksource.h"
 #include "log/record.h"
 #include "tpt.h"
 
@@ -259,6 +260,85 @@ static void test_opt_check(void)
     }
 }
 
+static void test_map_forex(void)
+{
+    char err[512];
+    struct tp_kmap *m;
+    ASSERT_EQ_INT(tp_kmap_new("ts=date,instrument=ticker,bid=bid,ask=ask,open=open,low=low,"
+                              "high=high,change=changes,venue=fmp,quote_only",
+                              &m, err, sizeof err),
+                  0);
+    /* An array (as FMP answers) whose events go out in time order; numbers as strings. */
+    const char *rec = "[{\"ticker\":\"GBP/USD\",\"bid\":\"1.27012\",\"ask\":\"1.27025\","
+                      "\"open\":\"1.2702\",\"low\":1.2575,\"high\":\"1.2829\","
+                      "\"changes\":-0.0002,\"date\":\"2026-11-23 12:00:01\"},"
+                      "{\"ticker\":\"EURUSD\",\"bid\":1.08009,\"ask\":1.08019,"
+                      "\"date\":\"2026-11-23T12:00:00Z\",\"volume\":5}]";
+    struct tp_event ev[4];
+    const char *why = NULL;
+    ASSERT_EQ_INT(tp_kmap_decode(m, rec, strlen(rec), ev, 4, &why), 2);
+    ASSERT_EQ_STR(tp_instr_name(ev[0].instr), "fmp:EUR-USD");
+    ASSERT_EQ_STR(ev[0].venue_symbol, "EURUSD");
+    ASSERT_EQ_STR(tp_instr_name(ev[1].instr), "fmp:GBP-USD");
+    ASSERT_EQ_STR(ev[1].venue_symbol, "GBP/USD");
+    ASSERT(ev[0].ts < ev[1].ts);
+    ASSERT_EQ_INT(ev[1].kind, TP_KIND_QUOTE);
+    ASSERT(ev[1].flags & TP_EV_QUOTE_ONLY);
+    ASSERT_EQ_DBL(ev[1].bid, 1.27012);
+    ASSERT_EQ_DBL(ev[1].low, 1.2575);
+    ASSERT_EQ_DBL(ev[1].change, -0.0002);
+    ASSERT(isnan(ev[0].open) && isnan(ev[0].price));
+    ASSERT_EQ_INT(ev[1].ts_recv, ev[1].ts); /* never the wall clock */
+    /* Too many events for the room given, and a quote without an ask. */
+    ASSERT_EQ_INT(tp_kmap_decode(m, rec, strlen(rec), ev, 1, &why), -EINVAL);
+    const char *half = "{\"ticker\":\"EURUSD\",\"bid\":1.1,\"date\":1795437240}";
+    ASSERT_EQ_INT(tp_kmap_decode(m, half, strlen(half), ev, 4, &why), -EINVAL);
+    ASSERT_EQ_STR(why, "neither a price nor bid and ask");
+    tp_kmap_free(m);
+}
+
+static void test_map_trades(void)
+{
+    char err[512];
+    struct tp_kmap *m;
+    ASSERT_EQ_INT(
+        tp_kmap_new("ts=t,instrument=s,price=p,size=q,side=side,trade_id=id", &m, err, sizeof err),
+        0);
+    const char *rec = "{\"t\":1795437240123,\"s\":\"binance:BTC-USDT\",\"p\":\"60000.5\","
+                      "\"q\":0.25,\"side\":\"sell\",\"id\":\"12345\"}";
+    struct tp_event e;
+    const char *why = NULL;
+    ASSERT_EQ_INT(tp_kmap_decode(m, rec, strlen(rec), &e, 1, &why), 1);
+    ASSERT_EQ_INT(e.kind, TP_KIND_TRADE);
+    ASSERT_EQ_INT(e.ts, INT64_C(1795437240123000000)); /* 13 digits: milliseconds */
+    ASSERT_EQ_INT(e.side, TP_SIDE_SELL);
+    ASSERT((e.flags & TP_EV_HAS_ID) && !(e.flags & TP_EV_ID_STR));
+    ASSERT_EQ_U64(e.trade_id, 12345);
+    const char *bad[] = {"{\"t\":1,\"s\":\"BTCUSDT\",\"p\":1}", /* no venue: not venue:SYMBOL */
+                         "{\"t\":\"x\",\"s\":\"a:B\",\"p\":1}",
+                         "{\"t\":1,\"s\":\"a:B\",\"p\":-1}",
+                         "{\"t\":1,\"s\":\"a:B\",\"p\":1,\"side\":7}",
+                         "nope",
+                         "[1]"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        if (tp_kmap_decode(m, bad[i], strlen(bad[i]), &e, 1, &why) != -EINVAL)
+            TPT_FAIL("accepted %s", bad[i]);
+    tp_kmap_free(m);
+    static const char *const maps[] = {"instrument=s",
+                                       "ts=t",
+                                       "ts=t,instrument=s,ts=u",
+                                       "ts=t,instrument=s,colour=c",
+                                       "ts=t,instrument=s,venue=FMP",
+                                       "ts=t,instrument=s,price"};
+    for (size_t i = 0; i < sizeof maps / sizeof maps[0]; i++) {
+        err[0] = 0;
+        if (tp_ksource_map_check(maps[i], err, sizeof err) != -EINVAL)
+            TPT_FAIL("accepted %s", maps[i]);
+        ASSERT(err[0]);
+    }
+}
+
 TPT_MAIN({"tick_roundtrip", test_tick_roundtrip}, {"tick_parse_foreign", test_tick_parse_foreign},
          {"tick_parse_rejects", test_tick_parse_rejects}, {"output_keys", test_output_keys},
-         {"opt_check", test_opt_check})
+         {"opt_check", test_opt_check}, {"map_forex", test_map_forex},
+         {"map_trades", test_map_trades})
