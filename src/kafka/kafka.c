@@ -12,6 +12,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "core/json.h"
 #include "core/log.h"
 #include "core/tptime.h"
 #include "kafka/kafka.h"
@@ -151,6 +152,50 @@ static void throttle_cb(rd_kafka_t *rk, const char *broker, int32_t id, int ms, 
     if (ms > 0) atomic_fetch_add_explicit(&h->throttles, 1, memory_order_relaxed);
 }
 
+/* librdkafka's statistics JSON: sums the per-broker counters tickpipe reports. */
+static int stats_cb(rd_kafka_t *rk, char *json, size_t len, void *opaque)
+{
+    struct tp_kafka_health *h = opaque;
+    int t = rd_kafka_type(rk) == RD_KAFKA_PRODUCER ? 0 : 1;
+    struct tp_json j;
+    tp_json_init(&j, 0, 16);
+    if (tp_json_parse(&j, json, len) == 0) {
+        uint64_t sum[4] = {0};
+        static const char *const keys[4] = {"txretries", "txerrs", "req_timeouts", "disconnects"};
+        int brokers = TP_JSON_GET(&j, 0, "brokers");
+        if (tp_json_type(&j, brokers) == TP_JSON_OBJECT) {
+            TP_JSON_FOREACH_MEMBER(&j, brokers, k, v)
+            {
+                for (int i = 0; i < 4; i++) {
+                    uint64_t x;
+                    if (tp_json_u64(&j, tp_json_get(&j, v, keys[i], strlen(keys[i])), &x) == 0)
+                        sum[i] += x;
+                }
+                uint64_t rx;
+                if (tp_json_u64(&j, TP_JSON_GET(&j, v, "rxerrs"), &rx) == 0) sum[1] += rx;
+            }
+        }
+        atomic_store_explicit(&h->retries[t], sum[0], memory_order_relaxed);
+        atomic_store_explicit(&h->req_errors[t], sum[1], memory_order_relaxed);
+        atomic_store_explicit(&h->timeouts[t], sum[2], memory_order_relaxed);
+        atomic_store_explicit(&h->disconnects[t], sum[3], memory_order_relaxed);
+    }
+    tp_json_fini(&j);
+    return 0; /* librdkafka frees json */
+}
+
+void tp_kafka_client_stats(struct tp_kafka_health *h, struct tp_kafka_client_stats *ret)
+{
+    struct tp_kafka_client_stats s = {0};
+    for (int t = 0; t < 2; t++) {
+        s.retries += atomic_load_explicit(&h->retries[t], memory_order_relaxed);
+        s.req_errors += atomic_load_explicit(&h->req_errors[t], memory_order_relaxed);
+        s.timeouts += atomic_load_explicit(&h->timeouts[t], memory_order_relaxed);
+        s.disconnects += atomic_load_explicit(&h->disconnects[t], memory_order_relaxed);
+    }
+    *ret = s;
+}
+
 /* Partitions by the key's instrument part (up to the first '|'), with Kafka's murmur2. */
 static int32_t partitioner_cb(const rd_kafka_topic_t *rkt, const void *key, size_t keylen,
                               int32_t partition_cnt, void *rkt_opaque, void *msg_opaque)
@@ -180,7 +225,12 @@ int tp_kafka_conf(const struct tp_kafka_opts *o, enum tp_kafka_kind kind, struct
 {
     rd_kafka_conf_t *c = rd_kafka_conf_new();
     int rc = set(c, "bootstrap.servers", o->brokers, err, errcap);
+    if (rc < 0) {
+        rd_kafka_conf_destroy(c);
+        return rc;
+    }
     /* Defaults an option may change. */
+    if (kind != TP_KAFKA_READER) rc = set(c, "statistics.interval.ms", "1000", err, errcap);
     if (rc == 0 && kind == TP_KAFKA_PRODUCER) {
         rc = set(c, "linger.ms", "5", err, errcap);
         /* JSON ticks compress about 8:1 in batches. */
@@ -240,6 +290,7 @@ int tp_kafka_conf(const struct tp_kafka_opts *o, enum tp_kafka_kind kind, struct
     rd_kafka_conf_set_log_cb(c, log_cb);
     rd_kafka_conf_set_error_cb(c, error_cb);
     rd_kafka_conf_set_throttle_cb(c, throttle_cb);
+    if (kind != TP_KAFKA_READER) rd_kafka_conf_set_stats_cb(c, stats_cb);
     *ret = c;
     return 0;
 }

@@ -63,7 +63,17 @@ struct tp_kafka_health {
     _Atomic uint64_t errors; /* error callbacks (transient ones included) */
     _Atomic uint64_t throttles;
     const char *role; /* for log lines: "ingest", "process" */
+    /* From librdkafka's statistics (statistics.interval.ms, 1 s by default), summed over the
+     * brokers, per handle type (0 producer, 1 consumer): retried requests, request and
+     * response errors, request timeouts, disconnects. Absolute values. */
+    _Atomic uint64_t retries[2], req_errors[2], timeouts[2], disconnects[2];
 };
+
+/* Sums of both handle types' statistics counters. Any thread. */
+struct tp_kafka_client_stats {
+    uint64_t retries, req_errors, timeouts, disconnects;
+};
+void tp_kafka_client_stats(struct tp_kafka_health *h, struct tp_kafka_client_stats *ret);
 
 enum tp_kafka_kind { TP_KAFKA_PRODUCER, TP_KAFKA_CONSUMER, TP_KAFKA_READER };
 

@@ -2,6 +2,9 @@
 """Checks Kafka topic contents dumped by kcat against tickpipe's embedded results.
 
   kafka_check.py ticks JOURNAL_DUMP KCAT_DUMP    kcat -f '%p\t%o\t%k\t%h\t%s\n' of tickpipe.ticks
+  kafka_check.py ticks-resent JOURNAL_DUMP KCAT_DUMP   the same, but a message that repeats an
+                                                 earlier one of its instrument byte for byte
+                                                 (a re-sent batch) is counted and skipped
   kafka_check.py bars BARS_CSV KCAT_DUMP         kcat -f '%k\t%s\n' of tickpipe.bars
   kafka_check.py anomalies ANOM_CSV KCAT_DUMP    kcat -f '%k\t%s\n' of tickpipe.anomalies
 
@@ -58,7 +61,7 @@ def text(v):
     return str(v)
 
 
-def check_ticks(journal_dump, kcat_dump):
+def check_ticks(journal_dump, kcat_dump, resent_ok=False):
     ref = {}  # instrument -> list of field dicts, in journal order
     total = 0
     with open(journal_dump, encoding="utf-8") as f:
@@ -83,9 +86,15 @@ def check_ticks(journal_dump, kcat_dump):
     got = {}
     part_of = {}
     last_off = {}
-    n = 0
+    seen = set()
+    n = resent = 0
     for p, o, key, hdrs, value in read_dump(kcat_dump, 5):
         n += 1
+        if resent_ok:
+            if (key, value) in seen:
+                resent += 1
+                continue
+            seen.add((key, value))
         v = raw_json(value)
         if "tickpipe-schema=1" not in hdrs:
             problem(f"message {p}/{o} lacks the schema header: {hdrs}")
@@ -118,7 +127,8 @@ def check_ticks(journal_dump, kcat_dump):
                 problem(f"{instr} #{i}: fields {bad} differ: {a} vs {b}")
                 break
     print(f"ticks: {n} messages, {total} journal events, {len(got)} instruments, "
-          f"{len(set(part_of.values()))} partitions used")
+          f"{len(set(part_of.values()))} partitions used"
+          + (f", {resent} re-sent copies skipped" if resent_ok else ""))
 
 
 def check_results(csv_path, kcat_dump, key_cols):
@@ -164,6 +174,8 @@ def main():
     what, a, b = sys.argv[1:]
     if what == "ticks":
         check_ticks(a, b)
+    elif what == "ticks-resent":
+        check_ticks(a, b, resent_ok=True)
     elif what == "bars":
         check_results(a, b, ["instrument", "interval", "ts"])
     elif what == "anomalies":
