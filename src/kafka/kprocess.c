@@ -36,7 +36,8 @@
 #define OUT_MAX        ((size_t)64 << 10)
 #define BAD_LOG_MAX    10
 #define FAIL_LOG_MAX   10
-#define LIVE_LAG_PARTS 16 /* partitions whose lag is published one by one */
+#define LIVE_LAG_PARTS 16          /* partitions whose lag is published one by one */
+#define OUTPUT_MSG     ((void *)1) /* message opaque of bars and anomalies (not checkpoints) */
 
 struct tp_kprocess;
 
@@ -69,8 +70,8 @@ struct tp_kprocess {
     _Atomic bool stop;    /* main → worker: leave */
     _Atomic bool reached; /* worker → main: every partition read to its end (exit_at_eof) */
     _Atomic int err;      /* the first failure (invariant 3) */
-    _Atomic uint64_t records, bad, bars, anomalies, delivered, failed, checkpoints, restores,
-        rebalances, commit_errors, npart;
+    _Atomic uint64_t records, bad, bars, anomalies, delivered, delivered_out, failed, checkpoints,
+        restores, rebalances, commit_errors, npart;
     _Atomic int64_t lag;
     int64_t started_mono;
 };
@@ -118,6 +119,7 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
     struct tp_kprocess *k = opaque;
     if (!m->err) {
         inc(&k->delivered);
+        if (m->_private == OUTPUT_MSG) inc(&k->delivered_out);
         return;
     }
     uint64_t n = atomic_fetch_add_explicit(&k->failed, 1, memory_order_relaxed);
@@ -138,7 +140,7 @@ static void produce(struct tp_kprocess *k, rd_kafka_topic_t *rkt, const char *ty
         rd_kafka_resp_err_t err = rd_kafka_producev(
             k->prod, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_KEY(k->key.p, k->key.len),
             RD_KAFKA_V_VALUE(k->val.p, k->val.len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-            RD_KAFKA_V_TIMESTAMP(ms),
+            RD_KAFKA_V_TIMESTAMP(ms), RD_KAFKA_V_OPAQUE(OUTPUT_MSG),
             RD_KAFKA_V_HEADER(TP_KAFKA_SCHEMA_HEADER, TP_KAFKA_SCHEMA_VERSION,
                               (ssize_t)strlen(TP_KAFKA_SCHEMA_VERSION)),
             RD_KAFKA_V_HEADER(TP_KAFKA_TYPE_HEADER, type, (ssize_t)strlen(type)), RD_KAFKA_V_END);
@@ -492,7 +494,9 @@ static void publish_lag(struct tp_kprocess *k)
         tp_live_set_counters(k->o.live, &c);
         char name[64];
         snprintf(name, sizeof name, "kafka:%.40s", k->o.kafka.topic_bars);
-        tp_live_set_sink(k->o.live, name, atomic_load_explicit(&k->delivered, memory_order_relaxed),
+        /* Bars and anomalies delivered (checkpoints are not results). */
+        tp_live_set_sink(k->o.live, name,
+                         atomic_load_explicit(&k->delivered_out, memory_order_relaxed),
                          atomic_load_explicit(&k->failed, memory_order_relaxed));
         tp_live_set_queue(k->o.live, "kafka:producer", (uint64_t)rd_kafka_outq_len(k->prod), 0, 0);
     }

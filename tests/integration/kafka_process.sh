@@ -10,7 +10,9 @@
 #      the ends of the partitions: a second run of the same group restores every partition
 #      from its checkpoint at the end and produces nothing (the topics keep their counts);
 #   3. a run in another group starts over from the beginning and re-sends every result:
-#      each key then appears twice, byte-identical (deterministic values).
+#      each key then appears twice, byte-identical (deterministic values);
+#   4. with --http, /metrics shows every result delivered (sink kafka:tickpipe.bars), zero
+#      consumer lag per partition once caught up, and the producer's queue.
 set -uo pipefail
 source "$(dirname "$0")/kafka_lib.inc"
 kafka_setup kafka_process
@@ -23,6 +25,7 @@ sim=(--seed 3 --sim-start 2026-03-01T09:30:00Z --sim-pace max --sim-events 40000
 "$TICKPIPE" replay "$tmp/ref/journal/input" --input-format journal --out "$tmp/refout" \
     2>"$tmp/replay.log" || { cat "$tmp/replay.log" >&2; fail "replay of the reference failed"; }
 nbars=$(($(wc -l <"$tmp/refout/bars.csv") - 1))
+nanom=$(($(wc -l <"$tmp/refout/anomalies.csv") - 1))
 [ "$nbars" -gt 500 ] || fail "only $nbars reference bars"
 
 "$TICKPIPE" run --role ingest --kafka "$B" "${sim[@]}" --exit-at-eof 2>"$tmp/ingest.log" ||
@@ -58,4 +61,33 @@ kdump tickpipe.bars '%k\t%s\n' "$tmp/bars3.txt"
 /usr/bin/python3 "$CHECK" bars "$tmp/refout/bars.csv" "$tmp/bars3.txt" >"$tmp/check3.txt" ||
     fail "bars differ after a re-send"
 grep -q "$nbars repeated copies" "$tmp/check3.txt" || fail "expected $nbars repeated copies: $(cat "$tmp/check3.txt")"
+# 4. Observability: with --http, /metrics shows the consumer lag per partition, the output
+# topic's deliveries and the producer's queue, while the role runs.
+"$TICKPIPE" run --role process --kafka "$B" --status-interval 0 --http 127.0.0.1:0 \
+    --kafka-group metrics --kafka-opt session.timeout.ms=6000 2>"$tmp/p4.log" &
+p4=$!
+track $p4
+port=
+for _ in $(seq 100); do
+    port=$(grep -o 'port [0-9]*' "$tmp/p4.log" | head -1 | grep -o '[0-9]*')
+    [ -n "$port" ] && break
+    sleep 0.1
+done
+[ -n "$port" ] || { cat "$tmp/p4.log" >&2; fail "no HTTP port in the log"; }
+ok=
+for _ in $(seq 150); do
+    curl -s "http://127.0.0.1:$port/metrics" >"$tmp/metrics.txt" || true
+    if grep -q "tickpipe_sink_records_total{sink=\"kafka:tickpipe.bars\"} $((nbars + nanom))" \
+        "$tmp/metrics.txt" 2>/dev/null; then ok=1; break; fi
+    sleep 0.2
+done
+[ -n "$ok" ] || { cat "$tmp/metrics.txt" >&2; fail "/metrics never showed every result delivered"; }
+for q in 0 1 2 3; do
+    grep -q "tickpipe_queue_depth{queue=\"kafka lag:tickpipe.ticks\[$q\]\"} 0" "$tmp/metrics.txt" ||
+        { grep queue "$tmp/metrics.txt" >&2; fail "/metrics lacks a zero lag for partition $q"; }
+done
+grep -q 'tickpipe_queue_depth{queue="kafka:producer"}' "$tmp/metrics.txt" ||
+    fail "/metrics lacks the producer queue"
+kill -TERM $p4
+wait $p4 || { cat "$tmp/p4.log" >&2; fail "the metrics instance failed on SIGTERM"; }
 echo "kafka_process: ok ($nbars bars, $ck checkpoint messages)"
