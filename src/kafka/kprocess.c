@@ -517,12 +517,14 @@ static void *worker_main(void *arg)
     while (!atomic_load_explicit(&k->stop, memory_order_acquire) && !failed(k)) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(k->cons, POLL_MS);
         int64_t now = tp_mono_ns();
+        bool idle = !m;
         if (m) {
             on_message(k, m, now);
             rd_kafka_message_destroy(m);
         }
         rd_kafka_poll(k->prod, 0);
-        if (now >= next_ck) {
+        bool tick = now >= next_ck;
+        if (tick) {
             checkpoint_due(k, false);
             next_ck = now + CK_CHECK_EVERY;
         }
@@ -530,7 +532,7 @@ static void *worker_main(void *arg)
             publish_lag(k);
             next_live = now + LIVE_EVERY;
         }
-        if (k->o.exit_at_eof && all_at_end(k)) {
+        if (k->o.exit_at_eof && (tick || idle) && all_at_end(k)) {
             tp_info("kafka process: every assigned partition read to its end");
             atomic_store_explicit(&k->reached, true, memory_order_release);
             break;
