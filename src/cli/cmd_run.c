@@ -31,8 +31,9 @@
 static struct tp_setting settings[] = {
     SET("data", TP_SET_STR, "./data", "data directory; the input journal is DATA/journal/input"),
     SET("source", TP_SET_LIST, "sim",
-        "a source (repeatable): sim, or sim:SYM,SYM,... for some of its instruments; none "
-        "(alone): no source, only process the input journal (with --exit-at-eof: to its end)"),
+        "a source (repeatable): sim, or sim:SYM,SYM,... for some of its instruments; "
+        "kafka:TOPIC (a topic another producer writes; --kafka, --map); none (alone): no "
+        "source, only process the input journal (with --exit-at-eof: to its end)"),
     SET("sim-rate", TP_SET_DOUBLE, "200",
         "simulator: mean events per second of event time (up to 4000000)"),
     SET("sim-pace", TP_SET_STR, "live",
@@ -77,7 +78,7 @@ static struct tp_setting settings[] = {
         "now); with --seed, the same events every run"),
     /* Kafka (src/kafka/, docs/kafka.md). */
     SET("kafka", TP_SET_STR, "",
-        "Kafka bootstrap servers (HOST:PORT,...) for --role ingest/process"),
+        "Kafka bootstrap servers (HOST:PORT,...) for --role ingest/process and kafka: sources"),
     SET("kafka-opt", TP_SET_LIST, "",
         "a librdkafka setting KEY=VALUE (repeatable), e.g. security.protocol=SASL_SSL; not "
         "those tickpipe's guarantees rest on (idempotence, acks, commits)"),
@@ -248,7 +249,7 @@ static int make_source(const char *spec, const struct tp_sim_source_opts *so,
     for (size_t i = 0; i < TP_ARRAY_LEN(venues); i++)
         if (strlen(venues[i]) == vl && !strncasecmp(spec, venues[i], vl))
             return bad("source", spec, "is a live venue, not in this version yet (sim is)");
-    return bad("source", spec, "is not a known source (sim, sim:SYM,...)");
+    return bad("source", spec, "is not a known source (sim, sim:SYM,..., kafka:TOPIC)");
 }
 
 static int run_kafka_role(struct tp_live *live, bool max_pace);
