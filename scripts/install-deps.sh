@@ -15,6 +15,8 @@ pkgs+=(libcurl4-openssl-dev libssl-dev) # the S3 uploader (libcurl) and SigV4 (l
 tpkgs=(python3 python3-numpy python3-yaml procps curl chromium)
 tpkgs+=(postgresql postgresql-client) # a real PostgreSQL server (initdb, pg_ctl) and psql
 tpkgs+=(redis-server redis-tools)     # Redis sink tests: a server on loopback, redis-cli
+pkgs+=(librdkafka-dev)                # Kafka (librdkafka)
+tpkgs+=(kcat)                         # Kafka tests: topics checked with kcat
 [ "$mode" = test ] && pkgs+=("${tpkgs[@]}")
 
 missing=()

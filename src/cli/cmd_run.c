@@ -16,6 +16,9 @@
 #include "core/tptime.h"
 #include "ops/qwatch.h"
 #include "pipeline/pipeline.h"
+#include "kafka/kingest.h"
+#include "kafka/kprocess.h"
+#include "kafka/ksource.h"
 #include "serve/serve.h"
 #include "sink/lake.h"
 #include "source/replay.h"
@@ -37,8 +40,9 @@ static struct tp_setting settings[] = {
         "a source (repeatable): sim, or sim:SYM,SYM,... for some of its instruments; "
         "replay:FILE[@SPEED] a CSV file (as `tickpipe replay` reads it) at SPEED times real "
         "time or max (the default), resumed exactly after a restart; replay:VENUE:FILE[@SPEED] "
-        "a raw capture through that venue's parser; none (alone): no source, only process the "
-        "input journal (with --exit-at-eof: to its end)"),
+        "a raw capture through that venue's parser; kafka:TOPIC (a topic another producer "
+        "writes; --kafka, --map); none (alone): no source, only process the input journal "
+        "(with --exit-at-eof: to its end)"),
     SET("sim-rate", TP_SET_DOUBLE, "200",
         "simulator: mean events per second of event time (up to 4000000)"),
     SET("sim-pace", TP_SET_STR, "live",
@@ -89,7 +93,39 @@ static struct tp_setting settings[] = {
         "S3-compatible endpoint http(s)://host[:port] (MinIO, GCS interoperability); default AWS"),
     SET("s3-interval", TP_SET_DUR, "10s", "how often the lake is scanned for files to upload"),
     SET("role", TP_SET_STR, "all",
-        "all: ingest, process and serve in one process (ingest, process, serve: later)"),
+        "all: ingest, process and serve in one process; ingest: sources -> Kafka topic "
+        "(--kafka); process: Kafka -> engine -> output topics (--kafka); serve: later"),
+    SET("sim-start", TP_SET_STR, "",
+        "simulator: event time of its first records (RFC 3339 or epoch digits; default: "
+        "now); with --seed, the same events every run"),
+    /* Kafka (src/kafka/, docs/kafka.md). */
+    SET("kafka", TP_SET_STR, "",
+        "Kafka bootstrap servers (HOST:PORT,...) for --role ingest/process and kafka: sources"),
+    SET("kafka-opt", TP_SET_LIST, "",
+        "a librdkafka setting KEY=VALUE (repeatable), e.g. security.protocol=SASL_SSL; not "
+        "those tickpipe's guarantees rest on (idempotence, acks, commits)"),
+    SET("kafka-topic-ticks", TP_SET_STR, "tickpipe.ticks", "Kafka topic of normalized events"),
+    SET("kafka-topic-bars", TP_SET_STR, "tickpipe.bars", "Kafka topic of final bars"),
+    SET("kafka-topic-anomalies", TP_SET_STR, "tickpipe.anomalies", "Kafka topic of anomalies"),
+    SET("kafka-topic-checkpoints", TP_SET_STR, "tickpipe.checkpoints",
+        "Kafka topic of the process role's engine checkpoints (compacted)"),
+    SET("kafka-partitions", TP_SET_INT, "6", "partitions of the Kafka topics tickpipe creates"),
+    SET("kafka-replication", TP_SET_INT, "0",
+        "replication factor of the Kafka topics tickpipe creates (0: the broker's default)"),
+    SET("kafka-no-create-topics", TP_SET_BOOL, "",
+        "never create Kafka topics (a missing one is an error)"),
+    SET("kafka-group", TP_SET_STR, "tickpipe-process", "consumer group of the process role"),
+    SET("kafka-checkpoint-interval", TP_SET_DUR, "5s",
+        "process role: checkpoint and commit each busy partition at least this often (also "
+        "every --checkpoint-every records)"),
+    SET("map", TP_SET_LIST, "",
+        "kafka:TOPIC sources: FIELD=MEMBER,... of the topic's JSON records, plus venue=NAME "
+        "and quote_only, e.g. ts=date,instrument=ticker,bid=bid,ask=ask,venue=fmp,quote_only "
+        "(none: tickpipe's tick schema; docs/kafka.md)"),
+    SET("kafka-source-group", TP_SET_STR, "",
+        "kafka:TOPIC sources: consumer group (default tickpipe-source.TOPIC)"),
+    SET("kafka-timeout", TP_SET_DUR, "30s",
+        "Kafka: give up waiting for metadata, deliveries at shutdown and checkpoint reads"),
     SET("lake", TP_SET_STR, "on",
         "the Parquet data lake under DATA/lake (docs/lake.md): on or off"),
     SET("lake-batch", TP_SET_INT, "4194304",
@@ -128,6 +164,13 @@ static int bad(const char *name, const char *value, const char *why)
 static struct tp_setting *S(const char *name)
 {
     return tp_setting(settings, NSET, name);
+}
+
+/* A text setting's value, "" when unset. */
+static const char *T(const char *name)
+{
+    const char *v = S(name)->str;
+    return v ? v : "";
 }
 
 /* Settings that need more than a type check. 0 or TP_EXIT_USAGE (message printed). */
@@ -172,9 +215,35 @@ static int check(enum tp_sync_mode *sync, bool *max_pace)
     }
 
     v = S("role")->str;
-    if (!strcmp(v, "ingest") || !strcmp(v, "process") || !strcmp(v, "serve"))
-        return bad("role", v, "is not in this version yet (only all)");
-    if (strcmp(v, "all")) return bad("role", v, "is not all, ingest, process or serve");
+    if (!strcmp(v, "serve")) return bad("role", v, "is not in this version yet");
+    if (strcmp(v, "all") && strcmp(v, "ingest") && strcmp(v, "process"))
+        return bad("role", v, "is not all, ingest, process or serve");
+    if (strcmp(v, "all") && !*T("kafka")) return bad("role", v, "needs --kafka BROKERS");
+    bool kafka_src = false;
+    for (size_t i = 0; i < S("source")->nlist; i++)
+        kafka_src |= !strncmp(S("source")->list[i], "kafka:", 6);
+    if (!strcmp(v, "all") && *T("kafka") && !kafka_src)
+        return bad("kafka", T("kafka"),
+                   "needs --role ingest, --role process or a kafka:TOPIC source (ingest and "
+                   "process in one process: later)");
+    if (!strcmp(v, "process") && S("source")->origin && strcmp(S("source")->origin, "default"))
+        return bad("source", S("source")->list[0],
+                   "is not read by --role process (its input is the ticks topic)");
+    for (size_t i = 0; i < S("kafka-opt")->nlist; i++) {
+        char why[600];
+        if (tp_kafka_opt_check(S("kafka-opt")->list[i], why, sizeof why) < 0)
+            return bad("kafka-opt", S("kafka-opt")->list[i], why);
+    }
+    if (*T("sim-start")) {
+        int64_t t;
+        v = T("sim-start");
+        if (tp_time_parse(v, strlen(v), TP_TS_AUTO, &t) < 0 || t <= 0)
+            return bad("sim-start", v, "is not a time after 1970 (RFC 3339 or epoch digits)");
+    }
+    if (S("kafka-partitions")->i < 1 || S("kafka-partitions")->i > TP_KAFKA_MAX_PARTITIONS) {
+        snprintf(num, sizeof num, "%lld", (long long)S("kafka-partitions")->i);
+        return bad("kafka-partitions", num, "is not between 1 and 4096");
+    }
 
     v = S("http")->str;
     const char *colon = v ? strrchr(v, ':') : NULL;
@@ -245,6 +314,8 @@ static int make_s3(const char *data, struct tp_s3 **ret)
     return 0;
 }
 
+static int make_kafka_source(const char *spec, struct tp_source **ret);
+
 /* The source for one --source value, or an exit code after printing why not. */
 static int make_source(const char *spec, const struct tp_sim_source_opts *so,
                        struct tp_source **ret)
@@ -269,13 +340,16 @@ static int make_source(const char *spec, const struct tp_sim_source_opts *so,
         }
         return 0;
     }
-    if (!strncmp(spec, "kafka:", 6)) return bad("source", spec, "is not in this version yet");
+    if (!strncmp(spec, "kafka:", 6)) return make_kafka_source(spec, ret);
     size_t vl = strcspn(spec, ":");
     for (size_t i = 0; i < TP_ARRAY_LEN(venues); i++)
         if (strlen(venues[i]) == vl && !strncasecmp(spec, venues[i], vl))
             return bad("source", spec, "is a live venue, not in this version yet (sim is)");
-    return bad("source", spec, "is not a known source (sim, sim:SYM,..., replay:FILE[@SPEED])");
+    return bad("source", spec,
+               "is not a known source (sim, sim:SYM,..., replay:FILE[@SPEED], kafka:TOPIC)");
 }
+
+static int run_kafka_role(struct tp_live *live, bool max_pace);
 
 int tp_cmd_run(int argc, char **argv)
 {
@@ -328,6 +402,11 @@ int tp_cmd_run(int argc, char **argv)
     }
     po.live = live;
     po.live_durable = !strcmp(S("live-path")->str, "durable");
+    if (strcmp(S("role")->str, "all")) {
+        rc = run_kafka_role(live, max_pace); /* --role ingest / process: Kafka (below) */
+        tp_live_free(live);
+        return rc;
+    }
 
     struct tp_pipeline *p;
     rc = tp_pipeline_new(&po, &p);
@@ -359,6 +438,8 @@ int tp_cmd_run(int argc, char **argv)
         .max_pace = max_pace,
         .max_events = (uint64_t)S("sim-events")->i,
     };
+    if (*T("sim-start"))
+        tp_time_parse(T("sim-start"), strlen(T("sim-start")), TP_TS_AUTO, &so.start_ns);
     struct tp_setting *src = S("source");
     bool have_sim = false;
     const char *replay_names[TP_PIPELINE_MAX_SOURCES];
@@ -509,4 +590,135 @@ int tp_cmd_run(int argc, char **argv)
     tp_serve_stop(srv);
     tp_live_free(live);
     return rc;
+}
+
+/* ---- --role ingest / process: Kafka as the log (kafka/kingest.h, kafka/kprocess.h) ------- */
+
+static void kafka_opts(struct tp_kafka_opts *ko)
+{
+    tp_kafka_opts_default(ko);
+    ko->brokers = T("kafka");
+    ko->opts = S("kafka-opt")->list;
+    ko->nopts = S("kafka-opt")->nlist;
+    ko->topic_ticks = S("kafka-topic-ticks")->str;
+    ko->topic_bars = S("kafka-topic-bars")->str;
+    ko->topic_anomalies = S("kafka-topic-anomalies")->str;
+    ko->topic_checkpoints = S("kafka-topic-checkpoints")->str;
+    ko->partitions = (int)S("kafka-partitions")->i;
+    ko->replication = (int)TP_MIN(S("kafka-replication")->i, 32767);
+    ko->create_topics = !S("kafka-no-create-topics")->b;
+    ko->group = S("kafka-group")->str;
+    ko->checkpoint_every = (uint64_t)S("checkpoint-every")->i;
+    ko->checkpoint_interval_ns = S("kafka-checkpoint-interval")->i;
+    ko->timeout_ns = S("kafka-timeout")->i;
+}
+
+static int run_kafka_role(struct tp_live *live, bool max_pace)
+{
+    bool ingest = !strcmp(S("role")->str, "ingest");
+    struct tp_kingest *g = NULL;
+    struct tp_kprocess *k = NULL;
+    int rc;
+    if (ingest) {
+        struct tp_kingest_opts io = {
+            .ring_capacity = (size_t)S("ring-capacity")->i,
+            .status_interval_ns = S("status-interval")->i,
+            .exit_at_eof = S("exit-at-eof")->b,
+            .resume_records = 1u << 18,
+            .live = live,
+        };
+        kafka_opts(&io.kafka);
+        if (tp_kingest_new(&io, &g) < 0) return TP_EXIT_RUNTIME;
+        struct tp_sim_source_opts so = {
+            .seed = (uint64_t)S("seed")->i,
+            .rate = S("sim-rate")->d,
+            .max_pace = max_pace,
+            .max_events = (uint64_t)S("sim-events")->i,
+        };
+        if (*T("sim-start"))
+            tp_time_parse(T("sim-start"), strlen(T("sim-start")), TP_TS_AUTO, &so.start_ns);
+        struct tp_setting *src = S("source");
+        bool none = src->nlist == 1 && !strcmp(src->list[0], "none");
+        for (size_t i = 0; i < src->nlist && !none; i++) {
+            struct tp_source *s;
+            rc = make_source(src->list[i], &so, &s);
+            if (rc) {
+                tp_kingest_free(g);
+                return rc;
+            }
+            tp_kingest_add_source(g, s);
+        }
+    } else {
+        struct tp_kprocess_opts ko = {
+            .status_interval_ns = S("status-interval")->i,
+            .exit_at_eof = S("exit-at-eof")->b,
+            .live = live,
+        };
+        kafka_opts(&ko.kafka);
+        if (tp_kprocess_new(&ko, &k) < 0) return TP_EXIT_RUNTIME;
+    }
+
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    tp_info("tickpipe run: role %s, kafka %s", S("role")->str, T("kafka"));
+
+    struct tp_serve *srv = NULL;
+    if (live) {
+        struct tp_serve_cfg sc;
+        tp_serve_cfg_default(&sc);
+        sc.http = S("http")->str;
+        const char *tok = S("token")->str;
+        sc.token = tok && *tok ? tok : getenv("TICKPIPE_TOKEN");
+        char err[256] = "";
+        rc = tp_serve_start(live, &sc, &srv, err, sizeof err);
+        if (rc < 0) {
+            tp_kingest_free(g);
+            tp_kprocess_free(k);
+            fprintf(stderr, "tickpipe " CMD ": --http %s: %s\n", sc.http, err);
+            return rc == -EINVAL || rc == -EPERM ? TP_EXIT_USAGE : TP_EXIT_RUNTIME;
+        }
+        tp_info("http: serving the dashboard and API on %s (port %d)", sc.http, tp_serve_port(srv));
+    }
+    rc = g ? tp_kingest_start(g) : tp_kprocess_start(k);
+    if (rc < 0) {
+        tp_error("tickpipe run --role %s: could not start", S("role")->str);
+        rc = TP_EXIT_RUNTIME;
+    } else {
+        rc = g ? tp_kingest_run(g, &stop) : tp_kprocess_run(k, &stop);
+    }
+    tp_kingest_free(g);
+    tp_kprocess_free(k);
+    tp_serve_stop(srv);
+    return rc;
+}
+
+/* --source kafka:TOPIC (kafka/ksource.h). */
+static int make_kafka_source(const char *spec, struct tp_source **ret)
+{
+    struct tp_ksource_opts o = {.exit_at_eof = S("exit-at-eof")->b};
+    kafka_opts(&o.kafka);
+    o.group = T("kafka-source-group");
+    char map[1024] = "";
+    size_t len = 0;
+    for (size_t i = 0; i < S("map")->nlist; i++) {
+        int n = snprintf(map + len, sizeof map - len, "%s%s", i ? "," : "", S("map")->list[i]);
+        if (n < 0 || (size_t)n >= sizeof map - len)
+            return bad("map", S("map")->list[i], "is too long");
+        len += (size_t)n;
+    }
+    o.map = map;
+    char err[512];
+    int rc = tp_ksource_new(spec, &o, ret, err, sizeof err);
+    if (rc == -EINVAL)
+        return bad(strstr(err, "--kafka") || !*map ? "source" : "map",
+                   strstr(err, "--kafka") || !*map ? spec : map, err);
+    if (rc < 0) {
+        fprintf(stderr, "tickpipe " CMD ": --source %s: %s\n", spec, strerror(-rc));
+        return TP_EXIT_RUNTIME;
+    }
+    return 0;
 }

@@ -11,8 +11,8 @@
  *
  * Pure functions; a writer belongs to one thread.
  */
-#ifndef TP_JSON_H
-#define TP_JSON_H
+#ifndef TP_SERVE_JSON_H
+#define TP_SERVE_JSON_H
 
 #include "core/buf.h"
 

@@ -1,0 +1,731 @@
+/*
+ * kprocess.c — the process role: consumer group → per-partition engines → output topics, with
+ * per-partition checkpoints (see kprocess.h for the exactly-once argument).
+ *
+ * State per assigned partition (struct part): its engine, `next` (the next input offset to
+ * process; -1 before the first record of a partition without checkpoint), `ck_next` (the
+ * `next` of its last durable checkpoint), `committed` (the offset last committed).
+ *
+ * Invariants:
+ *  1. The consumer, the producer, the engines and every struct part belong to the worker
+ *     thread; rebalance callbacks and delivery reports run inside its poll calls. The main
+ *     thread reads only atomics, and touches the handles only after the worker is joined.
+ *  2. For every partition: committed ≤ ck_next ≤ next, and the outputs of the records before
+ *     ck_next were delivered before the checkpoint was produced (checkpoint() flushes first).
+ *  3. After the first failure (`err`), nothing more is checkpointed or committed.
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <time.h>
+
+#include "core/buf.h"
+#include "core/instrument.h"
+#include "core/log.h"
+#include "core/tptime.h"
+#include "engine/engine.h"
+#include "kafka/kcheckpoint.h"
+#include "kafka/kcodec.h"
+#include "kafka/kprocess.h"
+
+#define POLL_MS        50
+#define CK_CHECK_EVERY (100 * TP_NS_PER_MS)
+#define LIVE_EVERY     TP_NS_PER_SEC
+#define PARTIAL_EVERY  (250 * TP_NS_PER_MS)
+#define PARTIAL_SLOTS  4096
+#define MAIN_POLL_NS   (100 * TP_NS_PER_MS)
+#define OUT_MAX        ((size_t)64 << 10)
+#define BAD_LOG_MAX    10
+#define FAIL_LOG_MAX   10
+#define LIVE_LAG_PARTS 16          /* partitions whose lag is published one by one */
+#define OUTPUT_MSG     ((void *)1) /* message opaque of bars and anomalies (not checkpoints) */
+
+struct tp_kprocess;
+
+struct part {
+    struct tp_kprocess *k;
+    int32_t p;
+    struct tp_engine *eng;
+    int64_t next, ck_next, committed;
+    uint64_t since_ck;
+    int64_t ck_at;
+    bool eof;
+};
+
+struct tp_kprocess {
+    struct tp_kafka_health health; /* first: the librdkafka opaque (kafka.h) */
+    struct tp_kprocess_opts o;
+    rd_kafka_t *prod, *cons;
+    rd_kafka_topic_t *rkt_bars, *rkt_anom;
+    struct tp_kck ck;
+    bool ck_on;
+    struct part *parts[TP_KAFKA_MAX_PARTITIONS]; /* by partition number */
+    size_t nparts;
+    struct tp_engine_cfg cfg;
+    struct tp_kafka_dec dec;
+    struct tp_buf key, val, state;
+    int64_t partial_at[PARTIAL_SLOTS];
+
+    pthread_t worker;
+    bool worker_on;
+    _Atomic bool stop;    /* main → worker: leave */
+    _Atomic bool reached; /* worker → main: every partition read to its end (exit_at_eof) */
+    _Atomic int err;      /* the first failure (invariant 3) */
+    _Atomic uint64_t records, bad, bars, anomalies, delivered, delivered_out, failed, checkpoints,
+        restores, rebalances, commit_errors, npart;
+    _Atomic int64_t lag;
+    int64_t started_mono;
+};
+
+static void fail(struct tp_kprocess *k, int rc)
+{
+    int zero = 0;
+    atomic_compare_exchange_strong(&k->err, &zero, rc);
+}
+
+static bool failed(struct tp_kprocess *k)
+{
+    if (atomic_load_explicit(&k->health.fatal, memory_order_relaxed)) fail(k, -EIO);
+    return atomic_load_explicit(&k->err, memory_order_acquire) != 0;
+}
+
+static void inc(_Atomic uint64_t *a)
+{
+    atomic_fetch_add_explicit(a, 1, memory_order_relaxed);
+}
+
+void tp_kprocess_stats(struct tp_kprocess *k, struct tp_kprocess_stats *ret)
+{
+    struct tp_kprocess_stats s = {
+        .records = atomic_load_explicit(&k->records, memory_order_relaxed),
+        .bad = atomic_load_explicit(&k->bad, memory_order_relaxed),
+        .bars = atomic_load_explicit(&k->bars, memory_order_relaxed),
+        .anomalies = atomic_load_explicit(&k->anomalies, memory_order_relaxed),
+        .delivered = atomic_load_explicit(&k->delivered, memory_order_relaxed),
+        .failed = atomic_load_explicit(&k->failed, memory_order_relaxed),
+        .checkpoints = atomic_load_explicit(&k->checkpoints, memory_order_relaxed),
+        .restores = atomic_load_explicit(&k->restores, memory_order_relaxed),
+        .rebalances = atomic_load_explicit(&k->rebalances, memory_order_relaxed),
+        .commit_errors = atomic_load_explicit(&k->commit_errors, memory_order_relaxed),
+        .partitions = atomic_load_explicit(&k->npart, memory_order_relaxed),
+        .lag = atomic_load_explicit(&k->lag, memory_order_relaxed),
+    };
+    *ret = s;
+}
+
+/* ---- outputs ---------------------------------------------------------------------------- */
+
+static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+    struct tp_kprocess *k = opaque;
+    if (!m->err) {
+        inc(&k->delivered);
+        if (m->_private == OUTPUT_MSG) inc(&k->delivered_out);
+        return;
+    }
+    uint64_t n = atomic_fetch_add_explicit(&k->failed, 1, memory_order_relaxed);
+    if (n < FAIL_LOG_MAX)
+        tp_error("kafka process: delivery to %s [%d] failed: %s (key %.*s)",
+                 rd_kafka_topic_name(m->rkt), (int)m->partition, rd_kafka_err2str(m->err),
+                 (int)TP_MIN(m->key_len, 96), m->key ? (const char *)m->key : "");
+    else if (n == FAIL_LOG_MAX)
+        tp_error("kafka process: more deliveries failed (counted, not logged)");
+    fail(k, -EIO);
+}
+
+/* Produces k->key / k->val to rkt, waiting for room in librdkafka's queue. */
+static void produce(struct tp_kprocess *k, rd_kafka_topic_t *rkt, const char *type, int64_t ts)
+{
+    int64_t ms = ts > 0 ? ts / TP_NS_PER_MS : 0;
+    while (!failed(k)) {
+        rd_kafka_resp_err_t err = rd_kafka_producev(
+            k->prod, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_KEY(k->key.p, k->key.len),
+            RD_KAFKA_V_VALUE(k->val.p, k->val.len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+            RD_KAFKA_V_TIMESTAMP(ms), RD_KAFKA_V_OPAQUE(OUTPUT_MSG),
+            RD_KAFKA_V_HEADER(TP_KAFKA_SCHEMA_HEADER, TP_KAFKA_SCHEMA_VERSION,
+                              (ssize_t)strlen(TP_KAFKA_SCHEMA_VERSION)),
+            RD_KAFKA_V_HEADER(TP_KAFKA_TYPE_HEADER, type, (ssize_t)strlen(type)), RD_KAFKA_V_END);
+        if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+            rd_kafka_poll(k->prod, 10);
+            continue;
+        }
+        if (err) {
+            tp_error("kafka process: cannot produce to %s: %s", rd_kafka_topic_name(rkt),
+                     rd_kafka_err2str(err));
+            fail(k, -EIO);
+        }
+        return;
+    }
+}
+
+static void on_bar(void *ctx, const struct tp_bar *bar)
+{
+    struct part *pt = ctx;
+    struct tp_kprocess *k = pt->k;
+    tp_buf_reset(&k->key);
+    tp_buf_reset(&k->val);
+    if (tp_kafka_bar_key(&k->key, bar) < 0 || tp_kafka_bar_json(&k->val, bar) < 0) {
+        tp_error("kafka process: a bar does not encode");
+        fail(k, -EINVAL);
+        return;
+    }
+    produce(k, k->rkt_bars, "bar", bar->ts);
+    inc(&k->bars);
+    if (k->o.live) tp_live_bar_final(k->o.live, bar);
+}
+
+static void on_anomaly(void *ctx, const struct tp_anomaly *a)
+{
+    struct part *pt = ctx;
+    struct tp_kprocess *k = pt->k;
+    tp_buf_reset(&k->key);
+    tp_buf_reset(&k->val);
+    if (tp_kafka_anomaly_key(&k->key, a) < 0 || tp_kafka_anomaly_json(&k->val, a) < 0) {
+        tp_error("kafka process: an anomaly does not encode");
+        fail(k, -EINVAL);
+        return;
+    }
+    produce(k, k->rkt_anom, "anomaly", a->ts);
+    inc(&k->anomalies);
+    if (k->o.live) tp_live_anomaly(k->o.live, a);
+}
+
+/* Waits until everything produced is delivered. 0, or the failure. */
+static int flush_all(struct tp_kprocess *k)
+{
+    int64_t deadline = tp_mono_ns() + k->o.kafka.timeout_ns;
+    while (rd_kafka_outq_len(k->prod) > 0 && !failed(k)) {
+        if (tp_mono_ns() > deadline) {
+            tp_error("kafka process: %d message(s) not delivered within the timeout",
+                     rd_kafka_outq_len(k->prod));
+            fail(k, -ETIMEDOUT);
+            break;
+        }
+        rd_kafka_flush(k->prod, 100);
+    }
+    return atomic_load_explicit(&k->err, memory_order_acquire);
+}
+
+/* ---- checkpoints ------------------------------------------------------------------------ */
+
+/* Checkpoints and commits the given partitions (invariant 2). 0 or the failure. */
+static int checkpoint(struct tp_kprocess *k, struct part **ps, size_t n)
+{
+    if (failed(k)) return atomic_load_explicit(&k->err, memory_order_acquire);
+    int rc = flush_all(k); /* the outputs first */
+    size_t wrote = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        struct part *pt = ps[i];
+        if (pt->next < 0 || pt->next == pt->ck_next) continue;
+        tp_buf_reset(&k->state);
+        rc = tp_engine_save(pt->eng, &k->state);
+        if (rc < 0) {
+            tp_error("kafka process: cannot save the engine of partition %d: %s", (int)pt->p,
+                     strerror(-rc));
+            fail(k, rc);
+            break;
+        }
+        rc = tp_kck_write(&k->ck, pt->p, pt->next, k->state.p, k->state.len);
+        if (rc < 0) fail(k, rc);
+        wrote++;
+    }
+    if (rc == 0 && wrote) rc = flush_all(k); /* then the checkpoints */
+    if (rc < 0) return rc;
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)n);
+    int64_t now = tp_mono_ns();
+    for (size_t i = 0; i < n; i++) {
+        struct part *pt = ps[i];
+        if (pt->next < 0) continue;
+        if (pt->ck_next != pt->next) inc(&k->checkpoints);
+        pt->ck_next = pt->next;
+        pt->since_ck = 0;
+        pt->ck_at = now;
+        if (pt->committed != pt->next)
+            rd_kafka_topic_partition_list_add(l, k->o.kafka.topic_ticks, pt->p)->offset = pt->next;
+    }
+    if (l->cnt) {
+        /* Offsets are progress markers (the checkpoint is what a new owner resumes from): a
+         * refused commit, e.g. after the group moved on, is counted, not fatal. */
+        rd_kafka_resp_err_t err = rd_kafka_commit(k->cons, l, 0);
+        if (err) {
+            inc(&k->commit_errors);
+            tp_warn("kafka process: offset commit failed: %s", rd_kafka_err2str(err));
+        } else {
+            for (int i = 0; i < l->cnt; i++) {
+                struct part *pt = k->parts[l->elems[i].partition];
+                if (pt) pt->committed = l->elems[i].offset;
+            }
+        }
+    }
+    rd_kafka_topic_partition_list_destroy(l);
+    return 0;
+}
+
+static void checkpoint_due(struct tp_kprocess *k, bool all)
+{
+    struct part *due[TP_KAFKA_MAX_PARTITIONS];
+    size_t n = 0;
+    int64_t now = tp_mono_ns();
+    for (size_t p = 0; p < TP_KAFKA_MAX_PARTITIONS && n < k->nparts; p++) {
+        struct part *pt = k->parts[p];
+        if (!pt) continue;
+        bool dirty = pt->next >= 0 && (pt->next != pt->ck_next || pt->committed != pt->next);
+        if (dirty && (all || pt->since_ck >= k->o.kafka.checkpoint_every ||
+                      now - pt->ck_at >= k->o.kafka.checkpoint_interval_ns))
+            due[n++] = pt;
+    }
+    if (n) checkpoint(k, due, n);
+}
+
+/* ---- partitions ------------------------------------------------------------------------- */
+
+static void part_free(struct part *pt)
+{
+    if (!pt) return;
+    tp_engine_free(pt->eng);
+    free(pt);
+}
+
+/* A partition's engine, from its latest checkpoint when there is one. NULL on failure
+ * (logged, sticky). */
+static struct part *part_restore(struct tp_kprocess *k, int32_t p)
+{
+    struct part *pt = calloc(1, sizeof *pt);
+    if (!pt) {
+        fail(k, -ENOMEM);
+        return NULL;
+    }
+    pt->k = k;
+    pt->p = p;
+    pt->next = pt->ck_next = pt->committed = -1;
+    pt->ck_at = tp_mono_ns();
+    struct tp_engine_out eo = {.ctx = pt, .bar = on_bar, .anomaly = on_anomaly};
+    pt->eng = tp_engine_new(&k->cfg, &eo);
+    if (!pt->eng) {
+        free(pt);
+        fail(k, -ENOMEM);
+        return NULL;
+    }
+    int64_t next;
+    int rc = tp_kck_read(&k->ck, p, &next, &k->state);
+    if (rc == 1) {
+        rc = tp_engine_load(pt->eng, k->state.p, k->state.len);
+        if (rc < 0) {
+            tp_error("kafka process: the checkpoint of partition %d does not load (%s): were "
+                     "the engine settings changed? Use another --kafka-group to start over",
+                     (int)p, strerror(-rc));
+        } else {
+            pt->next = pt->ck_next = next;
+            inc(&k->restores);
+        }
+    }
+    if (rc < 0) {
+        fail(k, rc);
+        part_free(pt);
+        return NULL;
+    }
+    return pt;
+}
+
+static void on_rebalance(rd_kafka_t *c, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *l,
+                         void *opaque)
+{
+    struct tp_kprocess *k = opaque;
+    bool coop = !strcmp(rd_kafka_rebalance_protocol(c), "COOPERATIVE");
+    inc(&k->rebalances);
+    char list[512];
+    size_t o = 0;
+    list[0] = 0;
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        for (int i = 0; i < l->cnt; i++) {
+            rd_kafka_topic_partition_t *tp = &l->elems[i];
+            int32_t p = tp->partition;
+            if (p < 0 || p >= TP_KAFKA_MAX_PARTITIONS || failed(k)) continue;
+            if (!k->parts[p]) {
+                k->parts[p] = part_restore(k, p);
+                if (k->parts[p]) k->nparts++;
+            }
+            struct part *pt = k->parts[p];
+            tp->offset = pt && pt->next >= 0 ? pt->next : RD_KAFKA_OFFSET_BEGINNING;
+            if (o < sizeof list - 48) {
+                int w = pt && pt->next >= 0
+                            ? snprintf(list + o, sizeof list - o, " %d@%lld", (int)p,
+                                       (long long)pt->next)
+                            : snprintf(list + o, sizeof list - o, " %d@start", (int)p);
+                if (w > 0) o += (size_t)w;
+            }
+        }
+        tp_info("kafka process: assigned %s partition(s)%s (from the checkpoint offsets)",
+                k->o.kafka.topic_ticks, list);
+        if (coop) {
+            rd_kafka_error_t *e = rd_kafka_incremental_assign(c, l);
+            if (e) {
+                tp_error("kafka process: assign: %s", rd_kafka_error_string(e));
+                rd_kafka_error_destroy(e);
+                fail(k, -EIO);
+            }
+        } else {
+            rd_kafka_assign(c, l);
+        }
+    } else {
+        bool lost = rd_kafka_assignment_lost(c);
+        struct part *ps[TP_KAFKA_MAX_PARTITIONS];
+        size_t n = 0;
+        for (int i = 0; i < l->cnt; i++) {
+            int32_t p = l->elems[i].partition;
+            if (p >= 0 && p < TP_KAFKA_MAX_PARTITIONS && k->parts[p]) ps[n++] = k->parts[p];
+            if (o < sizeof list - 16) {
+                int w = snprintf(list + o, sizeof list - o, " %d", (int)p);
+                if (w > 0) o += (size_t)w;
+            }
+        }
+        /* What is given up is checkpointed and committed first, so its next owner repeats
+         * nothing (a lost assignment too: the checkpoint is valid, a commit may be refused). */
+        if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) checkpoint(k, ps, n);
+        for (size_t i = 0; i < n; i++) {
+            k->parts[ps[i]->p] = NULL;
+            part_free(ps[i]);
+            k->nparts--;
+        }
+        tp_info("kafka process: %s partition(s)%s%s", lost ? "lost" : "revoked", list,
+                failed(k) ? " (after a failure: not checkpointed)"
+                          : ", checkpointed and committed");
+        if (coop) {
+            rd_kafka_error_t *e = rd_kafka_incremental_unassign(c, l);
+            if (e) rd_kafka_error_destroy(e);
+        } else {
+            rd_kafka_assign(c, NULL);
+        }
+    }
+    atomic_store_explicit(&k->npart, k->nparts, memory_order_relaxed);
+}
+
+/* ---- the worker thread ------------------------------------------------------------------ */
+
+static void publish_partials(struct tp_kprocess *k, struct part *pt, const struct tp_event *e,
+                             int64_t now)
+{
+    int64_t *at = &k->partial_at[e->instr % PARTIAL_SLOTS];
+    if (now - *at < PARTIAL_EVERY) return;
+    *at = now;
+    for (int i = 0; i < TP_LIVE_MAX_INTERVALS; i++) {
+        struct tp_bar bar;
+        if (tp_engine_partial(pt->eng, e->instr, i, &bar) == 0) tp_live_bar_update(k->o.live, &bar);
+    }
+}
+
+static bool schema_ok(const rd_kafka_message_t *m)
+{
+    rd_kafka_headers_t *h = NULL;
+    if (rd_kafka_message_headers(m, &h) || !h) return true; /* no headers: accept */
+    const void *v;
+    size_t n;
+    if (rd_kafka_header_get_last(h, TP_KAFKA_SCHEMA_HEADER, &v, &n)) return true;
+    return n == strlen(TP_KAFKA_SCHEMA_VERSION) && !memcmp(v, TP_KAFKA_SCHEMA_VERSION, n);
+}
+
+static void on_message(struct tp_kprocess *k, const rd_kafka_message_t *m, int64_t now)
+{
+    int32_t p = m->partition;
+    struct part *pt = p >= 0 && p < TP_KAFKA_MAX_PARTITIONS ? k->parts[p] : NULL;
+    if (m->err) {
+        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            if (pt) pt->eof = true;
+            return;
+        }
+        bool fatal =
+            m->err == RD_KAFKA_RESP_ERR__FATAL || m->err == RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE;
+        tp_log(fatal ? TP_LOG_ERROR : TP_LOG_WARN, "kafka process: consumer: %s",
+               rd_kafka_message_errstr(m));
+        if (fatal) fail(k, -EIO);
+        return;
+    }
+    if (!pt || m->offset < pt->next) return; /* not ours, or already processed */
+    struct tp_event e;
+    const char *why = "unsupported schema version";
+    if (!schema_ok(m) || tp_kafka_tick_parse(&k->dec, m->payload, m->len, &e, &why) < 0) {
+        if (atomic_fetch_add_explicit(&k->bad, 1, memory_order_relaxed) < BAD_LOG_MAX)
+            tp_warn("kafka process: %s [%d] offset %lld: skipped: %s", k->o.kafka.topic_ticks,
+                    (int)p, (long long)m->offset, why);
+    } else {
+        tp_engine_process(pt->eng, &e);
+        if (k->o.live) {
+            tp_live_event(k->o.live, &e);
+            if (e.kind == TP_KIND_TRADE) publish_partials(k, pt, &e, now);
+        }
+    }
+    pt->next = m->offset + 1;
+    pt->since_ck++;
+    pt->eof = false;
+    inc(&k->records);
+    if (pt->since_ck >= k->o.kafka.checkpoint_every) checkpoint(k, &pt, 1);
+}
+
+/* Lag per partition from the watermarks librdkafka already has (no request). */
+static void publish_lag(struct tp_kprocess *k)
+{
+    int64_t total = 0;
+    size_t seen = 0;
+    for (int32_t p = 0; p < TP_KAFKA_MAX_PARTITIONS && seen < k->nparts; p++) {
+        struct part *pt = k->parts[p];
+        if (!pt) continue;
+        seen++;
+        int64_t lo, hi;
+        if (rd_kafka_get_watermark_offsets(k->cons, k->o.kafka.topic_ticks, p, &lo, &hi) || hi < 0)
+            continue;
+        int64_t lag = hi - (pt->next >= 0 ? pt->next : lo);
+        if (lag < 0) lag = 0;
+        total += lag;
+        if (k->o.live && p < LIVE_LAG_PARTS) {
+            char name[64];
+            snprintf(name, sizeof name, "kafka lag:%.32s[%d]", k->o.kafka.topic_ticks, (int)p);
+            tp_live_set_queue(k->o.live, name, (uint64_t)lag, 0, 0);
+        }
+    }
+    atomic_store_explicit(&k->lag, total, memory_order_relaxed);
+    if (k->o.live) {
+        struct tp_live_counters c = {
+            .events_in = atomic_load_explicit(&k->records, memory_order_relaxed),
+            .events_out = atomic_load_explicit(&k->bars, memory_order_relaxed) +
+                          atomic_load_explicit(&k->anomalies, memory_order_relaxed),
+            .bad = atomic_load_explicit(&k->bad, memory_order_relaxed),
+            .lag_ns = -1,
+            .watermark_lag_ns = -1,
+        };
+        tp_live_set_counters(k->o.live, &c);
+        char name[64];
+        snprintf(name, sizeof name, "kafka:%.40s", k->o.kafka.topic_bars);
+        /* Bars and anomalies delivered (checkpoints are not results). */
+        tp_live_set_sink(k->o.live, name,
+                         atomic_load_explicit(&k->delivered_out, memory_order_relaxed),
+                         atomic_load_explicit(&k->failed, memory_order_relaxed));
+        tp_live_set_queue(k->o.live, "kafka:producer", (uint64_t)rd_kafka_outq_len(k->prod), 0, 0);
+    }
+}
+
+static bool all_at_end(const struct tp_kprocess *k)
+{
+    if (!k->nparts) return false;
+    for (size_t p = 0; p < TP_KAFKA_MAX_PARTITIONS; p++)
+        if (k->parts[p] && !k->parts[p]->eof) return false;
+    return true;
+}
+
+static void *worker_main(void *arg)
+{
+    struct tp_kprocess *k = arg;
+    int64_t next_ck = 0, next_live = 0;
+    while (!atomic_load_explicit(&k->stop, memory_order_acquire) && !failed(k)) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(k->cons, POLL_MS);
+        int64_t now = tp_mono_ns();
+        bool idle = !m;
+        if (m) {
+            on_message(k, m, now);
+            rd_kafka_message_destroy(m);
+        }
+        rd_kafka_poll(k->prod, 0);
+        bool tick = now >= next_ck;
+        if (tick) {
+            checkpoint_due(k, false);
+            next_ck = now + CK_CHECK_EVERY;
+        }
+        if (now >= next_live) {
+            publish_lag(k);
+            next_live = now + LIVE_EVERY;
+        }
+        if (k->o.exit_at_eof && (tick || idle) && all_at_end(k)) {
+            tp_info("kafka process: every assigned partition read to its end");
+            atomic_store_explicit(&k->reached, true, memory_order_release);
+            break;
+        }
+    }
+    checkpoint_due(k, true);
+    /* Leaving the group revokes what is left (the rebalance callback commits nothing new). */
+    rd_kafka_consumer_close(k->cons);
+    publish_lag(k);
+    return NULL;
+}
+
+/* ---- start and stop --------------------------------------------------------------------- */
+
+int tp_kprocess_new(const struct tp_kprocess_opts *o, struct tp_kprocess **ret)
+{
+    struct tp_kprocess *k = calloc(1, sizeof *k);
+    if (!k) return -ENOMEM;
+    k->o = *o;
+    k->health.role = "process";
+    tp_engine_cfg_default(&k->cfg);
+    tp_kafka_dec_init(&k->dec);
+    tp_buf_init(&k->key, 1024);
+    tp_buf_init(&k->val, OUT_MAX);
+    tp_buf_init(&k->state, TP_KCK_STATE_MAX);
+    atomic_init(&k->lag, 0);
+    *ret = k;
+    return 0;
+}
+
+int tp_kprocess_start(struct tp_kprocess *k)
+{
+    const struct tp_kafka_opts *ko = &k->o.kafka;
+    rd_kafka_conf_t *conf;
+    char e[512];
+    int rc = tp_kafka_conf(ko, TP_KAFKA_PRODUCER, &k->health, &conf, e, sizeof e);
+    if (rc < 0) {
+        tp_error("kafka process: %s", e);
+        return rc;
+    }
+    rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+    k->prod = tp_kafka_new(conf, TP_KAFKA_PRODUCER, "process (outputs)");
+    if (!k->prod) return -EIO;
+    const char *topics[] = {ko->topic_ticks, ko->topic_bars, ko->topic_anomalies,
+                            ko->topic_checkpoints};
+    const bool compacted[] = {false, false, false, true};
+    int counts[4];
+    rc = tp_kafka_ensure_topics(k->prod, ko, topics, compacted, 4, counts);
+    if (rc < 0) return rc;
+    k->rkt_bars = rd_kafka_topic_new(k->prod, ko->topic_bars, NULL);
+    k->rkt_anom = rd_kafka_topic_new(k->prod, ko->topic_anomalies, NULL);
+    if (!k->rkt_bars || !k->rkt_anom) {
+        tp_error("kafka process: cannot use the output topics: %s",
+                 rd_kafka_err2str(rd_kafka_last_error()));
+        return -EIO;
+    }
+    rc = tp_kck_init(&k->ck, ko, k->prod, counts[3], &k->health);
+    if (rc < 0) return rc;
+    k->ck_on = true;
+
+    rc = tp_kafka_conf(ko, TP_KAFKA_CONSUMER, &k->health, &conf, e, sizeof e);
+    if (rc < 0) {
+        tp_error("kafka process: %s", e);
+        return rc;
+    }
+    rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
+    k->cons = tp_kafka_new(conf, TP_KAFKA_CONSUMER, "process (input)");
+    if (!k->cons) return -EIO;
+    rd_kafka_poll_set_consumer(k->cons);
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, ko->topic_ticks, RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t err = rd_kafka_subscribe(k->cons, l);
+    rd_kafka_topic_partition_list_destroy(l);
+    if (err) {
+        tp_error("kafka process: cannot subscribe to %s: %s", ko->topic_ticks,
+                 rd_kafka_err2str(err));
+        return -EIO;
+    }
+    tp_info("kafka process: group %s reads %s (%d partitions) on %s; outputs to %s and %s; "
+            "checkpoints in %s",
+            ko->group, ko->topic_ticks, counts[0], ko->brokers, ko->topic_bars, ko->topic_anomalies,
+            ko->topic_checkpoints);
+    rc = -pthread_create(&k->worker, NULL, worker_main, k);
+    if (rc < 0) {
+        tp_error("cannot start the kafka process thread: %s", strerror(-rc));
+        return rc;
+    }
+    k->worker_on = true;
+    k->started_mono = tp_mono_ns();
+    return 0;
+}
+
+static int stop_worker(struct tp_kprocess *k)
+{
+    atomic_store_explicit(&k->stop, true, memory_order_release);
+    if (k->worker_on) {
+        pthread_join(k->worker, NULL);
+        k->worker_on = false;
+    }
+    if (k->prod) flush_all(k);
+    return atomic_load_explicit(&k->err, memory_order_acquire);
+}
+
+static void print_status(struct tp_kprocess *k, double rate)
+{
+    struct tp_kprocess_stats s;
+    tp_kprocess_stats(k, &s);
+    tp_info("status: %.0f rec/s, %llu records, %llu partition(s), lag %lld, %llu bars, %llu "
+            "anomalies, %llu checkpoints, %llu rebalances, %llu bad",
+            rate, (unsigned long long)s.records, (unsigned long long)s.partitions, (long long)s.lag,
+            (unsigned long long)s.bars, (unsigned long long)s.anomalies,
+            (unsigned long long)s.checkpoints, (unsigned long long)s.rebalances,
+            (unsigned long long)s.bad);
+}
+
+int tp_kprocess_run(struct tp_kprocess *k, const sigset_t *stop_signals)
+{
+    int64_t interval = k->o.status_interval_ns;
+    int64_t now = tp_mono_ns(), next_status = now + interval, last_t = now;
+    uint64_t last_records = 0;
+    const char *why = NULL;
+    for (;;) {
+        now = tp_mono_ns();
+        int64_t wait = MAIN_POLL_NS;
+        if (interval > 0 && next_status - now < wait) wait = TP_MAX(next_status - now, 0);
+        struct timespec ts = {.tv_sec = (time_t)(wait / TP_NS_PER_SEC),
+                              .tv_nsec = (long)(wait % TP_NS_PER_SEC)};
+        int sig = sigtimedwait(stop_signals, NULL, &ts);
+        if (sig > 0) {
+            tp_info("received %s: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+            break;
+        }
+        if (failed(k)) {
+            why = "the process role failed";
+            break;
+        }
+        if (atomic_load_explicit(&k->reached, memory_order_acquire)) break;
+        now = tp_mono_ns();
+        if (interval > 0 && now >= next_status) {
+            uint64_t r = atomic_load_explicit(&k->records, memory_order_relaxed);
+            double secs = (double)(now - last_t) / 1e9;
+            print_status(k, secs > 0 ? (double)(r - last_records) / secs : 0);
+            last_records = r;
+            last_t = now;
+            next_status += interval;
+            if (next_status <= now) next_status = now + interval;
+        }
+    }
+    int rc = stop_worker(k);
+    struct tp_kprocess_stats s;
+    tp_kprocess_stats(k, &s);
+    double secs = (double)(tp_mono_ns() - k->started_mono) / 1e9;
+    tp_info("stopped: %llu records in %.3f s (%.0f rec/s), %llu bars, %llu anomalies, %llu "
+            "delivered, %llu failed, %llu checkpoints, %llu restores, %llu rebalances, %llu bad, "
+            "%llu commit errors",
+            (unsigned long long)s.records, secs, secs > 0 ? (double)s.records / secs : 0,
+            (unsigned long long)s.bars, (unsigned long long)s.anomalies,
+            (unsigned long long)s.delivered, (unsigned long long)s.failed,
+            (unsigned long long)s.checkpoints, (unsigned long long)s.restores,
+            (unsigned long long)s.rebalances, (unsigned long long)s.bad,
+            (unsigned long long)s.commit_errors);
+    struct tp_kafka_client_stats cs;
+    tp_kafka_client_stats(&k->health, &cs);
+    tp_info("kafka client: %llu retried requests, %llu request errors, %llu timeouts, %llu "
+            "disconnects",
+            (unsigned long long)cs.retries, (unsigned long long)cs.req_errors,
+            (unsigned long long)cs.timeouts, (unsigned long long)cs.disconnects);
+    if (why || rc < 0) {
+        tp_error("tickpipe run --role process: %s", why ? why : "shutdown failed");
+        return TP_EXIT_RUNTIME;
+    }
+    return TP_EXIT_OK;
+}
+
+void tp_kprocess_free(struct tp_kprocess *k)
+{
+    if (!k) return;
+    if (k->worker_on) stop_worker(k);
+    for (size_t p = 0; p < TP_KAFKA_MAX_PARTITIONS; p++) part_free(k->parts[p]);
+    if (k->cons) rd_kafka_destroy(k->cons);
+    if (k->ck_on) tp_kck_fini(&k->ck);
+    if (k->rkt_bars) rd_kafka_topic_destroy(k->rkt_bars);
+    if (k->rkt_anom) rd_kafka_topic_destroy(k->rkt_anom);
+    if (k->prod) {
+        if (rd_kafka_outq_len(k->prod) > 0) {
+            rd_kafka_purge(k->prod, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+            rd_kafka_flush(k->prod, 1000);
+        }
+        rd_kafka_destroy(k->prod);
+    }
+    tp_kafka_dec_fini(&k->dec);
+    tp_buf_fini(&k->key);
+    tp_buf_fini(&k->val);
+    tp_buf_fini(&k->state);
+    free(k);
+}
