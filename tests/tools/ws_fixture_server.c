@@ -25,15 +25,16 @@
  *   refuse      (alone) refuse the handshake
  *
  * After its last action a connection stays open and answers messages. Every text message
- * received is answered with its --reply (exact match), else with the next --ack-file line
- * (cycling), else not at all. LOG gets one line per event, flushed at once:
- *   conn N open | conn N recv TEXT | conn N sent K (frame index, 1-based) | conn N skip A..B |
- *   conn N pong | conn N drop | conn N close | conn N silent | conn N refused |
- *   conn N closed | conn N plan done | all plans done
+ * received is answered with its --reply (MSG is a shell pattern: * and ?), else with the next
+ * --ack-file line (cycling), else not at all. LOG gets one line per event, flushed at once: conn N
+ * open | conn N recv TEXT | conn N sent K (frame index, 1-based) | conn N skip A..B | conn N pong |
+ * conn N drop | conn N close | conn N silent | conn N refused | conn N closed | conn N plan done |
+ * all plans done
  *
  * Test tool only: plain C over libwebsockets, one thread.
  */
 #include <libwebsockets.h>
+#include <fnmatch.h>
 #include <signal.h>
 #include <sys/socket.h>
 
@@ -180,6 +181,14 @@ static int write_text(struct lws *wsi, const char *s)
 
 static void advance(struct lws *wsi, struct pss *c);
 
+/* The connection's plan is over (its last action ran, or it dropped, closed, went silent). */
+static void finish(struct pss *c)
+{
+    c->finished = true;
+    logline("conn %d plan done", c->id);
+    if (c->id <= nplans && ++plans_done == nplans) logline("all plans done");
+}
+
 static void next_action(struct lws *wsi, struct pss *c)
 {
     c->ai++;
@@ -194,9 +203,7 @@ static void advance(struct lws *wsi, struct pss *c)
 {
     if (c->finished || c->sleeping || c->pending_write) return;
     if (c->ai >= c->p->n) {
-        c->finished = true;
-        logline("conn %d plan done", c->id);
-        if (c->id <= nplans && ++plans_done == nplans) logline("all plans done");
+        finish(c);
         return;
     }
     const struct action *a = &c->p->act[c->ai];
@@ -234,12 +241,12 @@ static void advance(struct lws *wsi, struct pss *c)
     case A_DROP:
         logline("conn %d drop", c->id);
         shutdown(lws_get_socket_fd(wsi), SHUT_WR);
-        c->finished = true;
+        finish(c);
         return;
     case A_SILENT:
         logline("conn %d silent", c->id);
         lws_rx_flow_control(wsi, 0);
-        c->finished = true;
+        finish(c);
         return;
     case A_REFUSE: /* handled at the handshake */
         next_action(wsi, c);
@@ -251,7 +258,7 @@ static void queue_reply(struct lws *wsi, struct pss *c, const char *msg)
 {
     const char *r = NULL;
     for (int i = 0; i < nreplies && !r; i++)
-        if (!strcmp(msg, reply_msg[i])) r = reply_txt[i];
+        if (!fnmatch(reply_msg[i], msg, FNM_NOESCAPE)) r = reply_txt[i];
     if (!r && acks.n) r = acks.l[ack_next++ % acks.n];
     if (!r || c->outn == (int)TP_ARRAY_LEN(c->outq)) return;
     c->outq[c->outn++] = r;
@@ -355,7 +362,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         } else if (a->a == A_CLOSE) {
             logline("conn %d close", c->id);
             lws_close_reason(wsi, LWS_CLOSE_STATUS_GOINGAWAY, (unsigned char *)"bye", 3);
-            c->finished = true;
+            finish(c);
             return -1;
         }
         break;
