@@ -13,7 +13,8 @@
  *      not already held, and a release only for a held one.
  *   2. Heartbeat times never decrease per instrument and never pass the last receive time
  *      proven complete (the last frame of any kind) minus the measured skew: the engine is
- *      never told that data is complete beyond what arrived.
+ *      never told that data is complete beyond what arrived. No heartbeat before the skew is
+ *      known (or SKEW_WAIT has shown that the feed has no venue times).
  *   3. Heartbeats are written only while a connection is subscribed; nothing advances a
  *      held instrument's watermark while disconnected.
  *   4. The ring is never waited on for market data (drop + gap, source.h); status records get
@@ -36,6 +37,7 @@
 #define STATUS_WAIT      (200 * TP_NS_PER_MS)
 #define SKEW_WINDOW_NS   (30 * TP_NS_PER_SEC)
 #define STABLE_NS        (10 * TP_NS_PER_SEC) /* subscribed this long: backoff resets */
+#define SKEW_WAIT_NS     (3 * TP_NS_PER_SEC) /* no venue time by then: heartbeats in receive time */
 #define RESOLVE_LIMIT_NS (15 * TP_NS_PER_SEC)
 #define EV_START         1024
 #define EV_MAX           65536
@@ -389,11 +391,9 @@ static void hold_all(struct feed *f, int64_t ts)
     for (size_t i = 0; i < f->n; i++) {
         struct inst *in = &f->in[i];
         if (in->held) continue;
-        int64_t h = ts;
-        if (in->last_hb != INT64_MIN && in->last_hb > h) h = in->last_hb;
         in->held = true;
-        in->hold_ts = h;
-        status_init(f, &f->st_ev[k++], i, TP_ST_HOLD, h);
+        in->hold_ts = ts;
+        status_init(f, &f->st_ev[k++], i, TP_ST_HOLD, ts);
     }
     put_status_records(f, k);
 }
@@ -771,7 +771,10 @@ static void open_step(struct feed *f, int64_t now)
     for (size_t i = 0; i < f->n && !any_held; i++) any_held = f->in[i].held;
     if (any_held && now - f->subscribed_mono >= (f->o.settle_ns > 0 ? f->o.settle_ns : 0))
         release_all(f);
-    if (now >= f->next_hb) {
+    /* A heartbeat claims the data complete up to a venue time: not before the skew between the
+     * venue's clock and ours is measured (or the feed turned out to carry no venue times,
+     * and its events are stamped with receive times like the heartbeat). */
+    if (now >= f->next_hb && (f->have_skew || now - f->subscribed_mono >= SKEW_WAIT_NS)) {
         heartbeat_all(f);
         f->next_hb = now + HEARTBEAT_NS;
     }
