@@ -9,7 +9,7 @@ mode=${1:-run}
 # nodejs and npm build the dashboard: its charting library is embedded at build time.
 pkgs=(gcc make cmake ninja-build pkg-config libzstd-dev libsnappy-dev libwebsockets-dev nodejs npm)
 if [ "$mode" = test ]; then
-  pkgs+=(python3 python3-numpy procps curl chromium)
+  pkgs+=(python3 python3-numpy procps curl chromium openssl)
 fi
 
 missing=()

@@ -48,7 +48,9 @@ wait_for() {
     return 1
 }
 
-# run_case NAME SPEC VENUE PATH FRAMES PLAN [server options...]
+# run_case NAME SPEC VENUE PATH FRAMES PLAN [server options...]; SCHEME (ws, wss) and RUN_EXTRA
+# (more tickpipe options) from the caller.
+RUN_EXTRA=()
 run_case() {
     local name=$1 spec=$2 venue=$3 path=$4 frames=$5 plan=$6
     shift 6
@@ -60,9 +62,9 @@ run_case() {
     wait_for "$d/port" . 10 || fail "$name: the fixture server did not start"
     local port
     port=$(cat "$d/port")
-    "$TICKPIPE" run --source "$spec" --endpoint "$venue=ws://127.0.0.1:$port$path" --http off \
-        --data "$d/data" --status-interval 0 --venue-watchdog 2s --venue-backoff-min 100ms \
-        --venue-backoff-max 500ms 2>"$d/run.log" &
+    "$TICKPIPE" run --source "$spec" --endpoint "$venue=${SCHEME:-ws}://127.0.0.1:$port$path" \
+        --http off --data "$d/data" --status-interval 0 --venue-watchdog 2s \
+        --venue-backoff-min 100ms --venue-backoff-max 500ms "${RUN_EXTRA[@]}" 2>"$d/run.log" &
     tpid=$!
     if ! wait_for "$d/server.log" "all plans done" 60; then
         cat "$d/run.log" >&2
@@ -274,4 +276,62 @@ run_case bybit "bybit:$(symbols bybit "$F")" bybit /v5/public/spot "$F" \
     --ack-file <(head -1 "$FX/bybit/spot_subscribe_ack.jsonl")
 check bybit bybit "$F" 2 0
 grep -q "peer closed (code 1001" "$tmp/bybit/run.log" || fail "bybit: the close frame was not reported"
+
+# --- TLS: the same path over wss:// with a CA made here -----------------------------------
+if ! command -v openssl >/dev/null; then
+    echo "venue_live: SKIP the TLS part: no openssl command"
+    echo "venue_live: ok"
+    exit 0
+fi
+mkdir -p "$tmp/pki"
+cd "$tmp/pki" || fail "pki dir"
+mkcert() { # NAME SAN: a key and a certificate signed by the test CA
+    openssl req -newkey rsa:2048 -nodes -keyout "$1.key" -out "$1.csr" -subj "/CN=$1" 2>/dev/null &&
+        printf 'subjectAltName=%s\n' "$2" >"$1.ext" &&
+        openssl x509 -req -in "$1.csr" -CA ca.pem -CAkey ca.key -CAcreateserial -out "$1.pem" \
+            -days 2 -extfile "$1.ext" 2>/dev/null
+}
+openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 \
+    -subj "/CN=tickpipe test CA" 2>/dev/null || fail "cannot make the test CA"
+mkcert good "IP:127.0.0.1" || fail "cannot make the server certificate"
+mkcert wrong "DNS:other.example" || fail "cannot make the second certificate"
+cd - >/dev/null || exit 1
+F=$FX/binance/combined_aggTrade.jsonl
+SCHEME=wss RUN_EXTRA=(--venue-ca-file "$tmp/pki/ca.pem")
+run_case tls "binance:$(symbols binance "$F")@agg" binance /stream "$F" \
+    "wait,send:20,sleep:1500,drop;wait,skip:3,rest" --ack-file "$FX/binance/subscription_ack.jsonl" \
+    --cert "$tmp/pki/good.pem" --key "$tmp/pki/good.key"
+check tls binance "$F" 1 1
+grep -q "connected to wss://127.0.0.1" "$tmp/tls/run.log" || fail "tls: no wss connection logged"
+
+# refused: a CA that is not trusted, and a certificate for another name
+# tls_refused NAME CERT WHY [tickpipe options]: the handshake must never complete, for WHY
+tls_refused() {
+    local d=$tmp/$1 cert=$2 why=$3
+    shift 3
+    mkdir -p "$d"
+    "$SRV" --file "$F" --plan "wait,rest" --log "$d/server.log" --port-file "$d/port" \
+        --cert "$tmp/pki/$cert.pem" --key "$tmp/pki/$cert.key" 2>/dev/null &
+    spid=$!
+    wait_for "$d/port" . 10 || fail "$1: the fixture server did not start"
+    "$TICKPIPE" run --source binance:BTCUSDT --endpoint "binance=wss://127.0.0.1:$(cat "$d/port")/ws" \
+        --http off --data "$d/data" --status-interval 0 --venue-backoff-min 100ms \
+        --venue-backoff-max 300ms "$@" 2>"$d/run.log" &
+    tpid=$!
+    wait_for "$d/run.log" "connect failed" 20 || { cat "$d/run.log" >&2; fail "$1: no failed connect"; }
+    sleep 1
+    kill -TERM "$tpid"
+    wait "$tpid" || fail "$1: tickpipe run failed"
+    tpid=
+    kill -TERM "$spid"
+    wait "$spid" 2>/dev/null
+    spid=
+    ! grep -q "open" "$d/server.log" || fail "$1: a WebSocket handshake completed"
+    ! grep -q "binance: connected" "$d/run.log" || fail "$1: the client says it connected"
+    [ "$(grep -c "connect failed" "$d/run.log")" -ge 2 ] || fail "$1: the client did not keep retrying"
+    grep -q "$why" "$d/run.log" || fail "$1: the refusal does not say '$why'"
+}
+tls_refused tls_untrusted good "unable to get local issuer certificate"
+tls_refused tls_wrong_name wrong "IP address mismatch" --venue-ca-file "$tmp/pki/ca.pem"
+echo "venue_live: tls ok (trusted CA accepted; untrusted CA and wrong name refused)"
 echo "venue_live: ok"
