@@ -530,7 +530,7 @@ static void on_control(struct feed *f, const struct tp_venue_result *r)
         break;
     }
     case TP_VMSG_PING:
-        if (r->reply_len && tp_ws_send(f->ws, r->reply, r->reply_len) == 0) INC(f, c_pongs);
+        if (r->reply_len) tp_ws_send(f->ws, r->reply, r->reply_len); /* the venue asks: answer */
         break;
     case TP_VMSG_PONG:
         INC(f, c_pongs);
