@@ -36,6 +36,7 @@
 #define REC_BUF_MAX  ((size_t)64 << 10)
 #define DEFAULT_RING 65536
 #define PATH_CAP     4096
+#define LIVE_EVERY   (500 * TP_NS_PER_MS)
 
 struct tp_pipeline {
     struct tp_pipeline_opts o;
@@ -58,6 +59,14 @@ struct tp_pipeline {
     _Atomic int64_t last_append_mono;   /* when the writer last appended */
     struct tp_process_stats final_proc; /* the process stage's stats when it stopped */
     uint64_t final_next;                /* the journal's next offset when it was closed */
+
+    /* Sinks: added before start, runners started after the process stage, stopped after it. */
+    const struct tp_sink_ops *sink_ops[TP_PIPELINE_MAX_SINKS];
+    void *sink_self[TP_PIPELINE_MAX_SINKS];
+    struct tp_sinkrun *sink[TP_PIPELINE_MAX_SINKS];
+    size_t nsink;
+    char odir[PATH_CAP];        /* the output journal's directory */
+    _Atomic uint64_t out_bound; /* the process stage's durable output offset */
 };
 
 int tp_pipeline_new(const struct tp_pipeline_opts *o, struct tp_pipeline **ret)
@@ -67,7 +76,8 @@ int tp_pipeline_new(const struct tp_pipeline_opts *o, struct tp_pipeline **ret)
     p->o = *o;
     if (!p->o.ring_capacity) p->o.ring_capacity = DEFAULT_RING;
     int n = snprintf(p->jdir, sizeof p->jdir, "%s/journal/input", o->data_dir);
-    if (n < 0 || (size_t)n >= sizeof p->jdir) {
+    int m = snprintf(p->odir, sizeof p->odir, "%s/journal/output", o->data_dir);
+    if (n < 0 || (size_t)n >= sizeof p->jdir || m < 0 || (size_t)m >= sizeof p->odir) {
         free(p);
         return -ENAMETOOLONG;
     }
@@ -91,6 +101,47 @@ int tp_pipeline_add_source(struct tp_pipeline *p, struct tp_source *src)
     }
     p->src[p->nsrc++] = src;
     return 0;
+}
+
+int tp_pipeline_add_sink(struct tp_pipeline *p, const struct tp_sink_ops *ops, void *self)
+{
+    if (p->nsink == TP_PIPELINE_MAX_SINKS) {
+        ops->free(self);
+        return -ENOSPC;
+    }
+    p->sink_ops[p->nsink] = ops;
+    p->sink_self[p->nsink++] = self;
+    return 0;
+}
+
+size_t tp_pipeline_sink_stats(const struct tp_pipeline *p, size_t i, struct tp_sinkrun_stats *ret)
+{
+    size_t n = 0;
+    while (n < p->nsink && p->sink[n]) n++;
+    if (i < n && ret) tp_sinkrun_stats(p->sink[i], ret);
+    return n;
+}
+
+/* How far a sink may read each journal (sinkrun.h). The input journal is open while any sink
+ * runs (stop_all stops the sinks before closing it). */
+static uint64_t sink_bound(void *ctx, enum tp_sink_log log)
+{
+    struct tp_pipeline *p = ctx;
+    if (log == TP_LOG_OUTPUT) return atomic_load_explicit(&p->out_bound, memory_order_acquire);
+    return p->o.journal.sync == TP_SYNC_NONE ? tp_journal_written(p->j) : tp_journal_durable(p->j);
+}
+
+/* The oldest input offset something still needs: the process stage's last checkpoint and
+ * every sink's acknowledgement. */
+static uint64_t keep_from(struct tp_pipeline *p)
+{
+    uint64_t keep = atomic_load_explicit(&p->proc_checkpoint, memory_order_relaxed);
+    for (size_t i = 0; i < p->nsink && p->sink[i]; i++) {
+        struct tp_sinkrun_stats s;
+        tp_sinkrun_stats(p->sink[i], &s);
+        if (s.ack[TP_LOG_INPUT] != TP_SINK_NO_ACK) keep = TP_MIN(keep, s.ack[TP_LOG_INPUT]);
+    }
+    return keep;
 }
 
 void tp_pipeline_stats(const struct tp_pipeline *p, struct tp_pipeline_stats *ret)
@@ -185,8 +236,9 @@ static void *writer_main(void *arg)
             last_flush = now;
         }
         if (retain && now - last_retain >= RETAIN_EVERY) {
-            /* The process stage restarts from its last checkpoint: keep everything after it. */
-            uint64_t keep = atomic_load_explicit(&p->proc_checkpoint, memory_order_relaxed);
+            /* The process stage restarts from its last checkpoint and each sink from its
+             * acknowledgement: keep everything after the oldest. */
+            uint64_t keep = keep_from(p);
             int n = tp_journal_retain(p->j, keep, p->o.retention_bytes, p->o.retention_age_ns);
             if (n > 0) tp_info("retention: removed %d old journal segment(s)", n);
             last_retain = now;
@@ -295,6 +347,23 @@ static int stop_all(struct tp_pipeline *p)
         int prc = tp_process_stop(p->proc, &p->final_proc);
         p->proc = NULL;
         if (prc < 0 && rc == 0) rc = prc;
+        if (prc == 0)
+            atomic_store_explicit(&p->out_bound, p->final_proc.output_next, memory_order_release);
+    }
+    /* Both journals are complete: each sink reads to the end and acknowledges everything (or
+     * gives up after sink_give_up_ns when its server is away; it resumes at the next start). */
+    for (size_t i = 0; i < p->nsink && p->sink[i]; i++) tp_sinkrun_finish(p->sink[i]);
+    for (size_t i = 0; i < p->nsink; i++) {
+        if (!p->sink[i]) {
+            if (p->sink_self[i]) p->sink_ops[i]->free(p->sink_self[i]);
+            p->sink_self[i] = NULL;
+            continue;
+        }
+        int64_t give_up = p->o.sink_give_up_ns ? p->o.sink_give_up_ns : 10 * TP_NS_PER_SEC;
+        int src = tp_sinkrun_stop(p->sink[i], give_up);
+        p->sink[i] = NULL;
+        p->sink_self[i] = NULL;
+        if (src < 0 && rc == 0) rc = src;
     }
     if (p->j) {
         p->final_next = tp_journal_next_offset(p->j);
@@ -343,11 +412,23 @@ int tp_pipeline_start(struct tp_pipeline *p)
         .checkpoint_every = p->o.checkpoint_every,
         .live = p->o.live,
         .checkpointed = &p->proc_checkpoint,
+        .out_bound = &p->out_bound,
     };
     rc = tp_process_start(&pro, &p->proc);
     if (rc < 0) {
         p->proc = NULL;
         goto out_stop;
+    }
+    for (size_t i = 0; i < p->nsink; i++) {
+        struct tp_sinkrun_env env = {.dir = {p->jdir, p->odir}, .bound = sink_bound, .ctx = p};
+        void *self = p->sink_self[i];
+        p->sink_self[i] = NULL; /* taken over by the runner, also on failure */
+        rc = tp_sinkrun_start(p->sink_ops[i], self, &env, &p->sink[i]);
+        if (rc < 0) {
+            p->sink[i] = NULL;
+            goto out_stop;
+        }
+        tp_info("sink %s started", p->sink_ops[i]->name);
     }
     rc = -pthread_create(&p->writer, NULL, writer_main, p);
     if (rc < 0) {
@@ -396,6 +477,33 @@ static void print_status(const struct tp_pipeline_stats *s, double rate)
             (unsigned long long)s->anomalies);
 }
 
+/* Sources, sinks and queues for /metrics and the dashboard (main thread, while running). */
+static void publish_live(struct tp_pipeline *p)
+{
+    struct tp_live *l = p->o.live;
+    if (!l) return;
+    for (size_t i = 0; i < p->nsrc; i++) {
+        struct tp_source *s = p->src[i];
+        enum tp_status st =
+            atomic_load_explicit(&s->error, memory_order_relaxed)   ? TP_ST_DISCONNECTED
+            : atomic_load_explicit(&s->ended, memory_order_relaxed) ? TP_ST_EOF
+                                                                    : TP_ST_CONNECTED;
+        tp_live_set_source(l, s->spec, st, atomic_load_explicit(&s->emitted, memory_order_relaxed),
+                           i < p->nring ? tp_ring_drops(&p->ring[i]) : 0);
+        if (i < p->nring) {
+            char name[96];
+            snprintf(name, sizeof name, "ring:%.80s", s->spec);
+            tp_live_set_queue(l, name, tp_ring_count(&p->ring[i]), tp_ring_capacity(&p->ring[i]),
+                              tp_ring_drops(&p->ring[i]));
+        }
+    }
+    for (size_t i = 0; i < p->nsink && p->sink[i]; i++) {
+        struct tp_sinkrun_stats s;
+        tp_sinkrun_stats(p->sink[i], &s);
+        tp_live_set_sink(l, s.name, s.written, s.failures);
+    }
+}
+
 static bool all_ended(const struct tp_pipeline *p)
 {
     if (!p->nsrc) return true; /* no source: the input journal is all there is */
@@ -407,7 +515,7 @@ static bool all_ended(const struct tp_pipeline *p)
 int tp_pipeline_run(struct tp_pipeline *p, const sigset_t *stop_signals)
 {
     int64_t interval = p->o.status_interval_ns;
-    int64_t now = tp_mono_ns(), next_status = now + interval, last_t = now;
+    int64_t now = tp_mono_ns(), next_status = now + interval, last_t = now, next_live = now;
     uint64_t last_events = 0;
     const char *why = NULL;
     for (;;) {
@@ -438,11 +546,18 @@ int tp_pipeline_run(struct tp_pipeline *p, const sigset_t *stop_signals)
             why = "a source failed";
             break;
         }
+        for (size_t i = 0; i < p->nsink && p->sink[i] && !why; i++)
+            if (tp_sinkrun_fatal(p->sink[i])) why = "a sink failed";
+        if (why) break;
         if (p->o.exit_at_eof && all_ended(p)) {
             tp_info("every source reached its end: stopping");
             break;
         }
         now = tp_mono_ns();
+        if (now >= next_live) {
+            publish_live(p);
+            next_live = now + LIVE_EVERY;
+        }
         if (interval > 0 && now >= next_status) {
             struct tp_pipeline_stats s;
             tp_pipeline_stats(p, &s);
@@ -480,7 +595,7 @@ int tp_pipeline_run(struct tp_pipeline *p, const sigset_t *stop_signals)
 void tp_pipeline_free(struct tp_pipeline *p)
 {
     if (!p) return;
-    if (p->writer_on || p->j) stop_all(p);
+    if (p->writer_on || p->j || p->nsink) stop_all(p);
     for (size_t i = 0; i < p->nsrc; i++) tp_source_free(p->src[i]);
     for (size_t i = 0; i < p->nring; i++) tp_ring_fini(&p->ring[i]);
     free(p);

@@ -32,9 +32,11 @@
 
 #include "log/journal.h"
 #include "serve/live.h"
+#include "pipeline/sinkrun.h"
 #include "source/source.h"
 
 #define TP_PIPELINE_MAX_SOURCES 64
+#define TP_PIPELINE_MAX_SINKS   16
 
 struct tp_pipeline_opts {
     const char *data_dir;           /* the input journal is DATA/journal/input */
@@ -47,6 +49,7 @@ struct tp_pipeline_opts {
     uint64_t resume_records;   /* journal tail shown to sources at start (0 = none) */
     uint64_t checkpoint_every; /* process stage: input records per checkpoint */
     struct tp_live *live;      /* process stage publishes here; NULL = nowhere */
+    int64_t sink_give_up_ns;   /* at stop, how long a failing sink is retried; 0 = 10 s */
 };
 
 struct tp_pipeline_stats {
@@ -68,6 +71,9 @@ struct tp_pipeline;
 int tp_pipeline_new(const struct tp_pipeline_opts *o, struct tp_pipeline **ret);
 /* Adds a source; takes it over, also on failure (-ENOSPC past TP_PIPELINE_MAX_SOURCES). */
 int tp_pipeline_add_source(struct tp_pipeline *p, struct tp_source *src);
+/* Adds a sink (sinkrun.h), run by its own thread from start to stop; takes `self` over, also
+ * on failure (-ENOSPC past TP_PIPELINE_MAX_SINKS). `ops` must outlive the pipeline. */
+int tp_pipeline_add_sink(struct tp_pipeline *p, const struct tp_sink_ops *ops, void *self);
 /* Opens the journal, resumes the sources, starts every thread. 0, or a negative errno after
  * logging what failed (nothing is left running). */
 int tp_pipeline_start(struct tp_pipeline *p);
@@ -79,5 +85,8 @@ int tp_pipeline_run(struct tp_pipeline *p, const sigset_t *stop_signals);
 void tp_pipeline_free(struct tp_pipeline *p);
 
 void tp_pipeline_stats(const struct tp_pipeline *p, struct tp_pipeline_stats *ret);
+/* The number of sinks; with i < that number and ret, fills ret with sink i's stats (running
+ * sinks only: after stop the count is 0). */
+size_t tp_pipeline_sink_stats(const struct tp_pipeline *p, size_t i, struct tp_sinkrun_stats *ret);
 
 #endif

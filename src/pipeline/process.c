@@ -232,6 +232,14 @@ static void publish_counters(struct tp_process *p)
     tp_live_set_counters(p->o.live, &c);
 }
 
+/* Tells the sinks how far the output journal may be read. */
+static void publish_bound(struct tp_process *p)
+{
+    if (!p->o.out_bound) return;
+    uint64_t b = p->o.durable_only ? tp_journal_durable(p->out) : tp_journal_written(p->out);
+    atomic_store_explicit(p->o.out_bound, b, memory_order_release);
+}
+
 static void sleep_ns(int64_t ns)
 {
     struct timespec ts = {.tv_sec = 0, .tv_nsec = (long)ns};
@@ -289,6 +297,7 @@ static void *process_main(void *arg)
             dirty = false;
             last_flush = now;
         }
+        publish_bound(p);
         if (p->o.live && now - last_counters >= COUNTERS_EVERY) {
             publish_counters(p);
             last_counters = now;
@@ -299,6 +308,7 @@ static void *process_main(void *arg)
     }
     if (rc == 0) rc = tp_journal_commit(p->out);
     if (rc < 0) fail(p, rc);
+    if (rc == 0) publish_bound(p);
     if (p->o.live) publish_counters(p);
     return NULL;
 }
@@ -359,6 +369,7 @@ int tp_process_start(const struct tp_process_opts *o, struct tp_process **ret)
         free_all(p);
         return rc;
     }
+    publish_bound(p);
     rc = tp_cursor_open(o->input_dir, p->input_next, o->input, o->durable_only, &p->cur);
     if (rc < 0) {
         tp_error("process: cannot read the input journal %s from offset %llu: %s%s", o->input_dir,

@@ -33,6 +33,8 @@ struct tp_process_opts {
     uint64_t checkpoint_every;      /* input records per checkpoint; 0 = 100000 */
     struct tp_live *live;           /* NULL = publish nothing (borrowed) */
     _Atomic uint64_t *checkpointed; /* NULL, or set to each checkpoint's input_next */
+    _Atomic uint64_t *out_bound;    /* NULL, or set to the output offset below which records
+                                       are durable (written, with durable_only false) */
 };
 
 struct tp_process_stats {
