@@ -488,6 +488,7 @@ static void on_open(void *ctx)
     tp_venue_parser_new_connection(f->parser);
     INC(f, c_connects);
     atomic_store_explicit(&f->c_connected, true, memory_order_relaxed);
+    atomic_store_explicit(&f->base.link, TP_ST_CONNECTED, memory_order_relaxed);
     tp_info("%s: connected to %s (%s); subscribing (%zu request(s))", f->name, f->shown, f->addr,
             f->nreq);
     status_all(f, TP_ST_CONNECTED, vtime(f, f->last_rx_real));
@@ -502,6 +503,7 @@ static void mark_subscribed(struct feed *f)
     f->subscribed_mono = tp_mono_ns();
     f->resume_vts = vtime(f, f->last_rx_real);
     f->next_hb = f->subscribed_mono;
+    atomic_store_explicit(&f->base.link, TP_ST_SUBSCRIBED, memory_order_relaxed);
     tp_info("%s: subscribed (%zu instrument(s))", f->name, f->n);
     status_all(f, TP_ST_SUBSCRIBED, f->resume_vts);
 }
@@ -644,6 +646,7 @@ static void on_closed(void *ctx, bool was_open, const char *why)
 {
     struct feed *f = ctx;
     atomic_store_explicit(&f->c_connected, false, memory_order_relaxed);
+    atomic_store_explicit(&f->base.link, TP_ST_DISCONNECTED, memory_order_relaxed);
     if (!was_open && f->stopping) return;
     if (!was_open) {
         INC(f, c_failures);
@@ -967,6 +970,7 @@ int tp_wsfeed_source_new(const char *spec, const struct tp_wsfeed_opts *o, struc
      * The level is global to lws: the HTTP server sets the same one. */
     lws_set_log_level(LLL_ERR | LLL_WARN, NULL);
     tp_source_init(&f->base, &feed_ops, spec, true);
+    atomic_store_explicit(&f->base.link, TP_ST_DISCONNECTED, memory_order_relaxed);
     tp_buf_init(&f->req, REQ_BUF_MAX);
     int rc = -ENOMEM;
     f->sp = malloc(sizeof *f->sp);
