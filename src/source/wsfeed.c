@@ -53,7 +53,7 @@ struct inst {
     char vsym[TP_VSYM_MAX + 1];
     uint8_t vlen;
     bool held;       /* a hold was written and not yet released */
-    bool seen;       /* the journal's tail or this run has a record of it */
+    bool seen;       /* the journal's tail has a record of it */
     int64_t hold_ts; /* venue time the hold covers from */
     int64_t last_hb; /* newest heartbeat ts written (INT64_MIN: none) */
     int64_t last_ts; /* newest record ts (resume) */
@@ -990,7 +990,14 @@ int tp_wsfeed_source_new(const char *spec, const struct tp_wsfeed_opts *o, struc
     f->o.nendpoints = 0;
     f->o.finnhub_token = NULL;
     f->o.ca_file = NULL;
-    if (o && o->ca_file) snprintf(f->ca_file, sizeof f->ca_file, "%s", o->ca_file);
+    if (o && o->ca_file) {
+        if (strlen(o->ca_file) >= sizeof f->ca_file) {
+            rc = fail(err, errcap, "has a --venue-ca-file path longer than %zu bytes",
+                      sizeof f->ca_file - 1);
+            goto out;
+        }
+        memcpy(f->ca_file, o->ca_file, strlen(o->ca_file) + 1);
+    }
     if (f->o.watchdog_ns <= 0) f->o.watchdog_ns = 30 * TP_NS_PER_SEC;
     if (f->o.probe_ns <= 0) f->o.probe_ns = f->o.watchdog_ns / 3;
     if (f->o.backoff_min_ns <= 0) f->o.backoff_min_ns = 500 * TP_NS_PER_MS;
