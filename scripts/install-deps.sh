@@ -17,6 +17,7 @@ tpkgs+=(postgresql postgresql-client) # a real PostgreSQL server (initdb, pg_ctl
 tpkgs+=(redis-server redis-tools)     # Redis sink tests: a server on loopback, redis-cli
 pkgs+=(librdkafka-dev)                # Kafka (librdkafka)
 tpkgs+=(kcat)                         # Kafka tests: topics checked with kcat
+tpkgs+=(openssl)                      # venue tests: a CA and certificates made by the test
 [ "$mode" = test ] && pkgs+=("${tpkgs[@]}")
 
 missing=()

@@ -26,6 +26,8 @@
 #include "sink/redis.h"
 #include "sink/s3.h"
 #include "source/sim.h"
+#include "source/ws.h"
+#include "source/wsfeed.h"
 
 #define CMD "run"
 
@@ -37,12 +39,24 @@
 static struct tp_setting settings[] = {
     SET("data", TP_SET_STR, "./data", "data directory; the input journal is DATA/journal/input"),
     SET("source", TP_SET_LIST, "sim",
-        "a source (repeatable): sim, or sim:SYM,SYM,... for some of its instruments; "
-        "replay:FILE[@SPEED] a CSV file (as `tickpipe replay` reads it) at SPEED times real "
-        "time or max (the default), resumed exactly after a restart; replay:VENUE:FILE[@SPEED] "
-        "a raw capture through that venue's parser; kafka:TOPIC (a topic another producer "
-        "writes; --kafka, --map); none (alone): no source, only process the input journal "
-        "(with --exit-at-eof: to its end)"),
+        "a source (repeatable): sim, or sim:SYM,SYM,... for some of its instruments; a live "
+        "venue VENUE[/MARKET]:SYM,...[@trades+quotes+agg+bars=1m] (binance, coinbase, okx, "
+        "kraken, bybit, bitstamp, finnhub; docs/venues.md); replay:FILE[@SPEED] a CSV file (as "
+        "`tickpipe replay` reads it) at SPEED times real time or max (the default), resumed "
+        "exactly after a restart; replay:VENUE:FILE[@SPEED] a raw capture through that venue's "
+        "parser; kafka:TOPIC (a topic another producer writes; --kafka, --map); none (alone): "
+        "no source, only process the input journal (with --exit-at-eof: to its end)"),
+    SET("endpoint", TP_SET_LIST, "",
+        "VENUE=URL (repeatable): connect to URL (ws:// or wss://) instead of the venue's public "
+        "endpoint, e.g. binance=ws://127.0.0.1:9443/stream (testnets, tests)"),
+    SET("venue-watchdog", TP_SET_DUR, "30s",
+        "venues: reconnect when no message (data, pong, heartbeat) arrived for this long; a "
+        "ping probes the link after a third of it"),
+    SET("venue-backoff-min", TP_SET_DUR, "500ms",
+        "venues: first reconnect delay; it doubles per failed attempt, with jitter"),
+    SET("venue-backoff-max", TP_SET_DUR, "60s", "venues: longest reconnect delay"),
+    SET("venue-ca-file", TP_SET_STR, "",
+        "venues: PEM file of the CAs to trust for wss:// (default: the system's)"),
     SET("sim-rate", TP_SET_DOUBLE, "200",
         "simulator: mean events per second of event time (up to 4000000)"),
     SET("sim-pace", TP_SET_STR, "live",
@@ -262,6 +276,21 @@ static int check(enum tp_sync_mode *sync, bool *max_pace)
         snprintf(num, sizeof num, "%lld", (long long)S("lake-batch-bytes")->i);
         return bad("lake-batch-bytes", num, "is not between 4096 and 2147483648");
     }
+    struct tp_setting *ep = S("endpoint");
+    for (size_t i = 0; i < ep->nlist; i++) {
+        const char *eq = strchr(ep->list[i], '=');
+        struct tp_ws_url u;
+        if (!eq || eq == ep->list[i] || tp_ws_url_parse(eq + 1, &u) < 0)
+            return bad("endpoint", ep->list[i], "is not VENUE=ws://HOST[:PORT]/PATH (or wss://)");
+    }
+    if (S("venue-watchdog")->i < 100 * TP_NS_PER_MS) {
+        tp_duration_format(S("venue-watchdog")->i, num, sizeof num);
+        return bad("venue-watchdog", num, "is shorter than 100ms");
+    }
+    if (S("venue-backoff-min")->i <= 0 || S("venue-backoff-max")->i < S("venue-backoff-min")->i) {
+        tp_duration_format(S("venue-backoff-max")->i, num, sizeof num);
+        return bad("venue-backoff-max", num, "is not a duration at least --venue-backoff-min");
+    }
     if (S("checkpoint-every")->i < 1) {
         snprintf(num, sizeof num, "%lld", (long long)S("checkpoint-every")->i);
         return bad("checkpoint-every", num, "is not a positive number of records");
@@ -316,9 +345,23 @@ static int make_s3(const char *data, struct tp_s3 **ret)
 
 static int make_kafka_source(const char *spec, struct tp_source **ret);
 
+/* The venue connection settings. */
+static void wsfeed_opts(struct tp_wsfeed_opts *wo)
+{
+    struct tp_setting *ca = S("venue-ca-file");
+    *wo = (struct tp_wsfeed_opts){
+        .endpoints = S("endpoint")->list,
+        .nendpoints = S("endpoint")->nlist,
+        .ca_file = ca->str && *ca->str ? ca->str : NULL,
+        .watchdog_ns = S("venue-watchdog")->i,
+        .backoff_min_ns = S("venue-backoff-min")->i,
+        .backoff_max_ns = S("venue-backoff-max")->i,
+    };
+}
+
 /* The source for one --source value, or an exit code after printing why not. */
 static int make_source(const char *spec, const struct tp_sim_source_opts *so,
-                       struct tp_source **ret)
+                       const struct tp_wsfeed_opts *wo, struct tp_source **ret)
 {
     if (!strcmp(spec, "sim") || !strncmp(spec, "sim:", 4)) {
         char err[512];
@@ -341,12 +384,23 @@ static int make_source(const char *spec, const struct tp_sim_source_opts *so,
         return 0;
     }
     if (!strncmp(spec, "kafka:", 6)) return make_kafka_source(spec, ret);
+    if (tp_wsfeed_is_venue(spec)) {
+        char err[512];
+        int rc = tp_wsfeed_source_new(spec, wo, ret, err, sizeof err);
+        if (rc == -EINVAL) return bad("source", spec, err);
+        if (rc < 0) {
+            fprintf(stderr, "tickpipe " CMD ": --source %s: %s\n", spec, err);
+            return TP_EXIT_RUNTIME;
+        }
+        return 0;
+    }
     size_t vl = strcspn(spec, ":");
     for (size_t i = 0; i < TP_ARRAY_LEN(venues); i++)
         if (strlen(venues[i]) == vl && !strncasecmp(spec, venues[i], vl))
-            return bad("source", spec, "is a live venue, not in this version yet (sim is)");
+            return bad("source", spec, "is a REST poller, not in this version yet");
     return bad("source", spec,
-               "is not a known source (sim, sim:SYM,..., replay:FILE[@SPEED], kafka:TOPIC)");
+               "is not a known source (sim, sim:SYM,..., VENUE:SYM,..., replay:FILE[@SPEED], "
+               "kafka:TOPIC)");
 }
 
 static int run_kafka_role(struct tp_live *live, bool max_pace);
@@ -440,6 +494,8 @@ int tp_cmd_run(int argc, char **argv)
     };
     if (*T("sim-start"))
         tp_time_parse(T("sim-start"), strlen(T("sim-start")), TP_TS_AUTO, &so.start_ns);
+    struct tp_wsfeed_opts wo;
+    wsfeed_opts(&wo);
     struct tp_setting *src = S("source");
     bool have_sim = false;
     const char *replay_names[TP_PIPELINE_MAX_SOURCES];
@@ -455,7 +511,7 @@ int tp_cmd_run(int argc, char **argv)
                        "is a second sim source: name all its instruments in one (sim:A,B)");
         }
         struct tp_source *s;
-        rc = make_source(spec, &so, &s);
+        rc = make_source(spec, &so, &wo, &s);
         if (rc) {
             tp_pipeline_free(p);
             tp_live_free(live);
@@ -641,7 +697,9 @@ static int run_kafka_role(struct tp_live *live, bool max_pace)
         bool none = src->nlist == 1 && !strcmp(src->list[0], "none");
         for (size_t i = 0; i < src->nlist && !none; i++) {
             struct tp_source *s;
-            rc = make_source(src->list[i], &so, &s);
+            struct tp_wsfeed_opts wo;
+            wsfeed_opts(&wo);
+            rc = make_source(src->list[i], &so, &wo, &s);
             if (rc) {
                 tp_kingest_free(g);
                 return rc;

@@ -555,10 +555,12 @@ static void publish_live(struct tp_pipeline *p)
     if (!l) return;
     for (size_t i = 0; i < p->nsrc; i++) {
         struct tp_source *s = p->src[i];
-        enum tp_status st =
-            atomic_load_explicit(&s->error, memory_order_relaxed)   ? TP_ST_DISCONNECTED
-            : atomic_load_explicit(&s->ended, memory_order_relaxed) ? TP_ST_EOF
-                                                                    : TP_ST_CONNECTED;
+        int link = atomic_load_explicit(&s->link, memory_order_relaxed);
+        enum tp_status st = atomic_load_explicit(&s->error, memory_order_relaxed)
+                                ? TP_ST_DISCONNECTED
+                            : atomic_load_explicit(&s->ended, memory_order_relaxed) ? TP_ST_EOF
+                            : link ? (enum tp_status)link
+                                   : TP_ST_CONNECTED;
         tp_live_set_source(l, s->spec, st, atomic_load_explicit(&s->emitted, memory_order_relaxed),
                            i < p->nring ? tp_ring_drops(&p->ring[i]) : 0);
         if (i < p->nring) {

@@ -305,6 +305,52 @@ int tp_venue_parse(struct tp_venue_parser *p, const char *msg, size_t len, int64
     return (int)c.n;
 }
 
+int tp_venue_instrument(const struct tp_venue *v, const char *market, const char *sym, char *out,
+                        size_t cap, char native[TP_VSYM_MAX + 1])
+{
+    /* How each venue spells a pair in its data (not always as in its requests: Binance
+     * subscribes "btcusdt" and sends "BTCUSDT"). Finnhub's symbols are used as given. */
+    static const struct {
+        const char *name;
+        char sep;
+        bool lower;
+    } spell[] = {
+        {"binance", 0, false},  {"coinbase", '-', false}, {"okx", '-', false},
+        {"kraken", '/', false}, {"bybit", 0, false},      {"bitstamp", 0, true},
+    };
+    int n = -EINVAL;
+    for (size_t i = 0; i < TP_ARRAY_LEN(spell); i++)
+        if (!strcmp(v->name, spell[i].name))
+            n = tp_vb_native(sym, spell[i].sep, spell[i].lower, native, TP_VSYM_MAX + 1);
+    if (!strcmp(v->name, "finnhub")) {
+        size_t l = strlen(sym);
+        if (!l || l > TP_VSYM_MAX) return -EINVAL;
+        for (size_t k = 0; k < l; k++)
+            if ((unsigned char)sym[k] <= 0x20 || (unsigned char)sym[k] > 0x7e) return -EINVAL;
+        memcpy(native, sym, l + 1);
+        n = (int)l;
+    }
+    if (n <= 0) return -EINVAL;
+    const char *mk = market ? market : "";
+    int nl = v->normalize ? v->normalize(mk, native, (size_t)n, out, cap)
+                          : tp_instr_normalize(v->name, native, (size_t)n, out, cap);
+    if (nl <= 0 || (size_t)nl >= cap) return -EINVAL;
+    return nl;
+}
+
+bool tp_venue_parser_tracks_ids(const struct tp_venue_parser *p, uint32_t instr)
+{
+    for (uint32_t i = 0; i < p->nsyms; i++)
+        if (p->syms[i].instr == instr && p->syms[i].have_id) return true;
+    return false;
+}
+
+void tp_venue_parser_new_connection(struct tp_venue_parser *p)
+{
+    p->have_seq = false;
+    p->last_seq = 0;
+}
+
 int tp_venue_subscribe(const struct tp_venue *v, const struct tp_venue_sub *sub, struct tp_buf *out)
 {
     if (!sub || !sub->nsymbols || !sub->symbols) return -EINVAL;

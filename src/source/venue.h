@@ -176,6 +176,21 @@ const struct tp_venue_stats *tp_venue_parser_stats(const struct tp_venue_parser 
 int tp_venue_parse(struct tp_venue_parser *p, const char *msg, size_t len, int64_t recv_ns,
                    struct tp_event *ev, size_t cap, struct tp_venue_result *res);
 
+/* The instrument name (`venue:SYMBOL`, DESIGN.md §2) the parser gives the data of user symbol
+ * sym ("BTC-USDT", or the venue's own spelling), and that native spelling as the venue writes
+ * it in its data (the events' venue_symbol: "BTCUSDT", "BTC/USD", "btcusd"). market as in
+ * tp_venue_opts (NULL = default). Returns the name's length, or -EINVAL (sym cannot be
+ * spelled natively, or does not make a valid instrument name). */
+int tp_venue_instrument(const struct tp_venue *v, const char *market, const char *sym, char *out,
+                        size_t cap, char native[TP_VSYM_MAX + 1]);
+/* True when the parser has seen a consecutively numbered trade id of instr (venue.c tracks
+ * them per symbol): its next trade reveals any trades missed in between as a gap event. */
+bool tp_venue_parser_tracks_ids(const struct tp_venue_parser *p, uint32_t instr);
+/* A new connection begins: forgets what is numbered per connection (Coinbase Advanced's
+ * sequence_num), keeps what is numbered per symbol (trade ids) so that a gap spanning the
+ * outage is detected. */
+void tp_venue_parser_new_connection(struct tp_venue_parser *p);
+
 /* Appends the subscribe request(s) for sub to out, each one JSON text followed by '\n', in
  * the order to send them (split as the venue requires: one channel or one symbol per request,
  * at most max_sub_args per request). Returns the number of requests, or -ENOTSUP (a channel

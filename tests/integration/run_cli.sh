@@ -51,8 +51,13 @@ expect_usage "--http" --http nowhere
 expect_usage "--role" --role process
 expect_usage "--role" --role boss
 expect_usage "--retention-age" --retention-age forever
-expect_usage "--source" --source binance:BTC-USDT
-expect_usage "--source" --source okx:BTC-USDT
+expect_usage "--source" --source binance:BTC-USDT@candles
+expect_usage "--source" --source okx:BTC-USDT@trades+bars=1m
+expect_usage "--source" --source binance:
+expect_usage "--source" --source coingecko:bitcoin
+expect_usage "--endpoint" --endpoint binance=http://127.0.0.1:1/ --source sim
+expect_usage "--venue-watchdog" --venue-watchdog 10ms --source sim
+expect_usage "--venue-backoff-max" --venue-backoff-min 2s --venue-backoff-max 1s --source sim
 expect_usage "missing.csv" --source "replay:$tmp/missing.csv"
 printf 'ts,instrument,price,size\n' >"$tmp/ok.csv"
 expect_usage "speed" --source "replay:$tmp/ok.csv@0"
