@@ -574,6 +574,14 @@ static void publish_live(struct tp_pipeline *p)
         struct tp_sinkrun_stats s;
         tp_sinkrun_stats(p->sink[i], &s);
         tp_live_set_sink(l, s.name, s.written, s.failures);
+        /* Lag: for each log the sink reads, its bound minus the sink's acknowledged offset. */
+        uint64_t lag = 0;
+        for (int g = 0; g < 2; g++) {
+            if (s.ack[g] == TP_SINK_NO_ACK) continue;
+            uint64_t bound = sink_bound(p, (enum tp_sink_log)g);
+            if (bound > s.ack[g]) lag += bound - s.ack[g];
+        }
+        tp_live_set_sink_health(l, s.name, s.up, lag, s.error ? strerror(s.error) : NULL);
     }
 }
 

@@ -309,6 +309,18 @@ static void named_arr(struct tp_jw *w, const char *key, const struct tp_live_nam
             tp_jw_u64(w, v[i].events);
             tp_jw_key(w, "errors");
             tp_jw_u64(w, v[i].dropped);
+            tp_jw_key(w, "up"); /* null: not reported (lag too) */
+            if (v[i].health)
+                tp_jw_bool(w, v[i].up);
+            else
+                tp_jw_null(w);
+            tp_jw_key(w, "lag");
+            if (v[i].health)
+                tp_jw_u64(w, v[i].lag);
+            else
+                tp_jw_null(w);
+            tp_jw_key(w, "error");
+            tp_jw_str(w, v[i].error);
         } else {
             tp_jw_key(w, "depth");
             tp_jw_u64(w, v[i].depth);

@@ -499,6 +499,24 @@ int tp_live_set_sink(struct tp_live *l, const char *name, uint64_t records, uint
     return err;
 }
 
+int tp_live_set_sink_health(struct tp_live *l, const char *name, bool up, uint64_t lag,
+                            const char *last_error)
+{
+    int err = 0;
+    pthread_mutex_lock(&l->mu);
+    struct tp_live_named *e = named(l->sinks, &l->nsinks, name, &err);
+    if (e) {
+        e->health = true;
+        e->up = up;
+        e->lag = lag;
+        size_t n = last_error ? strnlen(last_error, TP_LIVE_ERROR_MAX) : 0;
+        if (n) memcpy(e->error, last_error, n);
+        e->error[n] = 0;
+    }
+    pthread_mutex_unlock(&l->mu);
+    return err;
+}
+
 int tp_live_set_queue(struct tp_live *l, const char *name, uint64_t depth, uint64_t capacity,
                       uint64_t dropped)
 {

@@ -45,6 +45,7 @@
 #define TP_LIVE_OPEN_MAX      4
 #define TP_LIVE_NAME_MAX      47 /* longest source, sink or queue name, without NUL */
 #define TP_LIVE_MAX_NAMED     32
+#define TP_LIVE_ERROR_MAX     63         /* longest sink error text kept, without NUL (truncated) */
 #define TP_LIVE_MAX_INSTR_CAP 65536      /* cap on cfg.max_instruments */
 #define TP_LIVE_MAX_RING      (1u << 20) /* cap on any ring capacity */
 
@@ -94,6 +95,11 @@ struct tp_live_named {
     uint64_t dropped;  /* sources: dropped on overflow; sinks: errors; queues: dropped */
     uint64_t depth;    /* queues */
     uint64_t capacity; /* queues */
+    /* Sinks, from tp_live_set_sink_health (health stays false until it is called): */
+    bool health;                       /* up and lag below are known */
+    bool up;                           /* connected, no failure since the last open */
+    uint64_t lag;                      /* records in the logs not yet acknowledged */
+    char error[TP_LIVE_ERROR_MAX + 1]; /* the last failure's text; empty when none */
 };
 
 /* A copy of one instrument's summary, as /api/instruments shows it. */
@@ -154,6 +160,10 @@ void tp_live_set_counters(struct tp_live *l, const struct tp_live_counters *c);
 int tp_live_set_source(struct tp_live *l, const char *name, enum tp_status st, uint64_t events,
                        uint64_t dropped);
 int tp_live_set_sink(struct tp_live *l, const char *name, uint64_t records, uint64_t errors);
+/* A sink's health: up, lag (records behind the logs' bounds) and the last error's text (NULL
+ * or "" none; truncated to TP_LIVE_ERROR_MAX). Creates the entry like tp_live_set_sink. */
+int tp_live_set_sink_health(struct tp_live *l, const char *name, bool up, uint64_t lag,
+                            const char *last_error);
 int tp_live_set_queue(struct tp_live *l, const char *name, uint64_t depth, uint64_t capacity,
                       uint64_t dropped);
 

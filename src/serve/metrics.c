@@ -93,6 +93,16 @@ int tp_metrics_write(struct tp_buf *b, const struct tp_live_stats *st,
     family(&m, "tickpipe_sink_errors_total", "counter", "Write errors per sink.");
     for (uint32_t i = 0; i < st->nsinks; i++)
         sample_u(&m, "tickpipe_sink_errors_total", "sink", st->sinks[i].name, st->sinks[i].dropped);
+    family(&m, "tickpipe_sink_up", "gauge",
+           "1 when the sink is connected and has not failed since, else 0.");
+    for (uint32_t i = 0; i < st->nsinks; i++)
+        if (st->sinks[i].health)
+            sample_u(&m, "tickpipe_sink_up", "sink", st->sinks[i].name, st->sinks[i].up);
+    family(&m, "tickpipe_sink_lag_records", "gauge",
+           "Records in the logs the sink reads that it has not acknowledged yet.");
+    for (uint32_t i = 0; i < st->nsinks; i++)
+        if (st->sinks[i].health)
+            sample_u(&m, "tickpipe_sink_lag_records", "sink", st->sinks[i].name, st->sinks[i].lag);
 
     family(&m, "tickpipe_bars_emitted_total", "counter", "Final bars emitted per interval.");
     for (int k = 0; k < TP_LIVE_MAX_INTERVALS && st->intervals[k]; k++) {

@@ -727,6 +727,15 @@ static void test_metrics(void)
     struct tp_anomaly an = {.instr = a, .ts = T0, .kind = TP_AN_GAP};
     tp_live_anomaly(l, &an);
     tp_live_set_source(l, "we\"ird\\src", TP_ST_CONNECTED, 42, 1);
+    tp_live_set_sink(l, "redis", 10, 2);
+    tp_live_set_sink_health(l, "redis", false, 1234, "Connection refused");
+    tp_live_set_sink(l, "lake", 5, 0); /* no health reported: no up/lag samples */
+    char longerr[200];
+    memset(longerr, 'e', sizeof(longerr) - 1);
+    longerr[sizeof(longerr) - 1] = 0;
+    ASSERT_EQ_INT(tp_live_set_sink_health(l, "pg", true, 0, longerr), 0);
+    ASSERT_EQ_INT(tp_live_set_sink_health(l, "pg", true, 7, NULL), 0);
+    ASSERT_EQ_INT(tp_live_set_sink_health(l, "", true, 0, NULL), -EINVAL);
     struct tp_live_counters cn = {
         .events_in = 7, .late = 3, .lag_ns = 1500000, .watermark_lag_ns = -1};
     tp_live_set_counters(l, &cn);
@@ -748,6 +757,12 @@ static void test_metrics(void)
         "tickpipe_bars_emitted_total{interval=\"5m\"} 1\n",
         "tickpipe_anomalies_total{kind=\"gap\"} 1\n",
         "tickpipe_late_events_total 3\n",
+        "tickpipe_sink_errors_total{sink=\"redis\"} 2\n",
+        "tickpipe_sink_up{sink=\"redis\"} 0\n",
+        "tickpipe_sink_lag_records{sink=\"redis\"} 1234\n",
+        "tickpipe_sink_up{sink=\"pg\"} 1\n",
+        "tickpipe_sink_lag_records{sink=\"pg\"} 7\n",
+        "# TYPE tickpipe_sink_up gauge\n",
         "tickpipe_lag_seconds 0.0015\n",
         "tickpipe_watermark_lag_seconds -1\n",
         "tickpipe_http_requests_total{route=\"/api/bars\",code=\"400\"} 1\n",
@@ -758,6 +773,28 @@ static void test_metrics(void)
     };
     for (size_t i = 0; i < TP_ARRAY_LEN(want); i++)
         if (!strstr(b.p, want[i])) TPT_FAIL("missing %s in\n%s", want[i], b.p);
+    if (strstr(b.p, "tickpipe_sink_up{sink=\"lake\"}"))
+        TPT_FAIL("up reported for a sink without health");
+    ASSERT(strstr(b.p, "tickpipe_sink_records_total{sink=\"lake\"} 5\n") != NULL);
+    /* The health object carries the same, and the error text (truncated, then cleared). */
+    struct tp_buf h;
+    tp_buf_init(&h, 1 << 20);
+    struct tp_jw w;
+    tp_jw_init(&w, &h);
+    tp_api_health(&w, &st, &ss);
+    tp_buf_putc(&h, 0);
+    const char *hwant[] = {
+        "{\"name\":\"redis\",\"records\":10,\"errors\":2,\"up\":false,\"lag\":1234,"
+        "\"error\":\"Connection refused\"}",
+        "{\"name\":\"lake\",\"records\":5,\"errors\":0,\"up\":null,\"lag\":null,\"error\":\"\"}",
+        "{\"name\":\"pg\",\"records\":0,\"errors\":0,\"up\":true,\"lag\":7,\"error\":\"\"}",
+    };
+    for (size_t i = 0; i < TP_ARRAY_LEN(hwant); i++)
+        if (!strstr(h.p, hwant[i])) TPT_FAIL("missing %s in\n%s", hwant[i], h.p);
+    tp_buf_fini(&h);
+    tp_live_set_sink_health(l, "pg", false, 0, longerr);
+    tp_live_stats(l, &st);
+    ASSERT_EQ_INT((int)strlen(st.sinks[2].error), TP_LIVE_ERROR_MAX);
     char declared[64][64];
     int nd = 0;
     for (char *line = b.p; *line;) {
