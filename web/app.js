@@ -364,16 +364,24 @@
     $('h-an').textContent = fmtInt(h.anomalies);
     const tb = $('sources').tBodies[0];
     const rows = [];
-    for (const s of h.sources) rows.push([s.name, s.status || '—', statusClass(s.status), s.events, s.dropped]);
-    for (const s of h.sinks) rows.push([s.name + ' (sink)', s.errors ? 'errors' : 'ok', s.errors ? 'bad' : 'ok', s.records, s.errors]);
+    // [name, status text, status class, records, dropped or errors, lag, tooltip]
+    for (const s of h.sources) rows.push([s.name, s.status || '—', statusClass(s.status), s.events, s.dropped, null, '']);
+    for (const s of h.sinks) {
+      // up: null when the pipeline does not report it (then only the error count tells).
+      const st = s.up === true ? 'up' : s.up === false ? (s.error ? 'down: ' + s.error : 'down') : s.errors ? 'errors' : 'ok';
+      const cls = s.up === false || (s.up == null && s.errors) ? 'bad' : 'ok';
+      rows.push([s.name + ' (sink)', st, cls, s.records, s.errors, s.lag, s.error || '']);
+    }
     while (tb.rows.length > rows.length) tb.deleteRow(-1);
     rows.forEach((r, i) => {
       const tr = tb.rows[i] || tb.insertRow();
-      if (tr.cells.length === 0) for (let k = 0; k < 4; k++) tr.insertCell().className = k >= 2 ? 'num' : '';
+      if (tr.cells.length === 0) for (let k = 0; k < 5; k++) tr.insertCell().className = k >= 2 ? 'num' : '';
       tr.cells[0].textContent = r[0];
       tr.cells[1].replaceChildren(el('span', 'st ' + r[2], r[1]));
+      tr.cells[1].title = r[6];
       tr.cells[2].textContent = fmtCompact(r[3]);
       tr.cells[3].textContent = fmtInt(r[4]);
+      tr.cells[4].textContent = r[5] === null || r[5] === undefined ? '' : fmtCompact(r[5]);
     });
     state.eps.push(h.events_per_s || 0);
     if (state.eps.length > 120) state.eps.shift();

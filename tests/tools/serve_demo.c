@@ -274,6 +274,9 @@ int main(int argc, char **argv)
     tp_live_set_source(d.live, "sim", TP_ST_CONNECTED, 0, 0);
     tp_live_set_source(d.live, "fmp", TP_ST_SUBSCRIBED, 0, 0);
     tp_live_set_sink(d.live, "lake", 0, 0);
+    /* A second sink that stays down (the health panel's failing row). */
+    tp_live_set_sink(d.live, "redis", 0, 1);
+    tp_live_set_sink_health(d.live, "redis", false, 0, "Connection refused");
 
     /* History: one trade per instrument every 2 s (a spike now and then), fast. */
     int64_t t0 = now - history * 60 * TP_NS_PER_SEC;
@@ -321,6 +324,8 @@ int main(int argc, char **argv)
             tp_live_set_counters(d.live, &c);
             tp_live_set_source(d.live, "sim", TP_ST_CONNECTED, d.events, 0);
             tp_live_set_sink(d.live, "lake", d.events, 0);
+            tp_live_set_sink_health(d.live, "lake", true, tp_rng_below(&d.rng, 100), NULL);
+            tp_live_set_sink_health(d.live, "redis", false, d.events, "Connection refused");
             tp_live_set_queue(d.live, "input", tp_rng_below(&d.rng, 64), 65536, 0);
             int64_t ts = tp_now_ns();
             for (int k = 0; k < NTRADED; k++) {
