@@ -368,7 +368,7 @@
     for (const s of h.sources) rows.push([s.name, s.status || '—', statusClass(s.status), s.events, s.dropped, null, '']);
     for (const s of h.sinks) {
       // up: null when the pipeline does not report it (then only the error count tells).
-      const st = s.up === true ? 'up' : s.up === false ? (s.error ? 'down: ' + s.error : 'down') : s.errors ? 'errors' : 'ok';
+      const st = s.up === true ? 'up' : s.up === false ? 'down' : s.errors ? 'errors' : 'ok';
       const cls = s.up === false || (s.up == null && s.errors) ? 'bad' : 'ok';
       rows.push([s.name + ' (sink)', st, cls, s.records, s.errors, s.lag, s.error || '']);
     }
@@ -378,6 +378,7 @@
       if (tr.cells.length === 0) for (let k = 0; k < 5; k++) tr.insertCell().className = k >= 2 ? 'num' : '';
       tr.cells[0].textContent = r[0];
       tr.cells[1].replaceChildren(el('span', 'st ' + r[2], r[1]));
+      if (r[6]) tr.cells[1].append(el('div', 'err muted', r[6])); // the sink's last error
       tr.cells[1].title = r[6];
       tr.cells[2].textContent = fmtCompact(r[3]);
       tr.cells[3].textContent = fmtInt(r[4]);

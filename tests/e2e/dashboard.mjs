@@ -146,10 +146,10 @@ try {
   // 8. Pipeline health shows numbers.
   const eps = await page.textContent('#h-eps');
   check(/\d/.test(eps) && (await page.$$('#sources tbody tr')).length >= 2, 'pipeline health shows events/s ' + eps + ' and sources');
-  // Sinks show up/down, the error and the lag (serve_demo: lake up, redis down and behind).
+  // Sinks show up/down, the error (a line under the status) and the lag (serve_demo: lake up, redis down and behind).
   const sinkRows = await page.$$eval('#sources tbody tr', (trs) => trs.map((tr) => Array.from(tr.cells, (c) => c.textContent)));
   const lake = sinkRows.find((r) => r[0] === 'lake (sink)'), redis = sinkRows.find((r) => r[0] === 'redis (sink)');
-  check(lake && lake[1] === 'up' && /^\d/.test(lake[4]) && redis && redis[1] === 'down: Connection refused' && /^[1-9]/.test(redis[4]),
+  check(lake && lake[1] === 'up' && /^\d/.test(lake[4]) && redis && redis[1] === 'downConnection refused' && /^[1-9]/.test(redis[4]),
     'sinks show up/down, error and lag: ' + JSON.stringify([lake, redis]));
 
   await page.click('#intervals button[data-interval="1m"]');
