@@ -13,7 +13,8 @@
 #   3. an outage with persistence (AOF): a live-paced run, the script cache flushed, then
 #      SHUTDOWN NOSAVE mid-run and a restart 2 s later: the sink retries, resumes from the
 #      offsets stored in Redis, and at the end everything is there exactly once; /metrics
-#      counted the failures; publications stay at most once;
+#      counted the failures, showed tickpipe_sink_up 1 before, 0 during (with the lag growing
+#      and /api/health giving the error) and 1 after; publications stay at most once;
 #   4. an outage that loses Redis's data (SIGKILL, no persistence): the sink refills from
 #      offset 0 and the end state is the same as if nothing had happened;
 #   5. volume: 200000 sim events (about 75000 trades; TP_REDIS_EVENTS=3000000 for a million
@@ -140,21 +141,57 @@ tpid=$!
 sleep 1
 cli SCRIPT FLUSH >/dev/null || fail "SCRIPT FLUSH"
 sleep 0.4
+mport=$(grep -o 'port [0-9]*' "$tmp/b.log" | head -1 | grep -o '[0-9]*')
+# metric NAME: the redis sink's sample of NAME in /metrics (empty when absent).
+metric() {
+    curl -s --max-time 2 "http://127.0.0.1:$mport/metrics" |
+        awk -v n="$1" '$1 == n "{sink=\"redis\"}" {print $2}'
+}
+up_before=
+for _ in $(seq 40); do
+    up_before=$(metric tickpipe_sink_up)
+    [ "$up_before" = 1 ] && break
+    sleep 0.05
+done
+[ "$up_before" = 1 ] || fail "tickpipe_sink_up was '$up_before' before the outage, not 1"
 cli SHUTDOWN NOSAVE >/dev/null 2>&1
 wait "$rpid" 2>/dev/null
 rpid=
-sleep 2
+# During the outage (2 s): the sink is down, behind (lag grows) and has a last error.
+t_out=$(date +%s.%N)
+up_out= lag_out=0 lag_out2=0
+for _ in $(seq 30); do
+    up_out=$(metric tickpipe_sink_up)
+    lag_out=$(metric tickpipe_sink_lag_records)
+    [ "$up_out" = 0 ] && [ "${lag_out:-0}" -gt 0 ] 2>/dev/null && break
+    sleep 0.05
+done
+[ "$up_out" = 0 ] || fail "tickpipe_sink_up was '$up_out' during the outage, not 0"
+[ "${lag_out:-0}" -gt 0 ] 2>/dev/null || fail "tickpipe_sink_lag_records was '$lag_out' during the outage"
+health=$(curl -s --max-time 2 "http://127.0.0.1:$mport/api/health")
+echo "$health" | $py -c 'import json, sys
+s = [x for x in json.load(sys.stdin)["sinks"] if x["name"] == "redis"][0]
+sys.exit(0 if s["up"] is False and s["lag"] > 0 and s["error"] else 1)' ||
+    fail "/api/health during the outage: $health"
+for _ in $(seq 20); do # up to 1 s (published every 0.5 s): the sim appends 20000 events/s
+    sleep 0.05
+    lag_out2=$(metric tickpipe_sink_lag_records)
+    [ "${lag_out2:-0}" -gt "$lag_out" ] 2>/dev/null && break
+done
+[ "${lag_out2:-0}" -gt "$lag_out" ] 2>/dev/null ||
+    fail "the lag did not grow during the outage ($lag_out, then $lag_out2)"
+sleep "$(awk -v a="$t_out" -v b="$(date +%s.%N)" 'BEGIN { d = 2 - (b - a); print d > 0 ? d : 0 }')"
 kill -0 "$tpid" 2>/dev/null || fail "tickpipe ended during the outage (the run is too short)"
 start_redis "$tmp/r3" "${aof[@]}"
 subscribe "$tmp/sub3b"
-mport=$(grep -o 'port [0-9]*' "$tmp/b.log" | head -1 | grep -o '[0-9]*')
-errs=0
-for _ in $(seq 50); do
-    errs=$(curl -s --max-time 2 "http://127.0.0.1:$mport/metrics" |
-        awk '/^tickpipe_sink_errors_total\{sink="redis"\}/ {print $2}')
-    [ "${errs:-0}" -gt 0 ] 2>/dev/null && break
+errs=0 up_after=
+for _ in $(seq 100); do
+    errs=$(metric tickpipe_sink_errors_total)
+    up_after=$(metric tickpipe_sink_up)
+    [ "${errs:-0}" -gt 0 ] 2>/dev/null && [ "$up_after" = 1 ] && break
     sleep 0.1
 done
+[ "$up_after" = 1 ] || fail "tickpipe_sink_up was '$up_after' after Redis came back, not 1"
 wait "$tpid" || { cat "$tmp/b.log" >&2; fail "the run with an outage failed"; }
 tpid=
 end_subscribers
@@ -165,7 +202,7 @@ grep -q "script cache lost the last-state script" "$tmp/b.log" ||
 grep -q "stopped before acknowledging" "$tmp/b.log" && fail "the sink did not catch up"
 [ "${errs:-0}" -gt 0 ] 2>/dev/null || fail "/metrics showed no sink errors during the outage"
 check --data "$tmp/b" --maxlen "$maxlen" --sub "$tmp/sub3a" --sub "$tmp/sub3b"
-echo "part 3: outage with AOF (2 s): nothing lost or duplicated; /metrics counted $errs failed attempts"
+echo "part 3: outage with AOF (2 s): nothing lost or duplicated; /metrics counted $errs failed attempts, sink_up 1 → 0 → 1, lag $lag_out → $lag_out2 during the outage"
 stop_redis
 
 # 4. Outage that loses the data: SIGKILL, no persistence; the sink refills from offset 0.
