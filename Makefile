@@ -42,11 +42,13 @@ bench: deps build
 
 # The crash campaign's long form (tests/crash/crash.sh, docs/testing.md): the optimized binary
 # SIGKILLed CRASH_KILLS times while it replays into its journals and lake, then compared with
-# an uninterrupted run. CRASH_ROWS and CRASH_SEED are passed through when set.
+# an uninterrupted run. CRASH_ROWS and CRASH_SEED are passed through when set;
+# CRASH_ARGS=--postgres adds the PostgreSQL sink.
 CRASH_KILLS ?= 100
+CRASH_ARGS ?=
 
 crash: test-deps build node-deps
-	@CRASH_KILLS=$(CRASH_KILLS) TICKPIPE=$(CURDIR)/build/tickpipe TP_BUILD=$(CURDIR)/build tests/crash/crash.sh
+	@CRASH_KILLS=$(CRASH_KILLS) TICKPIPE=$(CURDIR)/build/tickpipe TP_BUILD=$(CURDIR)/build tests/crash/crash.sh $(CRASH_ARGS)
 
 # Coverage-guided fuzzing with clang's libFuzzer: each tests/fuzz/fuzz_*.c for FUZZ_SECONDS,
 # starting from its seed corpus; new inputs go to build-fuzz/corpus/<name>, crashes to ./crash-*.

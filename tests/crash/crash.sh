@@ -4,7 +4,7 @@
 # lake) is killed with SIGKILL KILLS times at random moments and restarted each time; its
 # outputs must equal those of an uninterrupted run of the same input.
 #
-#   tests/crash/crash.sh [--kills N] [--rows N] [--seed N] [--keep]
+#   tests/crash/crash.sh [--kills N] [--rows N] [--seed N] [--keep] [--postgres]
 #   env: TICKPIPE (binary, default build/tickpipe), TP_BUILD (where journal_bars is, default
 #        the binary's directory), TP_SRC (the repository), CRASH_KILLS, CRASH_ROWS, CRASH_SEED
 #
@@ -27,6 +27,10 @@
 #     = the same rows, every column, no bar twice; anomalies the same;
 #   - the output journal's final bars (tests/tools/journal_bars) are, as sorted lines, those of
 #     the uninterrupted run, each once.
+# --postgres: the killed runs also write a throwaway PostgreSQL server (tests/integration/lib/
+# pgserver.sh, which needs Debian's postgresql packages); at the end its tables must equal the
+# journals row for row and bit for bit, each record once (pg_check_exact), and its ticks
+# hold every row of the file.
 # Prints what the kills hit (rounds resumed inside the file, kills that left staged files,
 # restarts that removed unacknowledged files) and the time taken. Exit 0 when all holds.
 set -uo pipefail
@@ -37,14 +41,15 @@ JB=$BUILD/journal_bars
 kills=${CRASH_KILLS:-100}
 rows=${CRASH_ROWS:-}
 seed=${CRASH_SEED:-$((RANDOM * 32768 + RANDOM))}
-keep=0
+keep=0 pg=0
 while [ $# -gt 0 ]; do
     case $1 in
     --kills) kills=$2; shift 2 ;;
     --rows) rows=$2; shift 2 ;;
     --seed) seed=$2; shift 2 ;;
     --keep) keep=1; shift ;;
-    *) echo "usage: crash.sh [--kills N] [--rows N] [--seed N] [--keep]" >&2; exit 2 ;;
+    --postgres) pg=1; shift ;;
+    *) echo "usage: crash.sh [--kills N] [--rows N] [--seed N] [--keep] [--postgres]" >&2; exit 2 ;;
     esac
 done
 [ -n "$rows" ] || rows=$((kills * 20000 < 160000 ? 160000 : kills * 20000))
@@ -60,6 +65,7 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/tp_crash.XXXXXX")
 pid=
 cleanup() {
     [ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null
+    [ $pg -eq 1 ] && pg_cleanup
     if [ $keep -eq 1 ]; then echo "crash: kept $tmp"; else rm -rf "$tmp"; fi
 }
 trap cleanup EXIT
@@ -77,6 +83,20 @@ ooo=$(grep -o '"out_of_order": [0-9]*' "$csv.json" | grep -o '[0-9]*$')
 common=(--source "replay:$csv@max" --http off --status-interval 0 --checkpoint-every 20000
         --lake-batch 4000)
 
+killed=()
+if [ $pg -eq 1 ]; then
+    ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && command -v psql >/dev/null ||
+        fail "--postgres: PostgreSQL is not installed (apt-get install postgresql postgresql-client)"
+    [ -x "$BUILD/pg_expect" ] || fail "--postgres: no $BUILD/pg_expect (build tests/tools)"
+    TP_BUILD=$BUILD
+    export TICKPIPE
+    # shellcheck source=../integration/lib/pgserver.sh
+    . "$SRC/tests/integration/lib/pgserver.sh"
+    pg_setup crash
+    pg_start
+    killed=(--postgres "$PGURL")
+fi
+
 # The uninterrupted run.
 "$TICKPIPE" run "${common[@]}" --data "$tmp/ref" --exit-at-eof 2>"$tmp/ref.log" ||
     { cat "$tmp/ref.log" >&2; fail "the uninterrupted run failed"; }
@@ -92,7 +112,7 @@ data=$tmp/data
 inside=0 staged=0 removed=0 early=0 commit=0 random=0 nocommit=0
 for round in $(seq "$kills"); do
     log=$tmp/run$round.log
-    "$TICKPIPE" run "${common[@]}" --data "$data" 2>"$log" &
+    "$TICKPIPE" run "${common[@]}" "${killed[@]}" --data "$data" 2>"$log" &
     pid=$!
     case $((round % 4)) in
     1)
@@ -134,7 +154,7 @@ for round in $(seq "$kills"); do
 done
 
 log=$tmp/final.log
-"$TICKPIPE" run "${common[@]}" --data "$data" --exit-at-eof 2>"$log" ||
+"$TICKPIPE" run "${common[@]}" "${killed[@]}" --data "$data" --exit-at-eof 2>"$log" ||
     { cat "$log" >&2; fail "the final run with --exit-at-eof failed"; }
 grep -q 'every source reached its end' "$log" || { cat "$log" >&2; fail "the final run did not end at eof"; }
 grep -q 'removed [0-9]* file(s) past the acknowledged' "$log" && removed=$((removed + 1))
@@ -161,6 +181,12 @@ fi
 # The lake equals the uninterrupted run's lake.
 (cd "$SRC/tests" && node crash/crash_check.mjs --lake "$data/lake" --ref "$tmp/ref/lake" \
     --trades "$rows") || fail "the lake after the kills differs from the uninterrupted run's"
+
+if [ $pg -eq 1 ]; then
+    pg_check_exact "$data" "crash: postgres" || fail "the database differs from the journals"
+    n=$(pg_sql "SELECT count(*) FROM ticks")
+    [ "$n" -eq "$rows" ] || fail "the database holds $n ticks, the file $rows rows"
+fi
 
 # The output journal's final bars equal the uninterrupted run's, each once.
 "$JB" "$data/journal/output" >"$tmp/bars.csv" || fail "journal_bars failed"
