@@ -112,6 +112,7 @@ data=$tmp/data
 inside=0 staged=0 removed=0 early=0 commit=0 random=0 nocommit=0
 for round in $(seq "$kills"); do
     log=$tmp/run$round.log
+    : >"$log" # (an early kill may come before the child opened it)
     "$TICKPIPE" run "${common[@]}" "${killed[@]}" --data "$data" 2>"$log" &
     pid=$!
     case $((round % 4)) in
