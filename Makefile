@@ -3,7 +3,7 @@
 #   make test   install what is missing, build, run every test suite
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: run test build build-asan deps test-deps bench fmt clean node-deps fuzz web-deps
+.PHONY: run test build build-asan deps test-deps bench fmt clean node-deps fuzz web-deps crash
 
 run: deps build
 	./build/tickpipe run
@@ -39,6 +39,16 @@ node-deps:
 
 bench: deps build
 	@bench/run.sh
+
+# The crash campaign's long form (tests/crash/crash.sh, docs/testing.md): the optimized binary
+# SIGKILLed CRASH_KILLS times while it replays into its journals and lake, then compared with
+# an uninterrupted run. CRASH_ROWS and CRASH_SEED are passed through when set;
+# CRASH_ARGS=--postgres adds the PostgreSQL sink.
+CRASH_KILLS ?= 100
+CRASH_ARGS ?=
+
+crash: test-deps build node-deps
+	@CRASH_KILLS=$(CRASH_KILLS) TICKPIPE=$(CURDIR)/build/tickpipe TP_BUILD=$(CURDIR)/build tests/crash/crash.sh $(CRASH_ARGS)
 
 # Coverage-guided fuzzing with clang's libFuzzer: each tests/fuzz/fuzz_*.c for FUZZ_SECONDS,
 # starting from its seed corpus; new inputs go to build-fuzz/corpus/<name>, crashes to ./crash-*.
