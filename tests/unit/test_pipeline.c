@@ -153,6 +153,7 @@ static void test_finite_run_then_resume(void)
     so.seed = 6;
     so.max_pace = false; /* live for a moment, then it stops at its budget */
     so.max_events = 3000;
+    o.ring_capacity = 8192; /* holds the whole live run: no drop even if the writer stalls */
     ASSERT_EQ_INT(run_sim(&o, "sim", &so, NULL), TP_EXIT_OK);
     struct scan b = {.mark = a.records};
     scan(data, &b);
