@@ -345,6 +345,32 @@ static int make_s3(const char *data, struct tp_s3 **ret)
 
 static int make_kafka_source(const char *spec, struct tp_source **ret);
 
+/* Starts the HTTP server on the live store (none without one: --http off). 0, or an exit code
+ * after printing why not. */
+static int start_http(struct tp_live *live, struct tp_serve **ret)
+{
+    *ret = NULL;
+    if (!live) {
+        tp_info("http: off");
+        return 0;
+    }
+    struct tp_serve_cfg sc;
+    tp_serve_cfg_default(&sc);
+    sc.http = S("http")->str;
+    const char *tok = S("token")->str;
+    sc.token = tok && *tok ? tok : getenv("TICKPIPE_TOKEN");
+    char err[256] = "";
+    int rc = tp_serve_start(live, &sc, ret, err, sizeof err);
+    if (rc < 0) {
+        *ret = NULL;
+        fprintf(stderr, "tickpipe " CMD ": --http %s: %s\n", sc.http, err);
+        return rc == -EINVAL || rc == -EPERM ? TP_EXIT_USAGE : TP_EXIT_RUNTIME;
+    }
+    tp_info("http: serving the dashboard and API on %s (port %d)%s", sc.http, tp_serve_port(*ret),
+            sc.token && *sc.token ? ", token required" : "");
+    return 0;
+}
+
 /* The venue connection settings. */
 static void wsfeed_opts(struct tp_wsfeed_opts *wo)
 {
@@ -577,24 +603,11 @@ int tp_cmd_run(int argc, char **argv)
     /* The HTTP server reads the live store that the process stage publishes to; it starts
      * before the pipeline and stops after it (the pipeline's threads are joined by then). */
     struct tp_serve *srv = NULL;
-    if (live) {
-        struct tp_serve_cfg sc;
-        tp_serve_cfg_default(&sc);
-        sc.http = S("http")->str;
-        const char *tok = S("token")->str;
-        sc.token = tok && *tok ? tok : getenv("TICKPIPE_TOKEN");
-        char err[256] = "";
-        rc = tp_serve_start(live, &sc, &srv, err, sizeof err);
-        if (rc < 0) {
-            tp_pipeline_free(p);
-            tp_live_free(live);
-            fprintf(stderr, "tickpipe " CMD ": --http %s: %s\n", sc.http, err);
-            return rc == -EINVAL || rc == -EPERM ? TP_EXIT_USAGE : TP_EXIT_RUNTIME;
-        }
-        tp_info("http: serving the dashboard and API on %s (port %d)%s", sc.http,
-                tp_serve_port(srv), sc.token && *sc.token ? ", token required" : "");
-    } else {
-        tp_info("http: off");
+    rc = start_http(live, &srv);
+    if (rc) {
+        tp_pipeline_free(p);
+        tp_live_free(live);
+        return rc;
     }
     /* /api/quality shows the latest `tickpipe validate` report of this data directory */
     struct tp_qwatch *qw = NULL;
@@ -725,21 +738,11 @@ static int run_kafka_role(struct tp_live *live, bool max_pace)
     tp_info("tickpipe run: role %s, kafka %s", S("role")->str, T("kafka"));
 
     struct tp_serve *srv = NULL;
-    if (live) {
-        struct tp_serve_cfg sc;
-        tp_serve_cfg_default(&sc);
-        sc.http = S("http")->str;
-        const char *tok = S("token")->str;
-        sc.token = tok && *tok ? tok : getenv("TICKPIPE_TOKEN");
-        char err[256] = "";
-        rc = tp_serve_start(live, &sc, &srv, err, sizeof err);
-        if (rc < 0) {
-            tp_kingest_free(g);
-            tp_kprocess_free(k);
-            fprintf(stderr, "tickpipe " CMD ": --http %s: %s\n", sc.http, err);
-            return rc == -EINVAL || rc == -EPERM ? TP_EXIT_USAGE : TP_EXIT_RUNTIME;
-        }
-        tp_info("http: serving the dashboard and API on %s (port %d)", sc.http, tp_serve_port(srv));
+    rc = start_http(live, &srv);
+    if (rc) {
+        tp_kingest_free(g);
+        tp_kprocess_free(k);
+        return rc;
     }
     rc = g ? tp_kingest_start(g) : tp_kprocess_start(k);
     if (rc < 0) {
