@@ -42,7 +42,8 @@ one() { # rate path -> "p50 p99 p999 max lagged"
     done
     [ -n "$port" ] || { cat "$tmp/log" >&2; echo "latency: no HTTP port" >&2; exit 3; }
     local out
-    out=$("$client" "$port" "$warm" "$meas")
+    # A client that could not connect (an overloaded machine) counts as a run with no samples.
+    out=$("$client" "$port" "$warm" "$meas") || out="count 0 p50_us 0 p99_us 0 p999_us 0 max_us 0 lagged 0"
     kill -INT "$pid"; wait "$pid" || true; pid=
     awk '{print $4, $6, $8, $10, $12, $2}' <<<"$out"
 }

@@ -98,7 +98,7 @@ void tp_live_cfg_default(struct tp_live_cfg *c)
     c->ticks = 256;
     c->bars = 500;
     c->anomalies = 1024;
-    c->feed = 8192;
+    c->feed = 32768;
 }
 
 static bool ring_ok(uint32_t n)

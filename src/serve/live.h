@@ -16,7 +16,7 @@
  *     last `bars` (500) final bars (oldest overwritten) and up to TP_LIVE_OPEN_MAX (4) open
  *     bars (several windows can be open while the watermark lags; the oldest is evicted);
  *   - anomalies: one ring of the last `anomalies` (1024);
- *   - the stream feed: a ring of `feed` (8192) messages (ticks, final bars, anomalies,
+ *   - the stream feed: a ring of `feed` (32768) messages (ticks, final bars, anomalies,
  *     status) with sequence numbers, which the HTTP thread drains; a reader that falls more
  *     than a ring behind learns how many it missed. Kinds no stream client wants
  *     (tp_live_feed_want) are not copied into it, so an idle dashboard costs nothing;
@@ -54,7 +54,7 @@ struct tp_live_cfg {
     uint32_t ticks;           /* recent events kept per instrument: 256 */
     uint32_t bars;            /* final bars kept per (instrument, interval): 500 */
     uint32_t anomalies;       /* 1024 */
-    uint32_t feed;            /* stream feed ring: 8192 */
+    uint32_t feed;            /* stream feed ring: 32768 */
 };
 
 void tp_live_cfg_default(struct tp_live_cfg *c);

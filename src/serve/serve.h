@@ -24,8 +24,8 @@ struct tp_serve_cfg {
                                   a free port); borrowed for the call */
     const char *token;         /* NULL or "" for none; copied */
     uint32_t max_clients;      /* stream clients at once: 64 */
-    uint32_t client_queue;     /* messages queued per stream client: 1024 */
-    size_t client_queue_bytes; /* bytes queued per stream client: 4 MiB */
+    uint32_t client_queue;     /* messages queued per stream client: 16384 */
+    size_t client_queue_bytes; /* bytes queued per stream client: 8 MiB */
     int64_t display_ns;        /* bar updates and prices are coalesced to this period: 100 ms */
 };
 
