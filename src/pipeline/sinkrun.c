@@ -17,7 +17,7 @@
 #include <time.h>
 
 #include "core/log.h"
-#include "core/rng.h"
+#include "core/backoff.h"
 #include "core/tptime.h"
 #include "log/journal.h"
 #include "pipeline/sinkrun.h"
@@ -38,6 +38,7 @@ struct tp_sinkrun {
     pthread_t thread;
     bool thread_on;
     _Atomic bool finish, ended, up, caught_up;
+    bool opened; /* (runner thread) the current attempt's open succeeded: resets the backoff */
     _Atomic int64_t give_up_at; /* monotonic deadline set by stop; 0 = none */
     _Atomic int fatal, error;
     _Atomic uint64_t ack[2], read[2], written, failures;
@@ -143,6 +144,7 @@ static int attempt(struct tp_sinkrun *r)
     uint64_t ack[2] = {TP_SINK_NO_ACK, TP_SINK_NO_ACK};
     int rc = r->ops->open(r->self, ack);
     if (rc < 0) return rc;
+    r->opened = true;
     set_ack(r, ack);
     for (int l = 0; l < 2; l++) {
         r->want[l] = reads(r, l) ? ack[l] : 0;
@@ -200,10 +202,10 @@ static int attempt(struct tp_sinkrun *r)
 static void *runner_main(void *arg)
 {
     struct tp_sinkrun *r = arg;
-    int64_t backoff = FIRST_BACKOFF;
-    int64_t max_bo = r->env.max_backoff_ns > 0 ? r->env.max_backoff_ns : DEFAULT_MAX_BO;
-    struct tp_rng rng;
-    tp_rng_seed(&rng, (uint64_t)tp_mono_ns());
+    struct tp_backoff bo;
+    tp_backoff_init(&bo, FIRST_BACKOFF,
+                    r->env.max_backoff_ns > 0 ? r->env.max_backoff_ns : DEFAULT_MAX_BO,
+                    (uint64_t)tp_mono_ns() ^ (uintptr_t)r);
     for (;;) {
         int rc = attempt(r);
         close_cursors(r);
@@ -223,11 +225,12 @@ static void *runner_main(void *arg)
             tp_warn("sink %s: %s; retrying with backoff (the journal keeps the data)", r->ops->name,
                     strerror(-rc));
         if (stopping_now(r)) break;
-        /* Sleep backoff·[0.5, 1), in slices so that a stop is seen. */
-        int64_t wait = backoff / 2 + (int64_t)tp_rng_below(&rng, (uint64_t)(backoff / 2 + 1));
-        int64_t until = tp_mono_ns() + wait;
+        /* A connection that opened counts as a success: the next outage starts at the floor
+         * again. The wait is sliced so that a stop is seen. */
+        if (r->opened) tp_backoff_reset(&bo);
+        r->opened = false;
+        int64_t until = tp_mono_ns() + tp_backoff_next(&bo);
         while (tp_mono_ns() < until && !stopping_now(r)) sleep_ns(10 * TP_NS_PER_MS);
-        backoff = TP_MIN(backoff * 2, max_bo);
     }
     atomic_store_explicit(&r->ended, true, memory_order_release);
     return NULL;
