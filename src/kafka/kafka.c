@@ -196,6 +196,21 @@ void tp_kafka_client_stats(struct tp_kafka_health *h, struct tp_kafka_client_sta
     *ret = s;
 }
 
+int tp_kafka_role_exit(struct tp_kafka_health *h, const char *role, const char *why, int rc)
+{
+    struct tp_kafka_client_stats cs;
+    tp_kafka_client_stats(h, &cs);
+    tp_info("kafka client: %llu retried requests, %llu request errors, %llu timeouts, %llu "
+            "disconnects",
+            (unsigned long long)cs.retries, (unsigned long long)cs.req_errors,
+            (unsigned long long)cs.timeouts, (unsigned long long)cs.disconnects);
+    if (why || rc < 0) {
+        tp_error("tickpipe run --role %s: %s", role, why ? why : "shutdown failed");
+        return TP_EXIT_RUNTIME;
+    }
+    return TP_EXIT_OK;
+}
+
 /* Partitions by the key's instrument part (up to the first '|'), with Kafka's murmur2. */
 static int32_t partitioner_cb(const rd_kafka_topic_t *rkt, const void *key, size_t keylen,
                               int32_t partition_cnt, void *rkt_opaque, void *msg_opaque)

@@ -74,6 +74,9 @@ struct tp_kafka_client_stats {
     uint64_t retries, req_errors, timeouts, disconnects;
 };
 void tp_kafka_client_stats(struct tp_kafka_health *h, struct tp_kafka_client_stats *ret);
+/* The end of a role's run: logs the client's counters, and the failure (`why`, or a shutdown
+ * that failed with rc < 0). Returns the exit code. */
+int tp_kafka_role_exit(struct tp_kafka_health *h, const char *role, const char *why, int rc);
 
 enum tp_kafka_kind { TP_KAFKA_PRODUCER, TP_KAFKA_CONSUMER, TP_KAFKA_READER };
 

@@ -521,17 +521,7 @@ int tp_kingest_run(struct tp_kingest *g, const sigset_t *stop_signals)
             (unsigned long long)s.delivered, (unsigned long long)s.failed,
             (unsigned long long)s.drops, (unsigned long long)s.gaps,
             rc == 0 && s.delivered == s.produced ? ", all delivered" : "");
-    struct tp_kafka_client_stats cs;
-    tp_kafka_client_stats(&g->health, &cs);
-    tp_info("kafka client: %llu retried requests, %llu request errors, %llu timeouts, %llu "
-            "disconnects",
-            (unsigned long long)cs.retries, (unsigned long long)cs.req_errors,
-            (unsigned long long)cs.timeouts, (unsigned long long)cs.disconnects);
-    if (why || rc < 0) {
-        tp_error("tickpipe run --role ingest: %s", why ? why : "shutdown failed");
-        return TP_EXIT_RUNTIME;
-    }
-    return TP_EXIT_OK;
+    return tp_kafka_role_exit(&g->health, "ingest", why, rc);
 }
 
 void tp_kingest_free(struct tp_kingest *g)

@@ -694,17 +694,7 @@ int tp_kprocess_run(struct tp_kprocess *k, const sigset_t *stop_signals)
             (unsigned long long)s.checkpoints, (unsigned long long)s.restores,
             (unsigned long long)s.rebalances, (unsigned long long)s.bad,
             (unsigned long long)s.commit_errors);
-    struct tp_kafka_client_stats cs;
-    tp_kafka_client_stats(&k->health, &cs);
-    tp_info("kafka client: %llu retried requests, %llu request errors, %llu timeouts, %llu "
-            "disconnects",
-            (unsigned long long)cs.retries, (unsigned long long)cs.req_errors,
-            (unsigned long long)cs.timeouts, (unsigned long long)cs.disconnects);
-    if (why || rc < 0) {
-        tp_error("tickpipe run --role process: %s", why ? why : "shutdown failed");
-        return TP_EXIT_RUNTIME;
-    }
-    return TP_EXIT_OK;
+    return tp_kafka_role_exit(&k->health, "process", why, rc);
 }
 
 void tp_kprocess_free(struct tp_kprocess *k)
