@@ -228,8 +228,7 @@ static int write_events(struct tp_pipeline *p, size_t r, struct tp_buf *b,
     }
     /* Provisional: the dashboard sees events as soon as they are in the log's buffer, like a
      * tickerplant publishing what it has logged before fsync (DESIGN.md §1 "Serve"). */
-    if (p->o.live && !p->o.live_durable)
-        for (size_t i = 0; i < n; i++) tp_live_event(p->o.live, &ev[i]);
+    if (p->o.live && !p->o.live_durable) tp_live_events(p->o.live, ev, n);
     return 0;
 }
 

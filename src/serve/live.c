@@ -307,13 +307,13 @@ static bool is_state(uint8_t st)
            st == TP_ST_STALE || st == TP_ST_EOF;
 }
 
-void tp_live_event(struct tp_live *l, const struct tp_event *e)
+/* One event, with the lock held. Returns whether the stream feed got a message. */
+static bool event_locked(struct tp_live *l, const struct tp_event *e)
 {
     bool need = false;
-    pthread_mutex_lock(&l->mu);
     l->published++;
     struct inst *in = inst_get_or_add(l, e->instr);
-    if (!in) goto out_unlock;
+    if (!in) return need;
     if (e->kind == TP_KIND_STATUS) {
         if (is_state(e->status)) {
             in->status = e->status;
@@ -326,7 +326,7 @@ void tp_live_event(struct tp_live *l, const struct tp_event *e)
         }
         if (e->status != TP_ST_HEARTBEAT && e->status != TP_ST_HOLD && e->status != TP_ST_RELEASE)
             need = feed_push(l, TP_LIVE_STATUS, e, sizeof(*e));
-        goto out_unlock;
+        return need;
     }
     in->records++;
     if (e->ts > in->max_ts) in->max_ts = e->ts;
@@ -362,8 +362,19 @@ void tp_live_event(struct tp_live *l, const struct tp_event *e)
     }
     in->ticks[in->nticks++ % l->cfg.ticks] = *e;
     in->dirty = true;
-    need = feed_push(l, TP_LIVE_TICK, e, sizeof(*e));
-out_unlock:
+    return feed_push(l, TP_LIVE_TICK, e, sizeof(*e));
+}
+
+void tp_live_event(struct tp_live *l, const struct tp_event *e)
+{
+    tp_live_events(l, e, 1);
+}
+
+void tp_live_events(struct tp_live *l, const struct tp_event *e, size_t n)
+{
+    bool need = false;
+    pthread_mutex_lock(&l->mu);
+    for (size_t i = 0; i < n; i++) need |= event_locked(l, &e[i]);
     wake(l, need);
     pthread_mutex_unlock(&l->mu);
 }

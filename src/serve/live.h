@@ -148,6 +148,8 @@ void tp_live_free(struct tp_live *l);
 /* A normalized event: trades, quotes, snapshots and vendor bars update the instrument's
  * summary and tick ring; status events its status. Events with instr 0 are ignored. */
 void tp_live_event(struct tp_live *l, const struct tp_event *e);
+/* The same for n events under one lock (the journal writer's batches). */
+void tp_live_events(struct tp_live *l, const struct tp_event *e, size_t n);
 /* The current state of an open bar (b->final false). Ignored when a final bar of that window
  * or a later one was already published. */
 void tp_live_bar_update(struct tp_live *l, const struct tp_bar *b);
