@@ -29,7 +29,7 @@ bench() {
         rm -rf "$tmp/data"
         local out
         if ! out=$("$bin" run --data "$tmp/data" --sim-pace max --sim-rate 4000000 \
-            --sim-events "$events" --exit-at-eof --status-interval 0 "$@" 2>&1); then
+            --sim-events "$events" --exit-at-eof --status-interval 0 --lake off --http off "$@" 2>&1); then
             echo "$out" >&2
             echo "sim_journal: run failed ($label)" >&2
             exit 3
