@@ -90,6 +90,8 @@ struct tp_live {
     struct tp_live_named sources[TP_LIVE_MAX_NAMED], sinks[TP_LIVE_MAX_NAMED],
         queues[TP_LIVE_MAX_NAMED];
     uint32_t nsources, nsinks, nqueues;
+    struct tp_live_kafka kafka[TP_LIVE_MAX_KAFKA];
+    uint32_t nkafka;
 };
 
 void tp_live_cfg_default(struct tp_live_cfg *c)
@@ -543,6 +545,22 @@ int tp_live_set_queue(struct tp_live *l, const char *name, uint64_t depth, uint6
     return err;
 }
 
+int tp_live_set_kafka(struct tp_live *l, const struct tp_live_kafka *k)
+{
+    if (!k->role[0] || !memchr(k->role, 0, sizeof k->role)) return -EINVAL;
+    int err = -ENOSPC;
+    pthread_mutex_lock(&l->mu);
+    uint32_t i = 0;
+    while (i < l->nkafka && strcmp(l->kafka[i].role, k->role)) i++;
+    if (i < TP_LIVE_MAX_KAFKA) {
+        l->kafka[i] = *k;
+        if (i == l->nkafka) l->nkafka++;
+        err = 0;
+    }
+    pthread_mutex_unlock(&l->mu);
+    return err;
+}
+
 /* ---- Reading ---- */
 
 static int cmp_instr_name(const void *a, const void *b)
@@ -666,6 +684,8 @@ void tp_live_stats(struct tp_live *l, struct tp_live_stats *o)
     o->nsources = l->nsources;
     o->nsinks = l->nsinks;
     o->nqueues = l->nqueues;
+    memcpy(o->kafka, l->kafka, sizeof(o->kafka));
+    o->nkafka = l->nkafka;
     pthread_mutex_unlock(&l->mu);
 }
 

@@ -11,12 +11,14 @@
 #      from its checkpoint at the end and produces nothing (the topics keep their counts);
 #   3. a run in another group starts over from the beginning and re-sends every result:
 #      each key then appears twice, byte-identical (deterministic values);
-#   4. with --http, /metrics shows every result delivered (sink kafka:tickpipe.bars), zero
-#      consumer lag per partition once caught up, and the producer's queue.
+#   4. with --http, /metrics shows every result delivered (sinks kafka:tickpipe.bars and
+#      kafka:tickpipe.anomalies, up, no lag), zero consumer lag per partition once caught up,
+#      the producer's queue, and the process role's tickpipe_kafka_* figures.
 set -uo pipefail
 source "$(dirname "$0")/kafka_lib.inc"
 kafka_setup kafka_process
-mock_start tickpipe.ticks:4 tickpipe.bars:3 tickpipe.anomalies:2 tickpipe.checkpoints:4
+mock_start tickpipe.ticks:4 tickpipe.bars:3 tickpipe.anomalies:2 tickpipe.checkpoints:4 \
+    tickpipe.late:2 tickpipe.gaps:2
 
 sim=(--seed 3 --sim-start 2026-03-01T09:30:00Z --sim-pace max --sim-events 40000
      --status-interval 0 --http off)
@@ -77,8 +79,10 @@ done
 ok=
 for _ in $(seq 150); do
     curl -s "http://127.0.0.1:$port/metrics" >"$tmp/metrics.txt" || true
-    if grep -q "tickpipe_sink_records_total{sink=\"kafka:tickpipe.bars\"} $((nbars + nanom))" \
-        "$tmp/metrics.txt" 2>/dev/null; then ok=1; break; fi
+    if grep -q "tickpipe_sink_records_total{sink=\"kafka:tickpipe.bars\"} $nbars" \
+        "$tmp/metrics.txt" 2>/dev/null &&
+        grep -q "tickpipe_sink_records_total{sink=\"kafka:tickpipe.anomalies\"} $nanom" \
+            "$tmp/metrics.txt"; then ok=1; break; fi
     sleep 0.2
 done
 [ -n "$ok" ] || { cat "$tmp/metrics.txt" >&2; fail "/metrics never showed every result delivered"; }
@@ -88,6 +92,18 @@ for q in 0 1 2 3; do
 done
 grep -q 'tickpipe_queue_depth{queue="kafka:producer"}' "$tmp/metrics.txt" ||
     fail "/metrics lacks the producer queue"
+for want in 'tickpipe_sink_up{sink="kafka:tickpipe.bars"} 1' \
+    'tickpipe_sink_lag_records{sink="kafka:tickpipe.bars"} 0' \
+    'tickpipe_kafka_consumer_lag_records{role="process"} 0' \
+    'tickpipe_kafka_partitions{role="process"} 4' \
+    'tickpipe_kafka_producer_queue_messages{role="process"} 0' \
+    'tickpipe_kafka_delivery_failures_total{role="process"} 0'; do
+    grep -qF "$want" "$tmp/metrics.txt" || { grep kafka "$tmp/metrics.txt" >&2; fail "/metrics lacks $want"; }
+done
+grep -q 'tickpipe_kafka_rebalances_total{role="process"} [1-9]' "$tmp/metrics.txt" ||
+    fail "/metrics shows no rebalance of the process role"
+grep -q 'tickpipe_kafka_delivery_latency_seconds{role="process"} [0-9]' "$tmp/metrics.txt" ||
+    fail "/metrics shows no delivery latency of the process role"
 kill -TERM $p4
 wait $p4 || { cat "$tmp/p4.log" >&2; fail "the metrics instance failed on SIGTERM"; }
 echo "kafka_process: ok ($nbars bars, $ck checkpoint messages)"
