@@ -449,7 +449,7 @@ static void publish_live(struct tp_kingest *g)
                             up    ? NULL
                             : why ? why
                                   : "delivery failed");
-    tp_live_set_queue(l, "kafka:producer", (uint64_t)TP_MAX(outq, 0), g->queue_cap, 0);
+    tp_live_set_queue(l, "kafka producer:ingest", (uint64_t)TP_MAX(outq, 0), g->queue_cap, 0);
     uint64_t sum = atomic_load_explicit(&g->lat_sum_us, memory_order_relaxed);
     uint64_t n = atomic_load_explicit(&g->lat_n, memory_order_relaxed);
     if (n > g->live_lat_n)

@@ -575,7 +575,8 @@ static void publish_lag(struct tp_kprocess *k)
                                     : why ? why
                                           : "delivery failed");
         }
-        tp_live_set_queue(k->o.live, "kafka:producer", (uint64_t)TP_MAX(outq, 0), k->queue_cap, 0);
+        tp_live_set_queue(k->o.live, "kafka producer:process", (uint64_t)TP_MAX(outq, 0),
+                          k->queue_cap, 0);
         struct tp_kafka_client_stats cs;
         tp_kafka_client_stats(&k->health, &cs);
         struct tp_live_kafka lk = {

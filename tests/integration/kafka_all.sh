@@ -102,7 +102,7 @@ for want in 'tickpipe_kafka_delivery_failures_total{role="ingest"} 0' \
     'tickpipe_kafka_delivery_failures_total{role="process"} 0' \
     'tickpipe_sink_up{sink="kafka:tickpipe.ticks"} 1' \
     'tickpipe_sink_up{sink="kafka:tickpipe.late"} 1' \
-    'tickpipe_queue_capacity{queue="kafka:producer"}'; do
+    'tickpipe_queue_capacity{queue="kafka producer:ingest"}'; do
     grep -qF "$want" "$tmp/metrics.txt" || { grep kafka "$tmp/metrics.txt" >&2; fail "/metrics lacks $want"; }
 done
 grep -q 'tickpipe_kafka_rebalances_total{role="process"} [1-9]' "$tmp/metrics.txt" ||

@@ -90,7 +90,7 @@ for q in 0 1 2 3; do
     grep -q "tickpipe_queue_depth{queue=\"kafka lag:tickpipe.ticks\[$q\]\"} 0" "$tmp/metrics.txt" ||
         { grep queue "$tmp/metrics.txt" >&2; fail "/metrics lacks a zero lag for partition $q"; }
 done
-grep -q 'tickpipe_queue_depth{queue="kafka:producer"}' "$tmp/metrics.txt" ||
+grep -q 'tickpipe_queue_depth{queue="kafka producer:process"}' "$tmp/metrics.txt" ||
     fail "/metrics lacks the producer queue"
 for want in 'tickpipe_sink_up{sink="kafka:tickpipe.bars"} 1' \
     'tickpipe_sink_lag_records{sink="kafka:tickpipe.bars"} 0' \
