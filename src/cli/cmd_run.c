@@ -176,7 +176,9 @@ static void usage(FILE *f)
                "Runs the pipeline: sources -> input journal -> engine -> output journal. Prints a "
                "status line every\n"
                "--status-interval; SIGINT or SIGTERM stops it cleanly (everything received is\n"
-               "committed to the journal). Restarting continues the journal where it ends.\n");
+               "committed to the journal). Restarting continues the journal where it ends.\n"
+               "With --kafka, Kafka is the log and --role picks what this process runs: ingest,\n"
+               "process, serve, or all three (docs/kafka.md).\n");
     tp_settings_help(f, settings, NSET);
 }
 
@@ -821,6 +823,12 @@ static int run_kafka_role(struct tp_live *live, bool max_pace)
         return rc;
     }
 
+    static const char *const unused[] = {"postgres", "redis", "s3"};
+    for (size_t i = 0; i < TP_ARRAY_LEN(unused); i++)
+        if (*T(unused[i]))
+            tp_warn("tickpipe run --role %s: --%s is not written by the Kafka roles in this "
+                    "version (ignored; read the output topics, docs/kafka.md)",
+                    role, unused[i]);
     sigset_t stop;
     sigemptyset(&stop);
     sigaddset(&stop, SIGINT);
