@@ -275,6 +275,7 @@ int tp_kserve_start(struct tp_kserve *s)
     }
     s->cons = tp_kafka_new(conf, TP_KAFKA_READER, "serve");
     if (!s->cons) return -EIO;
+    rd_kafka_poll_set_consumer(s->cons); /* errors come with the messages (worker) */
     const bool compacted[T_N] = {false, false, false};
     rc = tp_kafka_ensure_topics(s->cons, ko, (const char *const *)s->topic, compacted, T_N,
                                 s->nparts);
@@ -371,6 +372,7 @@ int tp_kserve_step(struct tp_kserve *s, const char **why)
         *why = "the serve role failed";
         return -1;
     }
+    if (s->grp) rd_kafka_poll(s->grp, 0); /* its error and statistics callbacks */
     if (now >= s->next_group) {
         int64_t lag = group_lag(s);
         if (lag >= 0) {

@@ -13,7 +13,9 @@
 #   3. /api/stream (SSE, final_bars and ticks) delivers what comes next: a second ingest
 #      (SOL-USD, AAPL) and process run while the stream is open — every new bar and tick
 #      arrives, equal to the topic's;
-#   4. both instances followed the topics to their end and stop cleanly on SIGTERM; --role
+#   4. every broker down: the topic sources show disconnected and client errors are counted;
+#      back up: connected again;
+#   5. both instances followed the topics to their end and stop cleanly on SIGTERM; --role
 #      serve refuses --source, --http off and a missing --kafka (exit 2).
 set -uo pipefail
 source "$(dirname "$0")/kafka_lib.inc"
@@ -121,7 +123,27 @@ sleep 0.5
     sim:SOL-USD,sim:AAPL || fail "the stream did not deliver the new results"
 kill $curl_pid 2>/dev/null
 
-# 4. Both instances followed the topics to the end and stop cleanly.
+# 4. Every broker down for a moment: the serve instance shows its sources disconnected and
+# counts the client errors; once they are back (and 5 s without an error), connected again.
+metric() { curl -s "http://127.0.0.1:$port_a/metrics" | grep -F "$1" | awk '{print $2}'; }
+for b in 1 2 3; do mock_cmd "down $b"; done
+ok=
+for _ in $(seq 60); do
+    [ "$(metric 'tickpipe_source_connected{source="kafka:tickpipe.bars"}')" = 0 ] && { ok=1; break; }
+    sleep 0.2
+done
+[ -n "$ok" ] || fail "serve a still shows its sources connected with every broker down"
+[ "$(metric 'tickpipe_kafka_client_errors_total{role="serve"}')" -gt 0 ] ||
+    fail "serve a counts no client error with every broker down"
+for b in 1 2 3; do mock_cmd "up $b"; done
+ok=
+for _ in $(seq 100); do
+    [ "$(metric 'tickpipe_source_connected{source="kafka:tickpipe.bars"}')" = 1 ] && { ok=1; break; }
+    sleep 0.2
+done
+[ -n "$ok" ] || fail "serve a does not show its sources connected again"
+
+# 5. Both instances followed the topics to the end and stop cleanly.
 nt2=$(wc -l <"$tmp/ticks2.txt")
 for n in a b; do
     kill -TERM "$(eval echo \$pid_$n)"
