@@ -91,10 +91,13 @@ grep -q 'stopped: 4 records' "$tmp/p2.log" ||
 kdump tickpipe.gaps '%k\t%s\n' "$tmp/gaps.txt"
 want='ext:GAP-USD||2026-01-02T00:00:01.000000000Z|11	{"instrument":"ext:GAP-USD","ts":"2026-01-02T00:00:01.000000000Z","first_missing":11,"last_missing":14,"backfilled":false}'
 [ "$(cat "$tmp/gaps.txt")" = "$want" ] || fail "tickpipe.gaps holds: $(cat "$tmp/gaps.txt")"
-kcat -b "$B" -C -t tickpipe.anomalies -o beginning -e -q -f '%k\n' 2>/dev/null |
-    grep -qx 'ext:GAP-USD||2026-01-02T00:00:01.000000000Z|gap' || fail "no gap anomaly"
-kcat -b "$B" -C -t tickpipe.bars -o beginning -e -q -f '%k\n' 2>/dev/null |
-    grep -qx 'ext:GAP-USD|1m|2026-01-02T00:00:00.000000000Z' || fail "no bar of the gap's instrument"
+# (dumped to files first: `grep -q` ending a pipeline early would fail it under pipefail)
+kdump tickpipe.anomalies '%k\n' "$tmp/anom_keys.txt"
+kdump tickpipe.bars '%k\n' "$tmp/bar_keys.txt"
+grep -qx 'ext:GAP-USD||2026-01-02T00:00:01.000000000Z|gap' "$tmp/anom_keys.txt" ||
+    fail "no gap anomaly"
+grep -qx 'ext:GAP-USD|1m|2026-01-02T00:00:00.000000000Z' "$tmp/bar_keys.txt" ||
+    fail "no bar of the gap's instrument"
 
 # 4. The metrics seen while it ran.
 [ -n "$got_metrics" ] || fail "/metrics never showed both roles while the all run ran"

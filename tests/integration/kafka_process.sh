@@ -48,8 +48,9 @@ grep -q ' 0 failed' "$tmp/p1.log" || fail "deliveries failed: $(tail -1 "$tmp/p1
 # 2. Checkpoints and offsets: the same group has nothing left to do.
 ck=$(kcount tickpipe.checkpoints)
 [ "$ck" -ge 4 ] || fail "only $ck checkpoint messages"
-kcat -b "$B" -C -t tickpipe.checkpoints -o beginning -e -q -f '%k\n' 2>/dev/null |
-    grep -q '^tickpipe-process|tickpipe.ticks|0|0$' || fail "no checkpoint keyed for partition 0"
+kcat -b "$B" -C -t tickpipe.checkpoints -o beginning -e -q -f '%k\n' >"$tmp/ck_keys.txt" 2>/dev/null
+grep -q '^tickpipe-process|tickpipe.ticks|0|0$' "$tmp/ck_keys.txt" ||
+    fail "no checkpoint keyed for partition 0"
 nb=$(kcount tickpipe.bars)
 "$TICKPIPE" run "${proc[@]}" 2>"$tmp/p2.log" || { cat "$tmp/p2.log" >&2; fail "second run failed"; }
 grep -q ' 4 restores' "$tmp/p2.log" || { cat "$tmp/p2.log" >&2; fail "second run did not restore 4 partitions"; }

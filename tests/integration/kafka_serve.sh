@@ -100,8 +100,8 @@ for want in 'tickpipe_kafka_consumer_lag_records{role="serve"} 0' \
     "tickpipe_events_in_total $nt"; do
     grep -qF "$want" "$tmp/metrics.txt" || { grep -E 'kafka|queue|events' "$tmp/metrics.txt" >&2; fail "/metrics lacks $want"; }
 done
-curl -s "http://127.0.0.1:$port_a/api/health" | grep -q '"kafka":\[{"role":"serve"' ||
-    fail "/api/health lacks the serve role"
+curl -s "http://127.0.0.1:$port_a/api/health" >"$tmp/health.json"
+grep -q '"kafka":\[{"role":"serve"' "$tmp/health.json" || fail "/api/health lacks the serve role"
 
 # 3. The stream: new instruments while it is open.
 curl -sN "http://127.0.0.1:$port_a/api/stream?sse=1&kinds=final_bars,ticks&instruments=*" \
