@@ -102,9 +102,5 @@ struct tp_etl_lake_result {
  * negative errno with a message in err (-EINVAL: an interval that does not divide a day). */
 int tp_etl_lake_update(const char *lake, const struct tp_etl_spec *spec, uint32_t nspec, bool full,
                        struct tp_etl_lake_result *res, char *err, size_t errlen);
-/* The columns of the summary files (instrument, field, interval, ts, avg, min, max, first,
- * last, count). */
-struct tp_pq_column;
-const struct tp_pq_column *tp_etl_lake_schema(size_t *ret_ncols);
 
 #endif

@@ -241,11 +241,6 @@ static const struct tp_pq_column summary_cols[] = {
 };
 #define NCOLS TP_ARRAY_LEN(summary_cols)
 
-const struct tp_pq_column *tp_etl_lake_schema(size_t *ret_ncols)
-{
-    *ret_ncols = NCOLS;
-    return summary_cols;
-}
 
 /* Writes rows[0..n) (one spec, sorted by instrument and ts) as a Parquet file at path (not
  * fsynced: the caller does when it keeps it). */

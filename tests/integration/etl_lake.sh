@@ -8,6 +8,8 @@
 #      the checker itself is shown to fail on a spec the lake does not hold);
 #   2. a second run recomputes nothing and changes no file (bytes and mtimes); --full, and a
 #      run after the state file was deleted, recompute every date and still rewrite no file;
+#      a late file in one date recomputes that date only; a date whose ticks are gone loses
+#      its summaries; undoing both gives the same bytes back;
 #   3. --schedule 1s over a lake holding the tick files of the first 139 days; while it runs
 #      the lake's ticks are replaced (under the lake's lock, as a commit would) by those of the
 #      whole year: the next period summarizes the new days, leaving the other days' files
@@ -70,6 +72,34 @@ last_line "$tmp/etl4.log" | grep -q 'summary files: 0 written, 732 unchanged' ||
 tree "$tmp/a/lake" >"$tmp/tree2"
 cmp -s "$tmp/tree1" "$tmp/tree2" || { diff "$tmp/tree1" "$tmp/tree2" | head >&2; fail "a rerun changed the summary files"; }
 echo "step 2: a second run recomputed nothing; --full and a lost state recomputed 366 dates and rewrote no file"
+# Late rows: a second file in 2024-01-01 (the same rows again) makes only that date recomputed,
+# its counts doubled; taking it away gives the original bytes back.
+sums() { (cd "$tmp/a/lake/summary" && find . -name '*.parquet' | LC_ALL=C sort | xargs md5sum); }
+sums >"$tmp/sums1"
+day=$(ls -d "$tmp/a/lake/ticks/date=2024-01-01"/venue=*)
+cp "$(ls "$day"/*.parquet | head -1)" "$day/part-late.parquet"
+"$TICKPIPE" etl --data "$tmp/a" "${every[@]}" 2>"$tmp/etl5.log" || fail "run with a late file"
+last_line "$tmp/etl5.log" | grep -q '367 tick files; 1 dates recomputed (2880 ticks, 216 windows); summary files: 2 written, 0 unchanged, 0 removed' ||
+    fail "late file: $(last_line "$tmp/etl5.log")"
+check "$tmp/minute.csv" "$tmp/a/lake" 2>/dev/null && fail "doubled rows still equal DuckDB's single ones"
+rm "$day/part-late.parquet"
+"$TICKPIPE" etl --data "$tmp/a" "${every[@]}" 2>"$tmp/etl6.log" || fail "run after the late file left"
+last_line "$tmp/etl6.log" | grep -q '366 tick files; 1 dates recomputed (1440 ticks, 216 windows); summary files: 2 written' ||
+    fail "late file removed: $(last_line "$tmp/etl6.log")"
+# A date that lost its ticks loses its summaries; back, they are the same bytes.
+mv "$tmp/a/lake/ticks/date=2024-12-31" "$tmp/dec31"
+"$TICKPIPE" etl --data "$tmp/a" "${every[@]}" 2>"$tmp/etl7.log" || fail "run without a date"
+last_line "$tmp/etl7.log" | grep -q '365 tick files; 0 dates recomputed (0 ticks, 0 windows); summary files: 0 written, 0 unchanged, 2 removed' ||
+    fail "a date removed: $(last_line "$tmp/etl7.log")"
+[ -z "$(find "$tmp/a/lake/summary" -path '*date=2024-12-31*' -name '*.parquet')" ] ||
+    fail "the summaries of a date without ticks are still there"
+mv "$tmp/dec31" "$tmp/a/lake/ticks/date=2024-12-31"
+"$TICKPIPE" etl --data "$tmp/a" "${every[@]}" 2>"$tmp/etl8.log" || fail "run with the date back"
+last_line "$tmp/etl8.log" | grep -q '366 tick files; 1 dates recomputed (1440 ticks, 216 windows); summary files: 2 written' ||
+    fail "a date back: $(last_line "$tmp/etl8.log")"
+sums >"$tmp/sums2"
+cmp -s "$tmp/sums1" "$tmp/sums2" || fail "the summaries differ after the late file and the date came and went"
+echo "step 2: a late file recomputed its date only (counts doubled), a date without ticks lost its summaries; both undone, the same bytes"
 
 # 3. --schedule while the lake grows.
 mkdir -p "$tmp/b/lake/ticks"
