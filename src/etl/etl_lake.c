@@ -241,7 +241,6 @@ static const struct tp_pq_column summary_cols[] = {
 };
 #define NCOLS TP_ARRAY_LEN(summary_cols)
 
-
 /* Writes rows[0..n) (one spec, sorted by instrument and ts) as a Parquet file at path (not
  * fsynced: the caller does when it keeps it). */
 static int write_summary(const char *path, const struct tp_etl_row *rows, size_t n,
