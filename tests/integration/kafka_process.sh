@@ -13,7 +13,9 @@
 #      each key then appears twice, byte-identical (deterministic values);
 #   4. with --http, /metrics shows every result delivered (sinks kafka:tickpipe.bars and
 #      kafka:tickpipe.anomalies, up, no lag), zero consumer lag per partition once caught up,
-#      the producer's queue, and the process role's tickpipe_kafka_* figures.
+#      the producer's queue, and the process role's tickpipe_kafka_* figures; with every
+#      broker down for a moment, the output sinks show down with the error text and the
+#      client errors are counted, then up again.
 set -uo pipefail
 source "$(dirname "$0")/kafka_lib.inc"
 kafka_setup kafka_process
@@ -105,6 +107,28 @@ grep -q 'tickpipe_kafka_rebalances_total{role="process"} [1-9]' "$tmp/metrics.tx
     fail "/metrics shows no rebalance of the process role"
 grep -q 'tickpipe_kafka_delivery_latency_seconds{role="process"} [0-9]' "$tmp/metrics.txt" ||
     fail "/metrics shows no delivery latency of the process role"
+# Every broker down for a moment: the output sinks show down with the error, the client
+# errors are counted; back up (and 5 s without an error): up again.
+metric() { curl -s "http://127.0.0.1:$port/metrics" | grep -F "$1" | awk '{print $2}'; }
+for b in 1 2 3; do mock_cmd "down $b"; done
+ok=
+for _ in $(seq 50); do
+    [ "$(metric 'tickpipe_sink_up{sink="kafka:tickpipe.bars"}')" = 0 ] && { ok=1; break; }
+    sleep 0.2
+done
+curl -s "http://127.0.0.1:$port/api/health" >"$tmp/health_down.json"
+for b in 1 2 3; do mock_cmd "up $b"; done
+[ -n "$ok" ] || fail "the bars sink still shows up with every broker down"
+grep -q '"name":"kafka:tickpipe.bars","records":[0-9]*,"errors":0,"up":false,"lag":0,"error":"[^"]' \
+    "$tmp/health_down.json" || fail "/api/health lacks the sink's error: $(cat "$tmp/health_down.json")"
+[ "$(metric 'tickpipe_kafka_client_errors_total{role="process"}')" -gt 0 ] ||
+    fail "no client error counted with every broker down"
+ok=
+for _ in $(seq 100); do
+    [ "$(metric 'tickpipe_sink_up{sink="kafka:tickpipe.bars"}')" = 1 ] && { ok=1; break; }
+    sleep 0.2
+done
+[ -n "$ok" ] || fail "the bars sink does not show up again"
 kill -TERM $p4
 wait $p4 || { cat "$tmp/p4.log" >&2; fail "the metrics instance failed on SIGTERM"; }
 echo "kafka_process: ok ($nbars bars, $ck checkpoint messages)"
