@@ -621,7 +621,7 @@ static bool all_at_final_end(struct tp_kprocess *k)
             int64_t lo, hi;
             rd_kafka_resp_err_t err =
                 rd_kafka_query_watermark_offsets(k->cons, k->o.kafka.topic_ticks, p, &lo, &hi, tmo);
-            if (err) return false; /* asked again at the next check */
+            if (err) return false;      /* asked again at the next check */
             pt->end = hi > lo ? hi : 0; /* an empty partition (or all retained away) is done */
         }
         if (pt->end > 0 && pt->next < pt->end) return false;
