@@ -566,6 +566,10 @@ static void publish_live(struct tp_pipeline *p)
 {
     struct tp_live *l = p->o.live;
     if (!l) return;
+    uint64_t bad = 0;
+    for (size_t i = 0; i < p->nsrc; i++)
+        bad += atomic_load_explicit(&p->src[i]->bad, memory_order_relaxed);
+    tp_live_set_source_bad(l, bad);
     for (size_t i = 0; i < p->nsrc; i++) {
         struct tp_source *s = p->src[i];
         int link = atomic_load_explicit(&s->link, memory_order_relaxed);
