@@ -42,10 +42,10 @@ struct tp_sinkrun {
      * succeeded (a full disk under the lake: open works, every commit fails) is no progress:
      * it neither resets the backoff nor ends the outage, so such a sink logs once per outage
      * and per distinct error, and backs off to its cap, instead of every 100 ms. */
-    bool progressed; /* a flush succeeded in the current attempt: resets the backoff */
-    bool outage;     /* a failure was logged and no flush succeeded since */
-    bool said_open;  /* "connected again" was said during this outage */
-    int logged;      /* the errno last logged in this outage */
+    bool progressed;            /* a flush succeeded in the current attempt: resets the backoff */
+    bool outage;                /* a failure was logged and no flush succeeded since */
+    bool said_open;             /* "connected again" was said during this outage */
+    int logged;                 /* the errno last logged in this outage */
     _Atomic int64_t give_up_at; /* monotonic deadline set by stop; 0 = none */
     _Atomic int fatal, error;
     _Atomic uint64_t ack[2], read[2], written, failures;
