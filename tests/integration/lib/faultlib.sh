@@ -18,6 +18,7 @@
 #   fault_port LOG          the HTTP port the run logging to LOG listens on (waits for it)
 #   fault_metric PORT NAME [LABELS]  one sample of /metrics ("" when absent)
 #   fault_bg PID            remembers a background process to kill at exit
+#   FAULT_CLEANUP_HOOK      a function the exit trap calls after killing those (a server)
 FAULT_PIDS=()
 FAULT_MOUNTS=()
 
@@ -30,6 +31,7 @@ fault_cleanup() {
     local p m
     for p in "${FAULT_PIDS[@]}"; do kill -CONT "$p" 2>/dev/null; kill -KILL "$p" 2>/dev/null; done
     wait 2>/dev/null
+    [ -n "${FAULT_CLEANUP_HOOK:-}" ] && "$FAULT_CLEANUP_HOOK"
     for m in "${FAULT_MOUNTS[@]}"; do umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null; done
     [ -n "${TMP:-}" ] && [ -z "${FAULT_KEEP:-}" ] && rm -rf "$TMP"
     [ -n "${FAULT_KEEP:-}" ] && echo "$FAULT_NAME: kept $TMP"
