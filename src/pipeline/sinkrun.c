@@ -27,6 +27,7 @@
 #define FIRST_BACKOFF  (100 * TP_NS_PER_MS)
 #define DEFAULT_MAX_BO (30 * TP_NS_PER_SEC)
 #define DEFAULT_FLUSH  TP_NS_PER_SEC
+#define STABLE_NS      (5 * TP_NS_PER_SEC) /* an attempt up this long ends an outage */
 
 struct tp_sinkrun {
     const struct tp_sink_ops *ops;
@@ -42,7 +43,8 @@ struct tp_sinkrun {
      * succeeded (a full disk under the lake: open works, every commit fails) is no progress:
      * it neither resets the backoff nor ends the outage, so such a sink logs once per outage
      * and per distinct error, and backs off to its cap, instead of every 100 ms. */
-    bool progressed;            /* a flush succeeded in the current attempt: resets the backoff */
+    bool progressed;            /* a flush succeeded in the current attempt, or it stayed up
+                                   STABLE_NS: resets the backoff */
     bool outage;                /* a failure was logged and no flush succeeded since */
     bool said_open;             /* "connected again" was said during this outage */
     int logged;                 /* the errno last logged in this outage */
@@ -166,7 +168,7 @@ static int attempt(struct tp_sinkrun *r)
     }
     atomic_store(&r->error, 0);
     int64_t flush_every = r->ops->flush_ns > 0 ? r->ops->flush_ns : DEFAULT_FLUSH;
-    int64_t last_flush = tp_mono_ns();
+    int64_t last_flush = tp_mono_ns(), opened_at = last_flush;
     bool dirty = false;
     for (;;) {
         bool finishing = atomic_load_explicit(&r->finish, memory_order_acquire);
@@ -205,6 +207,12 @@ static int attempt(struct tp_sinkrun *r)
             if (reads(r, l) && atomic_load_explicit(&r->ack[l], memory_order_relaxed) < bound[l])
                 all_acked = false;
         atomic_store_explicit(&r->caught_up, all_acked, memory_order_relaxed);
+        /* A connection that has stayed up without anything to flush also ends the outage (a
+         * quiet pipeline): the next failure is logged and backs off from the floor. */
+        if (r->outage && now - opened_at >= STABLE_NS) {
+            r->outage = r->said_open = false;
+            r->progressed = true;
+        }
         if (got) continue;
         if (stopping_now(r)) return -ETIMEDOUT;
         sleep_ns(IDLE_SLEEP_NS);
