@@ -83,6 +83,7 @@ struct tp_live {
     void *notify_arg;
 
     struct tp_live_counters c;
+    uint64_t source_bad; /* tp_live_set_source_bad */
     uint64_t published, bars_final;
     int64_t intervals[TP_LIVE_MAX_INTERVALS];
     uint64_t bars_by_interval[TP_LIVE_MAX_INTERVALS];
@@ -464,6 +465,13 @@ void tp_live_set_counters(struct tp_live *l, const struct tp_live_counters *c)
     pthread_mutex_unlock(&l->mu);
 }
 
+void tp_live_set_source_bad(struct tp_live *l, uint64_t bad)
+{
+    pthread_mutex_lock(&l->mu);
+    l->source_bad = bad;
+    pthread_mutex_unlock(&l->mu);
+}
+
 static struct tp_live_named *named(struct tp_live_named *tab, uint32_t *n, const char *name,
                                    int *err)
 {
@@ -670,6 +678,7 @@ void tp_live_stats(struct tp_live *l, struct tp_live_stats *o)
 {
     pthread_mutex_lock(&l->mu);
     o->c = l->c;
+    o->c.bad += l->source_bad;
     o->published = l->published;
     o->bars_final = l->bars_final;
     memcpy(o->bars_by_interval, l->bars_by_interval, sizeof(o->bars_by_interval));

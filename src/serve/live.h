@@ -179,6 +179,9 @@ void tp_live_bar_update(struct tp_live *l, const struct tp_bar *b);
 void tp_live_bar_final(struct tp_live *l, const struct tp_bar *b);
 void tp_live_anomaly(struct tp_live *l, const struct tp_anomaly *a);
 void tp_live_set_counters(struct tp_live *l, const struct tp_live_counters *c);
+/* The malformed rows and messages the sources rejected (an absolute value, added to the
+ * counters' `bad` in tp_live_stats): the pipeline's sources count them, not the engine. */
+void tp_live_set_source_bad(struct tp_live *l, uint64_t bad);
 /* Creates or updates the named entry. 0, -EINVAL (empty or too long name) or -ENOSPC. */
 int tp_live_set_source(struct tp_live *l, const char *name, enum tp_status st, uint64_t events,
                        uint64_t dropped);

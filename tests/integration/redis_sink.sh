@@ -134,7 +134,7 @@ stop_redis
 aof=(--save '' --appendonly yes --appendfsync always)
 start_redis "$tmp/r3" "${aof[@]}"
 subscribe "$tmp/sub3a"
-"$TICKPIPE" run --data "$tmp/b" --sim-pace live --sim-rate 20000 --sim-events 110000 \
+"$TICKPIPE" run --data "$tmp/b" --sim-pace live --sim-rate 20000 --sim-events 160000 \
     --redis-maxlen "$maxlen" --exit-at-eof --status-interval 0 --http 127.0.0.1:0 \
     --redis "$url" 2>"$tmp/b.log" &
 tpid=$!
