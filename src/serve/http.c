@@ -75,6 +75,8 @@ struct pss {
     struct tp_api_bars_req breq; /* WAIT/READY: the request it answers */
     unsigned flags;              /* WAIT/READY: the response's header flags */
     struct lws *wsi;             /* WAIT: this connection */
+    struct pss *wprev, *wnext;   /* WAIT: in tp_serve.waiting */
+    bool waiting;
 };
 
 struct tp_serve {
@@ -104,8 +106,10 @@ struct tp_serve {
     struct tp_bar *bars;        /* TAKE_BATCH */
     struct tp_live_instr *sums; /* TAKE_BATCH */
     struct tp_live_stats *st;
-    struct tp_hist *hist; /* NULL: no lake */
-    int64_t lake_min_iv;  /* shorter bars are not in the lake */
+    struct tp_hist *hist;  /* NULL: no lake */
+    int64_t lake_min_iv;   /* shorter bars are not in the lake */
+    uint64_t hist_refused; /* history requests refused with 503: the queue was full */
+    struct pss *waiting;   /* connections in WAIT (a list, to notice clients that leave) */
 };
 
 void tp_serve_cfg_default(struct tp_serve_cfg *c)
@@ -638,10 +642,13 @@ static void send_health(struct tp_serve *s)
     tp_smsg_unref(m);
 }
 
+static void reap_gone(struct tp_serve *s);
+
 static void on_tick(lws_sorted_usec_list_t *sul)
 {
     struct tp_serve *s = lws_container_of(sul, struct tp_serve, sul);
     drain(s);
+    reap_gone(s);
     if (s->wanted & (1u << TP_SK_BARS)) {
         size_t n;
         do {
@@ -668,6 +675,10 @@ static void on_tick(lws_sorted_usec_list_t *sul)
             s->last_sec_ns && ev >= s->last_events ? (double)(ev - s->last_events) / dt : 0;
         s->last_events = ev;
         s->last_sec_ns = now;
+        /* The history queue in /metrics and the health panel, like the pipeline's queues. */
+        if (s->hist)
+            tp_live_set_queue(s->live, "http:history", tp_hist_queued(s->hist),
+                              s->cfg.history_queue, s->hist_refused);
         send_health(s);
     }
     if (now - s->last_ping_ns >= SSE_PING_SEC * TP_NS_PER_SEC) {
@@ -823,6 +834,48 @@ static int start_sse(struct tp_serve *s, struct lws *wsi, struct pss *pss, const
     return 0;
 }
 
+static void wait_add(struct tp_serve *s, struct pss *p)
+{
+    p->wprev = NULL;
+    p->wnext = s->waiting;
+    if (s->waiting) s->waiting->wprev = p;
+    s->waiting = p;
+    p->waiting = true;
+}
+
+static void wait_del(struct tp_serve *s, struct pss *p)
+{
+    if (!p->waiting) return;
+    if (p->wprev)
+        p->wprev->wnext = p->wnext;
+    else
+        s->waiting = p->wnext;
+    if (p->wnext) p->wnext->wprev = p->wprev;
+    p->wprev = p->wnext = NULL;
+    p->waiting = false;
+}
+
+/* Clients that closed while their lake read waits or runs: lws does not read a connection
+ * whose request is being answered, so it would learn of the close only when the answer is
+ * written. A peek at each waiting socket (a few at most: the queue is bounded) notices it
+ * within a timer tick; the read is cancelled and the connection closed. */
+static void reap_gone(struct tp_serve *s)
+{
+    for (struct pss *p = s->waiting, *nx; p; p = nx) {
+        nx = p->wnext;
+        int fd = lws_get_socket_fd(p->wsi);
+        char c;
+        ssize_t r = fd >= 0 ? recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) : 0;
+        if (r > 0 || (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)))
+            continue; /* still there (or already sending its next request) */
+        wait_del(s, p);
+        tp_hist_cancel(s->hist, p->job);
+        p->job = NULL;
+        p->mode = M_IDLE;
+        lws_set_timeout(p->wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
+    }
+}
+
 /* /api/bars: answered from the live store when it holds `limit` bars of the range or the
  * interval is not in the lake; else a lake read is queued and the connection waits. */
 static int start_bars(struct tp_serve *s, struct lws *wsi, struct pss *pss, const struct query *q,
@@ -846,6 +899,7 @@ static int start_bars(struct tp_serve *s, struct lws *wsi, struct pss *pss, cons
     j->owner = pss;
     if (tp_hist_submit(s->hist, j) < 0) {
         tp_hist_job_free(j);
+        s->hist_refused++;
         return respond_error(s, wsi, pss, TP_ROUTE_BARS, 503,
                              "too many history requests at once; retry shortly", flags);
     }
@@ -853,6 +907,7 @@ static int start_bars(struct tp_serve *s, struct lws *wsi, struct pss *pss, cons
     pss->flags = flags;
     pss->wsi = wsi;
     pss->mode = M_WAIT;
+    wait_add(s, pss);
     lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, HISTORY_SEC);
     return 0;
 }
@@ -864,6 +919,7 @@ static void collect(struct tp_serve *s)
     struct tp_hist_job *j;
     while ((j = tp_hist_done(s->hist)) != NULL) {
         struct pss *p = j->owner; /* a closed connection cancelled its job: never here */
+        wait_del(s, p);
         p->mode = M_READY;
         lws_callback_on_writable(p->wsi);
     }
@@ -894,6 +950,11 @@ static int on_http(struct tp_serve *s, struct lws *wsi, struct pss *pss, const c
     struct query *q = malloc(sizeof(*q));
     int rc;
     if (!q) return -1;
+    if (pss->job) { /* not expected: lws holds a new request until the last one is done */
+        wait_del(s, pss);
+        tp_hist_cancel(s->hist, pss->job);
+        pss->job = NULL;
+    }
     pss_reset(pss);
     pss->close_after = false;
     const struct tp_asset *asset = tp_asset_find(path);
@@ -1114,6 +1175,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     case LWS_CALLBACK_CLOSED_HTTP:
     case LWS_CALLBACK_CLOSED:
         if (pss) {
+            wait_del(s, pss);
             if (pss->job) tp_hist_cancel(s->hist, pss->job);
             pss->job = NULL;
             if (pss->client) client_free(s, pss->client);

@@ -100,6 +100,11 @@ rm -f "$bogus"
 code=$(status "/api/bars?instrument=$I&interval=15m&to=2026-11-24")
 [ "$code" = 200 ] && grep -q '"final":true' "$tmp/body" && ok "and 200 once it is gone" || bad "after removal: $code"
 [ "$(status /healthz)" = 200 ] && ok "/healthz after the errors" || bad "/healthz after the errors"
+sleep 1.1 # the history queue is published once a second
+status /metrics >/dev/null
+grep -q '^tickpipe_queue_depth{queue="http:history"} 0$' "$tmp/body" &&
+    grep -q '^tickpipe_queue_capacity{queue="http:history"} 32$' "$tmp/body" &&
+    ok "/metrics shows the history queue" || bad "/metrics: $(grep history "$tmp/body")"
 stop run2.log
 
 # 3. Lake reads off the event loop: hold each one 3 s.
@@ -125,6 +130,25 @@ if [ "$(cat "$tmp/slow.code")" = 200 ] && [ "$(grep -o '"final":true' "$tmp/slow
 else
     bad "held request: $(cat "$tmp/slow.code") $(head -c 200 "$tmp/slow.json")"
 fi
+# A full queue: 2 reads run, 32 wait, the rest are refused at once (503); the waiting
+# clients give up after 2 s (their reads are cancelled).
+args=()
+for k in $(seq 40); do
+    args+=(-o /dev/null -w '%{http_code}\n' "$url/api/bars?instrument=$I&interval=1h&to=2026-11-24&limit=$((100 + k))")
+done
+curl -s -m 2 --parallel --parallel-immediate --parallel-max 50 "${args[@]}" >"$tmp/codes" 2>/dev/null || true
+n503=$(grep -c '^503$' "$tmp/codes" || true)
+n000=$(grep -c '^000$' "$tmp/codes" || true)
+if [ "$n503" -ge 6 ] && [ "$n503" -le 8 ] && [ $((n503 + n000)) -eq 40 ]; then
+    ok "a full history queue refuses $n503 of 40 requests with 503 at once"
+else
+    bad "full queue: $(sort "$tmp/codes" | uniq -c | tr '\n' ' ')"
+fi
+sleep 2.2
+status /metrics >/dev/null
+grep -q "^tickpipe_queue_dropped_total{queue=\"http:history\"} $n503\$" "$tmp/body" &&
+    grep -q '^tickpipe_queue_depth{queue="http:history"} 0$' "$tmp/body" &&
+    ok "/metrics counts the $n503 refused; the queue is empty again" || bad "/metrics: $(grep history "$tmp/body")"
 # A client that gives up while its read runs (and one still queued).
 gone=()
 for iv in 5m 15m 1m; do # two reads run, one waits in the queue
