@@ -213,6 +213,10 @@ static int scan_file(struct ctx *c, const char *path, struct vec *day)
         if ((rc = read_chunk(c, r, path, rg, col[C_INSTR], &d[C_INSTR])) < 0 ||
             (rc = read_chunk(c, r, path, rg, col[C_TS], &d[C_TS])) < 0)
             break;
+        if (d[C_INSTR].n != d[C_TS].n) {
+            rc = fail(c, -EBADMSG, path, "columns of unequal length");
+            break;
+        }
         bool rest = false;
         for (size_t i = 0; i < d[C_INSTR].n && i < n; i++) {
             const struct tp_pq_bytes *s = &((const struct tp_pq_bytes *)d[C_INSTR].values)[i];
