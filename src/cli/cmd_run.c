@@ -66,6 +66,10 @@ static struct tp_setting settings[] = {
     SET("sim-events", TP_SET_INT, "0",
         "simulator: end after this many trades and quotes with an eof record per instrument "
         "(0 = never); with --exit-at-eof the run then stops"),
+    SET("sim-shock", TP_SET_DUR, "0",
+        "simulator: every this much event time one trading instrument's price jumps by half a "
+        "daily volatility (round-robin, up and down in turn), which the 3-sigma return "
+        "detector reports; 0 = never (demos, tests)"),
     SET("seed", TP_SET_INT, "1", "simulator seed (the path also depends on the start time)"),
     SET("sync", TP_SET_STR, "group",
         "journal durability: none (no fsync until exit), group (background group commit), "
@@ -227,6 +231,7 @@ static int check(enum tp_sync_mode *sync, bool *max_pace)
         snprintf(num, sizeof num, "%g", rate);
         return bad("sim-rate", num, "is not a rate in (0, 4000000] events per second");
     }
+    if (S("sim-shock")->i < 0) return bad("sim-shock", "negative", "is not a duration >= 0");
     int64_t ring = S("ring-capacity")->i;
     if (ring < 2 || ring > TP_RING_MAX_CAPACITY || (ring & (ring - 1))) {
         snprintf(num, sizeof num, "%lld", (long long)ring);
@@ -357,9 +362,9 @@ static int make_s3(const char *data, struct tp_s3 **ret)
 
 static int make_kafka_source(const char *spec, struct tp_source **ret);
 
-/* Starts the HTTP server on the live store (none without one: --http off). 0, or an exit code
- * after printing why not. */
-static int start_http(struct tp_live *live, struct tp_serve **ret)
+/* Starts the HTTP server on the live store (none without one: --http off); with_lake: its
+ * /api/bars also answers history from DATA/lake. 0, or an exit code after printing why not. */
+static int start_http(struct tp_live *live, bool with_lake, struct tp_serve **ret)
 {
     *ret = NULL;
     if (!live) {
@@ -371,6 +376,21 @@ static int start_http(struct tp_live *live, struct tp_serve **ret)
     sc.http = S("http")->str;
     const char *tok = S("token")->str;
     sc.token = tok && *tok ? tok : getenv("TICKPIPE_TOKEN");
+    char lake[4096];
+    if (with_lake) {
+        /* History from the lake whatever --lake says now: an earlier run may have written it. */
+        snprintf(lake, sizeof lake, "%s/lake", S("data")->str);
+        sc.lake = lake;
+        sc.lake_min_interval_ns = S("lake-1s-bars")->b ? 1 : 60 * TP_NS_PER_SEC;
+        /* A test hook (tests/integration/serve_lake_bars.sh): every lake read first waits this
+         * many milliseconds, so a test can hold one open while it checks the others. */
+        const char *d = getenv("TICKPIPE_TEST_HISTORY_DELAY_MS");
+        if (d && *d) {
+            int64_t ms = 0;
+            for (; *d >= '0' && *d <= '9' && ms < 600000; d++) ms = ms * 10 + (*d - '0');
+            sc.history_delay_ns = ms * TP_NS_PER_MS;
+        }
+    }
     char err[256] = "";
     int rc = tp_serve_start(live, &sc, ret, err, sizeof err);
     if (rc < 0) {
@@ -543,6 +563,7 @@ int tp_cmd_run(int argc, char **argv)
         .rate = S("sim-rate")->d,
         .max_pace = max_pace,
         .max_events = (uint64_t)S("sim-events")->i,
+        .shock_ns = S("sim-shock")->i,
     };
     if (*T("sim-start"))
         tp_time_parse(T("sim-start"), strlen(T("sim-start")), TP_TS_AUTO, &so.start_ns);
@@ -629,7 +650,7 @@ int tp_cmd_run(int argc, char **argv)
     /* The HTTP server reads the live store that the process stage publishes to; it starts
      * before the pipeline and stops after it (the pipeline's threads are joined by then). */
     struct tp_serve *srv = NULL;
-    rc = start_http(live, &srv);
+    rc = start_http(live, true, &srv);
     if (rc) {
         tp_pipeline_free(p);
         tp_live_free(live);
@@ -729,6 +750,7 @@ static int make_kingest(struct tp_live *live, bool max_pace, struct tp_kingest *
         .rate = S("sim-rate")->d,
         .max_pace = max_pace,
         .max_events = (uint64_t)S("sim-events")->i,
+        .shock_ns = S("sim-shock")->i,
     };
     if (*T("sim-start"))
         tp_time_parse(T("sim-start"), strlen(T("sim-start")), TP_TS_AUTO, &so.start_ns);
@@ -838,7 +860,7 @@ static int run_kafka_role(struct tp_live *live, bool max_pace)
     tp_info("tickpipe run: role %s, kafka %s", role, T("kafka"));
 
     struct tp_serve *srv = NULL;
-    rc = start_http(live, &srv);
+    rc = start_http(live, false, &srv);
     if (rc) {
         tp_kingest_free(g);
         tp_kprocess_free(k);

@@ -205,29 +205,100 @@ static int r_instruments(struct tp_live *l, struct params *ps, struct tp_jw *w)
     return 200;
 }
 
-static int r_bars(struct tp_live *l, struct params *ps, struct tp_jw *w)
+static int bars_params(struct params *ps, struct tp_api_bars_req *r)
 {
     static const char *const allowed[] = {"instrument", "interval", "from", "to", "limit", NULL};
-    uint32_t id;
     bool given;
-    int64_t iv, from, to;
-    size_t limit;
-    if (check_names(ps, allowed) || p_instrument(ps, true, &given, &id) || p_interval(ps, &iv) ||
-        p_time(ps, "from", INT64_MIN, &from) || p_time(ps, "to", INT64_MAX, &to) ||
-        p_limit(ps, 500, &limit))
+    if (check_names(ps, allowed) || p_instrument(ps, true, &given, &r->id) ||
+        p_interval(ps, &r->interval_ns) || p_time(ps, "from", INT64_MIN, &r->from) ||
+        p_time(ps, "to", INT64_MAX, &r->to) || p_limit(ps, 500, &r->limit))
         return 400;
-    if (from > to) return bad(ps, "from", "after 'to'"), 400;
+    if (r->from > r->to) return bad(ps, "from", "after 'to'"), 400;
+    snprintf(r->instrument, sizeof r->instrument, "%s", get(ps, "instrument"));
+    return 0;
+}
+
+int tp_api_bars_parse(const struct tp_api_param *p, size_t np, struct tp_api_bars_req *ret,
+                      struct tp_buf *body)
+{
+    struct params ps = {.p = p, .n = np, .err = ""};
+    memset(ret, 0, sizeof *ret);
+    if (bars_params(&ps, ret) == 0) return 0;
+    tp_api_error(body, ps.err);
+    return 400;
+}
+
+/* The live store's bars of r merged with hist (see api.h), formatted into w. 0 when
+ * live_only_if_full and the live store holds fewer than r->limit bars; else 200 or 500. */
+static int bars_merge(struct tp_live *l, const struct tp_api_bars_req *r, const struct tp_bar *hist,
+                      size_t nhist, bool live_only_if_full, struct tp_jw *w)
+{
     struct tp_live_cfg c;
     tp_live_get_cfg(l, &c);
-    size_t cap = TP_MIN(limit, (size_t)c.bars + TP_LIVE_OPEN_MAX);
+    size_t cap = TP_MIN(r->limit, (size_t)c.bars + TP_LIVE_OPEN_MAX);
     struct tp_bar *v = malloc(cap * sizeof(*v));
     if (!v) return 500;
-    size_t n = id ? tp_live_bars(l, id, iv, from, to, v, cap) : 0;
+    size_t n = r->id ? tp_live_bars(l, r->id, r->interval_ns, r->from, r->to, v, cap) : 0;
+    if (live_only_if_full && n < r->limit) {
+        free(v);
+        return 0;
+    }
+    const struct tp_bar *out = v;
+    struct tp_bar *m = NULL;
+    if (nhist) {
+        /* Merge two ts-ordered runs; the live bar wins on an equal ts. */
+        struct tp_bar *dst = malloc((n + nhist) * sizeof(*dst));
+        if (!dst) {
+            free(v);
+            return 500;
+        }
+        size_t i = 0, j = 0, k = 0;
+        while (i < n || j < nhist) {
+            if (j == nhist || (i < n && v[i].ts <= hist[j].ts)) {
+                if (j < nhist && hist[j].ts == v[i].ts) j++;
+                dst[k++] = v[i++];
+            } else {
+                dst[k++] = hist[j++];
+            }
+        }
+        m = dst;
+        out = dst + (k > r->limit ? k - r->limit : 0);
+        n = TP_MIN(k, r->limit);
+    }
     tp_jw_arr(w);
-    for (size_t i = 0; i < n; i++) tp_row_bar(w, &v[i]);
+    for (size_t i = 0; i < n; i++) tp_row_bar(w, &out[i]);
     tp_jw_arr_end(w);
+    free(m);
     free(v);
     return 200;
+}
+
+int tp_api_bars_answer(struct tp_live *l, const struct tp_api_bars_req *r,
+                       const struct tp_bar *hist, size_t nhist, bool live_only_if_full,
+                       struct tp_buf *body, const char **ctype)
+{
+    struct tp_jw w;
+    tp_buf_reset(body);
+    tp_jw_init(&w, body);
+    *ctype = "application/json";
+    int status = bars_merge(l, r, hist, nhist, live_only_if_full, &w);
+    if (status == 0) {
+        tp_buf_reset(body);
+        return 0;
+    }
+    if (status == 500 || w.err) {
+        status = 500;
+        tp_api_error(body, w.err == -E2BIG ? "response too large" : "out of memory");
+    }
+    return status;
+}
+
+static int r_bars(struct tp_live *l, struct params *ps, struct tp_jw *w)
+{
+    struct tp_api_bars_req r;
+    memset(&r, 0, sizeof r);
+    if (bars_params(ps, &r)) return 400;
+    return bars_merge(l, &r, NULL, 0, false, w);
 }
 
 static int r_ticks(struct tp_live *l, struct params *ps, struct tp_jw *w)

@@ -13,6 +13,7 @@
 #define TP_API_H
 
 #include "core/buf.h"
+#include "core/instrument.h"
 #include "serve/live.h"
 
 enum tp_route {
@@ -66,6 +67,26 @@ void tp_api_count(struct tp_serve_stats *ss, enum tp_route r, int status);
  * would exceed its cap or memory is short). */
 int tp_api_get(struct tp_live *l, const struct tp_serve_stats *ss, enum tp_route r,
                const struct tp_api_param *p, size_t np, struct tp_buf *body, const char **ctype);
+
+/* GET /api/bars in two steps, for answers that need the lake (http.c runs the lake read in
+ * a worker between them; history.h). */
+struct tp_api_bars_req {
+    char instrument[TP_INSTR_NAMELEN + 1]; /* venue:SYMBOL, validated */
+    uint32_t id;                           /* 0: not seen by this process */
+    int64_t interval_ns, from, to;         /* bars with from <= ts < to */
+    size_t limit;
+};
+/* Validates the parameters into *ret: 0, or 400 with the error in body (reset first). */
+int tp_api_bars_parse(const struct tp_api_param *p, size_t np, struct tp_api_bars_req *ret,
+                      struct tp_buf *body);
+/* Answers r from the live store merged with hist[0..nhist) (final bars from the lake, oldest
+ * first; NULL for none): the live store's bar wins on an equal ts; the newest r->limit bars,
+ * oldest first. With live_only_if_full, answers only when the live store alone holds
+ * r->limit bars of the range (so the lake cannot add a newer one) and returns 0 otherwise,
+ * writing nothing. Else like tp_api_get: the status (200, or 500 with the error). */
+int tp_api_bars_answer(struct tp_live *l, const struct tp_api_bars_req *r,
+                       const struct tp_bar *hist, size_t nhist, bool live_only_if_full,
+                       struct tp_buf *body, const char **ctype);
 
 /* Writes {"error": msg} into body (reset first). */
 void tp_api_error(struct tp_buf *body, const char *msg);

@@ -17,8 +17,17 @@
  * wait in its bounded queue (stream.h) and go out one WebSocket message per writable
  * callback, or batched into one write for SSE.
  *
+ * /api/bars that needs the lake's history (the live store does not hold `limit` bars of the
+ * range, and the interval is one the lake keeps) is parsed on the loop, handed to a worker of
+ * the history pool (history.h), and the connection waits (WAIT) without blocking the loop;
+ * the worker's wake-up (lws_cancel_service) makes the loop collect finished reads, mark
+ * their connections READY and ask for a writable callback, in which the lake's bars are
+ * merged with the live store's and the response starts. A client that closes meanwhile
+ * cancels its job (freed at once, or by the worker when its read ends).
+ *
  * Per-connection state (struct pss) is lws's per-session allocation:
  *   mode IDLE ─HTTP→ BODY ─all written→ IDLE (keep-alive) or closed
+ *        IDLE ─/api/bars with history→ WAIT ─read done→ READY ─writable→ BODY
  *        IDLE ─/api/stream, SSE→ SSE ─lagged message written→ closed
  *        IDLE ─upgrade→ WS ─lagged message written→ closed
  */
@@ -34,6 +43,7 @@
 #include "core/tptime.h"
 #include "serve/api.h"
 #include "serve/assets.h"
+#include "serve/history.h"
 #include "serve/rows.h"
 #include "serve/serve.h"
 #include "serve/stream.h"
@@ -47,8 +57,9 @@ _Static_assert(LWS_PRE <= TP_SMSG_PRE, "stream messages need LWS_PRE bytes of he
 #define TOKEN_MAX    255
 #define SSE_PING_SEC 15
 #define MAX_QUERY    4096
+#define HISTORY_SEC  30 /* a connection waiting for a lake read longer is closed */
 
-enum mode { M_IDLE = 0, M_BODY, M_SSE, M_WS };
+enum mode { M_IDLE = 0, M_BODY, M_SSE, M_WS, M_WAIT, M_READY };
 
 struct pss {
     enum mode mode;
@@ -60,6 +71,12 @@ struct pss {
     char *rx;                  /* WebSocket message being assembled; owned */
     size_t rxlen;
     bool rx_overflow;
+    struct tp_hist_job *job;     /* WAIT/READY: the lake read (the pool's until READY) */
+    struct tp_api_bars_req breq; /* WAIT/READY: the request it answers */
+    unsigned flags;              /* WAIT/READY: the response's header flags */
+    struct lws *wsi;             /* WAIT: this connection */
+    struct pss *wprev, *wnext;   /* WAIT: in tp_serve.waiting */
+    bool waiting;
 };
 
 struct tp_serve {
@@ -89,6 +106,10 @@ struct tp_serve {
     struct tp_bar *bars;        /* TAKE_BATCH */
     struct tp_live_instr *sums; /* TAKE_BATCH */
     struct tp_live_stats *st;
+    struct tp_hist *hist;  /* NULL: no lake */
+    int64_t lake_min_iv;   /* shorter bars are not in the lake */
+    uint64_t hist_refused; /* history requests refused with 503: the queue was full */
+    struct pss *waiting;   /* connections in WAIT (a list, to notice clients that leave) */
 };
 
 void tp_serve_cfg_default(struct tp_serve_cfg *c)
@@ -99,6 +120,11 @@ void tp_serve_cfg_default(struct tp_serve_cfg *c)
     c->client_queue = 16384;
     c->client_queue_bytes = 8u << 20;
     c->display_ns = 100 * TP_NS_PER_MS;
+    c->lake = NULL;
+    c->lake_min_interval_ns = 60 * TP_NS_PER_SEC;
+    c->history_threads = 2;
+    c->history_queue = 32;
+    c->history_delay_ns = 0;
 }
 
 /* ---- Addresses and tokens ---- */
@@ -616,10 +642,13 @@ static void send_health(struct tp_serve *s)
     tp_smsg_unref(m);
 }
 
+static void reap_gone(struct tp_serve *s);
+
 static void on_tick(lws_sorted_usec_list_t *sul)
 {
     struct tp_serve *s = lws_container_of(sul, struct tp_serve, sul);
     drain(s);
+    reap_gone(s);
     if (s->wanted & (1u << TP_SK_BARS)) {
         size_t n;
         do {
@@ -646,6 +675,10 @@ static void on_tick(lws_sorted_usec_list_t *sul)
             s->last_sec_ns && ev >= s->last_events ? (double)(ev - s->last_events) / dt : 0;
         s->last_events = ev;
         s->last_sec_ns = now;
+        /* The history queue in /metrics and the health panel, like the pipeline's queues. */
+        if (s->hist)
+            tp_live_set_queue(s->live, "http:history", tp_hist_queued(s->hist),
+                              s->cfg.history_queue, s->hist_refused);
         send_health(s);
     }
     if (now - s->last_ping_ns >= SSE_PING_SEC * TP_NS_PER_SEC) {
@@ -801,11 +834,127 @@ static int start_sse(struct tp_serve *s, struct lws *wsi, struct pss *pss, const
     return 0;
 }
 
+static void wait_add(struct tp_serve *s, struct pss *p)
+{
+    p->wprev = NULL;
+    p->wnext = s->waiting;
+    if (s->waiting) s->waiting->wprev = p;
+    s->waiting = p;
+    p->waiting = true;
+}
+
+static void wait_del(struct tp_serve *s, struct pss *p)
+{
+    if (!p->waiting) return;
+    if (p->wprev)
+        p->wprev->wnext = p->wnext;
+    else
+        s->waiting = p->wnext;
+    if (p->wnext) p->wnext->wprev = p->wprev;
+    p->wprev = p->wnext = NULL;
+    p->waiting = false;
+}
+
+/* Clients that closed while their lake read waits or runs: lws does not read a connection
+ * whose request is being answered, so it would learn of the close only when the answer is
+ * written. A peek at each waiting socket (a few at most: the queue is bounded) notices it
+ * within a timer tick; the read is cancelled and the connection closed. */
+static void reap_gone(struct tp_serve *s)
+{
+    for (struct pss *p = s->waiting, *nx; p; p = nx) {
+        nx = p->wnext;
+        int fd = lws_get_socket_fd(p->wsi);
+        char c;
+        ssize_t r = fd >= 0 ? recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) : 0;
+        if (r > 0 || (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)))
+            continue; /* still there (or already sending its next request) */
+        wait_del(s, p);
+        tp_hist_cancel(s->hist, p->job);
+        p->job = NULL;
+        p->mode = M_IDLE;
+        lws_set_timeout(p->wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
+    }
+}
+
+/* /api/bars: answered from the live store when it holds `limit` bars of the range or the
+ * interval is not in the lake; else a lake read is queued and the connection waits. */
+static int start_bars(struct tp_serve *s, struct lws *wsi, struct pss *pss, const struct query *q,
+                      unsigned flags)
+{
+    const char *ctype = "application/json";
+    tp_buf_init(&pss->body, TP_API_MAX_BODY);
+    int status = tp_api_bars_parse(q->p, q->n, &pss->breq, &pss->body);
+    if (!status) {
+        bool lake = pss->breq.interval_ns >= s->lake_min_iv;
+        status = tp_api_bars_answer(s->live, &pss->breq, NULL, 0, lake, &pss->body, &ctype);
+    }
+    if (status) return respond(s, wsi, pss, TP_ROUTE_BARS, status, ctype, NULL, 0, flags, NULL);
+    struct tp_hist_job *j = tp_hist_job_new();
+    if (!j) return respond_error(s, wsi, pss, TP_ROUTE_BARS, 503, "out of memory", flags);
+    memcpy(j->instrument, pss->breq.instrument, sizeof j->instrument);
+    j->interval_ns = pss->breq.interval_ns;
+    j->from = pss->breq.from;
+    j->to = pss->breq.to;
+    j->limit = pss->breq.limit;
+    j->owner = pss;
+    if (tp_hist_submit(s->hist, j) < 0) {
+        tp_hist_job_free(j);
+        s->hist_refused++;
+        return respond_error(s, wsi, pss, TP_ROUTE_BARS, 503,
+                             "too many history requests at once; retry shortly", flags);
+    }
+    pss->job = j;
+    pss->flags = flags;
+    pss->wsi = wsi;
+    pss->mode = M_WAIT;
+    wait_add(s, pss);
+    lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, HISTORY_SEC);
+    return 0;
+}
+
+/* Finished lake reads: their connections become writable (finish_bars answers). */
+static void collect(struct tp_serve *s)
+{
+    if (!s->hist) return;
+    struct tp_hist_job *j;
+    while ((j = tp_hist_done(s->hist)) != NULL) {
+        struct pss *p = j->owner; /* a closed connection cancelled its job: never here */
+        wait_del(s, p);
+        p->mode = M_READY;
+        lws_callback_on_writable(p->wsi);
+    }
+}
+
+static int finish_bars(struct tp_serve *s, struct lws *wsi, struct pss *pss)
+{
+    struct tp_hist_job *j = pss->job;
+    pss->job = NULL;
+    lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
+    const char *ctype = "application/json";
+    int status;
+    if (j->rc < 0) {
+        /* Over a budget or out of memory: the server is busy (503); else the lake is bad. */
+        status = j->rc == -E2BIG || j->rc == -ENOMEM ? 503 : 500;
+        char msg[300];
+        snprintf(msg, sizeof msg, "lake read failed: %s", j->err);
+        tp_api_error(&pss->body, msg);
+    } else {
+        status = tp_api_bars_answer(s->live, &pss->breq, j->bars, j->n, false, &pss->body, &ctype);
+    }
+    tp_hist_job_free(j);
+    return respond(s, wsi, pss, TP_ROUTE_BARS, status, ctype, NULL, 0, pss->flags, NULL);
+}
+
 static int on_http(struct tp_serve *s, struct lws *wsi, struct pss *pss, const char *path)
 {
     struct query *q = malloc(sizeof(*q));
     int rc;
     if (!q) return -1;
+    if (pss->job) { /* not expected: lws holds a new request until the last one is done */
+        wait_del(s, pss);
+        tp_hist_cancel(s->hist, pss->job);
+        pss->job = NULL;
+    }
     pss_reset(pss);
     pss->close_after = false;
     const struct tp_asset *asset = tp_asset_find(path);
@@ -866,6 +1015,10 @@ static int on_http(struct tp_serve *s, struct lws *wsi, struct pss *pss, const c
     }
     if (route == TP_ROUTE_OTHER) {
         rc = respond_error(s, wsi, pss, route, 404, "not found", flags);
+        goto out_free;
+    }
+    if (route == TP_ROUTE_BARS && s->hist) {
+        rc = start_bars(s, wsi, pss, q, flags);
         goto out_free;
     }
     const char *ctype;
@@ -1002,6 +1155,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         return 0;
     case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
         drain(s);
+        collect(s);
         return 0;
     case LWS_CALLBACK_HTTP:
         /* lws URL-decodes the path: a %00 would cut it short, so a path whose C string is
@@ -1015,11 +1169,15 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     case LWS_CALLBACK_HTTP_WRITEABLE:
         if (!pss) return 0;
         if (pss->mode == M_BODY) return write_body(s, wsi, pss);
+        if (pss->mode == M_READY && pss->job) return finish_bars(s, wsi, pss);
         if (pss->mode == M_SSE && pss->client) return write_sse(s, wsi, pss);
         return 0;
     case LWS_CALLBACK_CLOSED_HTTP:
     case LWS_CALLBACK_CLOSED:
         if (pss) {
+            wait_del(s, pss);
+            if (pss->job) tp_hist_cancel(s->hist, pss->job);
+            pss->job = NULL;
             if (pss->client) client_free(s, pss->client);
             pss->client = NULL;
             pss_reset(pss);
@@ -1072,6 +1230,13 @@ static void *run(void *arg)
 }
 
 static void notify(void *arg)
+{
+    struct tp_serve *s = arg;
+    lws_cancel_service(s->ctx);
+}
+
+/* A history worker finished a read (history.h): the loop collects it. */
+static void wake_hist(void *arg)
 {
     struct tp_serve *s = arg;
     lws_cancel_service(s->ctx);
@@ -1202,11 +1367,28 @@ int tp_serve_start(struct tp_live *live, const struct tp_serve_cfg *cfg, struct 
     struct lws_vhost *vh = lws_get_vhost_by_name(s->ctx, "default");
     s->port = vh ? lws_get_vhost_listen_port(vh) : port;
     if (s->port <= 0) s->port = port;
+    if (c.lake) {
+        struct tp_hist_cfg hc;
+        tp_hist_cfg_default(&hc, c.lake);
+        hc.threads = c.history_threads;
+        hc.queue = c.history_queue;
+        hc.delay_ns = c.history_delay_ns;
+        rc = tp_hist_new(&hc, wake_hist, s, &s->hist);
+        if (rc < 0) {
+            snprintf(err, errcap, "cannot start the history readers: %s", strerror(-rc));
+            lws_context_destroy(s->ctx);
+            goto out_free;
+        }
+    }
+    s->lake_min_iv = c.lake_min_interval_ns;
+    s->cfg.lake = NULL; /* borrowed for the call only (the pool copied it) */
     tp_live_set_notify(live, notify, s);
     if (pthread_create(&s->thread, NULL, run, s)) {
         tp_live_set_notify(live, NULL, NULL);
         snprintf(err, errcap, "cannot start the HTTP thread");
+        tp_hist_stop(s->hist);
         lws_context_destroy(s->ctx);
+        tp_hist_free(s->hist);
         rc = -EAGAIN;
         goto out_free;
     }
@@ -1239,7 +1421,10 @@ void tp_serve_stop(struct tp_serve *s)
     atomic_store_explicit(&s->stop, true, memory_order_release);
     lws_cancel_service(s->ctx);
     pthread_join(s->thread, NULL);
-    lws_context_destroy(s->ctx); /* closes every connection: CLOSED callbacks free clients */
+    tp_hist_stop(s->hist);       /* no worker wakes the context after this */
+    lws_context_destroy(s->ctx); /* closes every connection: CLOSED callbacks free clients
+                                    and cancel their history jobs */
+    tp_hist_free(s->hist);
     tp_live_feed_want(s->live, 0);
     tp_buf_fini(&s->fmt);
     free(s->clients);

@@ -2,8 +2,9 @@
  * serve.h — the HTTP server of `tickpipe run` (DESIGN.md §7): the dashboard, the JSON API,
  * /metrics and the live stream, on libwebsockets, in a thread and event loop of its own that
  * only reads the live store (serve/live.h). Nothing on that loop blocks: no DNS, no disk
- * (the dashboard is embedded), no database; history queries against the lake or PostgreSQL,
- * when they land, run off the loop.
+ * (the dashboard is embedded), no database. /api/bars history from the lake is read by a
+ * small pool of worker threads (serve/history.h); the connection waits without blocking the
+ * loop and is resumed when its read is done.
  *
  * Security: binds 127.0.0.1:8080 by default. Binding any non-loopback address requires a
  * token, and tp_serve_start refuses to start without one. When a token is set, every request
@@ -27,6 +28,12 @@ struct tp_serve_cfg {
     uint32_t client_queue;     /* messages queued per stream client: 16384 */
     size_t client_queue_bytes; /* bytes queued per stream client: 8 MiB */
     int64_t display_ns;        /* bar updates and prices are coalesced to this period: 100 ms */
+    /* History of /api/bars from the lake, read by worker threads (serve/history.h): */
+    const char *lake;             /* the lake's root (DATA/lake); NULL: live store only; copied */
+    int64_t lake_min_interval_ns; /* shorter bars are not in the lake (live only): 1 min */
+    unsigned history_threads;     /* 2 */
+    unsigned history_queue;       /* requests waiting at most (503 beyond): 32 */
+    int64_t history_delay_ns;     /* test hook: each lake read waits this long first (0) */
 };
 
 void tp_serve_cfg_default(struct tp_serve_cfg *c);

@@ -224,4 +224,38 @@ void tp_lake_ticks_free(struct tp_lake_ticks *r);
  * 0 and *ret_paths (owned: free each, then the array) and *ret_n, or a negative errno. */
 int tp_lake_list_files(const char *path, char ***ret_paths, size_t *ret_n);
 
+/* ---- reading bars (GET /api/bars history) ------------------------------------------------ */
+
+struct tp_lake_bars_query {
+    const char *lake;       /* the lake's root (DATA/lake); borrowed */
+    const char *instrument; /* venue:SYMBOL; borrowed */
+    int64_t interval_ns;    /* the bars' interval: LAKE/bars/interval=<it>/ */
+    int64_t from, to;       /* window starts ts with from <= ts < to */
+    size_t limit;           /* the newest `limit` bars of the range (>= 1) */
+    uint64_t max_bytes;     /* cap on the column chunk bytes read (0: 256 MiB) */
+    uint64_t max_rows;      /* cap on the rows decoded (0: 4 Mi) */
+    uint32_t max_files;     /* cap on the files opened (0: 4096) */
+};
+
+struct tp_lake_bars_stats {
+    uint64_t dates, dates_skipped; /* date partitions listed, and pruned by from/to or limit */
+    uint64_t files;                /* files opened */
+    uint64_t row_groups, row_groups_skipped; /* row groups seen, and pruned by statistics */
+    uint64_t rows;                           /* rows decoded */
+    uint64_t bytes;                          /* column chunk bytes read */
+};
+
+/* The newest q->limit final bars of one instrument and interval with from <= ts < to, from
+ * LAKE/bars, oldest first, into out (room for q->limit; instr interned, final true, indicators
+ * NaN where null; first_ts and last_ts have the lake's microsecond precision). Date partitions
+ * are read newest first and outside [from, to) skipped; within a file, row groups whose
+ * instrument or ts statistics exclude the query are skipped; a bar present in several files
+ * (a batch rewritten after a crash) is taken once, from the file with the highest offsets.
+ * The walk stops at the first date partition that completes `limit` bars. A lake without
+ * that interval (or without bars at all) gives 0 bars. 0 and *ret_n, or a negative errno with
+ * a message in err: -E2BIG when a cap was reached (narrow the range), -EBADMSG a malformed
+ * file, -EINVAL a bad query, or the errno of a failed read. Any thread; reads the disk. */
+int tp_lake_bars_read(const struct tp_lake_bars_query *q, struct tp_bar *out, size_t *ret_n,
+                      struct tp_lake_bars_stats *st, char *err, size_t errcap);
+
 #endif

@@ -202,6 +202,9 @@ const char *tp_pq_reader_created_by(const struct tp_pq_reader *r);
 enum tp_pq_codec tp_pq_reader_codec(const struct tp_pq_reader *r, size_t rg, size_t col);
 bool tp_pq_reader_stats(const struct tp_pq_reader *r, size_t rg, size_t col,
                         struct tp_pq_stats *out);
+/* The chunk's total_compressed_size from the footer (what reading it costs in I/O), 0 for
+ * an unknown chunk. */
+uint64_t tp_pq_reader_chunk_bytes(const struct tp_pq_reader *r, size_t rg, size_t col);
 /* Whether row group rg may hold a non-null value v of column col with lo <= v <= hi (by its
  * statistics; true when it has none). For INT32/INT64/timestamps, DOUBLE, STRING/BYTES. */
 bool tp_pq_reader_may_contain_i64(const struct tp_pq_reader *r, size_t rg, size_t col, int64_t lo,

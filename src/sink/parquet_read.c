@@ -399,6 +399,13 @@ const struct tp_pq_error *tp_pq_reader_error(const struct tp_pq_reader *r)
     return &r->err;
 }
 
+uint64_t tp_pq_reader_chunk_bytes(const struct tp_pq_reader *r, size_t rg, size_t col)
+{
+    if (rg >= r->m.nrgs || col >= r->ncols) return 0;
+    int64_t n = r->m.rgs[rg].cols[col].meta.total_compressed_size;
+    return n > 0 ? (uint64_t)n : 0;
+}
+
 enum tp_pq_codec tp_pq_reader_codec(const struct tp_pq_reader *r, size_t rg, size_t col)
 {
     if (rg >= r->m.nrgs || col >= r->ncols) return TP_PQ_UNCOMPRESSED;

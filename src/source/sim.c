@@ -61,6 +61,7 @@ static const struct def defs[] = {
 #define SECONDS_PER_DAY 86400.0
 #define RESUME_GAP_NS   TP_NS_PER_US /* start this long after the last record seen */
 #define SIZE_Q          1024         /* quantiles in a size table */
+#define SHOCK_SCALE     0.5          /* a shock moves the log mid by this × daily volatility */
 
 struct inst {
     const struct def *d;
@@ -104,6 +105,10 @@ struct tp_sim {
     int64_t clock;   /* time of the last arrival drawn */
     int64_t last_ts; /* time of the last item returned */
     uint64_t market; /* market events returned */
+    /* Shocks (sim.h): the next one is due at next_shock, for instrument shock_i. */
+    int64_t shock_ns, next_shock;
+    size_t shock_i;
+    uint64_t shocks;
 };
 
 /* Standard normal quantiles at (i + 0.5) / (SIZE_Q + 1), by bisection on erfc: computed once. */
@@ -206,6 +211,7 @@ int tp_sim_new(const struct tp_sim_opts *o, struct tp_sim **ret, size_t *bad_sym
     s->start = o->start_ns;
     s->mean_ns = 1e9 / o->rate;
     s->resume_ts = INT64_MIN;
+    s->shock_ns = o->shock_ns > 0 ? o->shock_ns : 0;
     *ret = s;
     return 0;
 }
@@ -274,6 +280,26 @@ static void draw_arrival(struct tp_sim *s)
     s->arr_i = i;
 }
 
+/* The instrument after i that trades (round-robin); i + 1 when none does. */
+static size_t next_shock_target(const struct tp_sim *s, size_t i)
+{
+    for (size_t k = 1; k <= s->n; k++) {
+        size_t j = (i + k) % s->n;
+        if (!(s->in[j].flags & TP_EV_QUOTE_ONLY)) return j;
+    }
+    return (i + 1) % s->n;
+}
+
+/* Applies the due shock when this arrival is its instrument's (see sim.h). */
+static void maybe_shock(struct tp_sim *s, struct inst *in, int64_t ts)
+{
+    if (!s->shock_ns || ts < s->next_shock || s->arr_i != s->shock_i) return;
+    double mag = SHOCK_SCALE * in->d->vol_day;
+    in->log_mid += (s->shocks++ & 1) ? -mag : mag;
+    s->next_shock = s->start + (tp_floor_div(ts - s->start, s->shock_ns) + 1) * s->shock_ns;
+    s->shock_i = next_shock_target(s, s->shock_i);
+}
+
 static void begin(struct tp_sim *s)
 {
     s->begun = true;
@@ -290,6 +316,10 @@ static void begin(struct tp_sim *s)
     s->clock = s->start;
     s->last_ts = s->start;
     s->next_hb = (tp_floor_div(s->start, TP_NS_PER_SEC) + 1) * TP_NS_PER_SEC;
+    if (s->shock_ns) {
+        s->next_shock = s->start + s->shock_ns;
+        s->shock_i = next_shock_target(s, s->n - 1);
+    }
     draw_arrival(s);
 }
 
@@ -328,6 +358,7 @@ static void fill_market(struct tp_sim *s, struct tp_event *e)
         double mag = in->jump_size * (1 + tp_rng_exp(&s->rng, 1.0));
         in->log_mid += tp_rng_uniform(&s->rng) < 0.5 ? -mag : mag;
     }
+    maybe_shock(s, in, ts);
     double mid = exp(in->log_mid);
     int64_t km = round_pos(mid * in->inv);
     int64_t sp = round_pos(mid * in->spread * (0.5 + tp_rng_uniform(&s->rng)) * in->inv);
@@ -542,6 +573,7 @@ int tp_sim_source_new(const char *spec, const struct tp_sim_source_opts *o, stru
         .start_ns = o->start_ns ? o->start_ns : tp_now_ns(),
         .rate = o->rate,
         .jumps_per_hour = -1,
+        .shock_ns = o->shock_ns,
         .symbols = nsyms ? syms : NULL,
         .nsymbols = nsyms,
     };

@@ -25,6 +25,13 @@
  * so they print as short decimals. Sizes are lognormal (truncated near ±3.3 sigma), rounded to the
  * instrument's lot. Trade ids increase by one per trade per instrument.
  *
+ * Shocks (opt-in, shock_ns > 0): at every multiple of shock_ns of event time after the start,
+ * the next market event of one instrument — round-robin over the instruments that trade —
+ * moves the mid by half a daily volatility (BTC-USD 1.5 %), up and down in turn: tens to
+ * hundreds of per-trade sigmas, which the engine's return z-score detector reports at the
+ * instrument's next trade. Shocks draw nothing from the RNG, so they change prices only, and
+ * a seed still gives the same events.
+ *
  * Resume: fed the tail of the input journal (tp_sim_resume), the generator continues each
  * instrument's price and trade ids from its last records, and starts its clock after the last
  * time seen. An instrument without history starts at its reference price, with trade ids from
@@ -50,6 +57,7 @@ struct tp_sim_opts {
     double jumps_per_hour;      /* per instrument; < 0 for the default */
     const char *const *symbols; /* subset by symbol ("BTC-USD"), borrowed; NULL = all */
     size_t nsymbols;
+    int64_t shock_ns; /* a price shock every this much event time (0 = none; see above) */
 };
 
 struct tp_sim;
@@ -93,6 +101,7 @@ struct tp_sim_source_opts {
     uint64_t max_events; /* stop after this many trades and quotes (0 = never), then write
                           * one TP_ST_EOF per instrument and end */
     int64_t start_ns;    /* 0 = the wall clock when the source is created */
+    int64_t shock_ns;    /* tp_sim_opts.shock_ns */
 };
 
 /* Parses "sim" or "sim:SYM,SYM,..." and creates the source (owned; tp_source_free). 0,

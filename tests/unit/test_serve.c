@@ -1189,6 +1189,79 @@ static void test_server(void)
     tp_live_free(l);
 }
 
+/* /api/bars with history: the live store's bars merged with the lake's (api.h). */
+static size_t count(const char *hay, const char *needle)
+{
+    size_t n = 0;
+    for (const char *p = hay; (p = strstr(p, needle)) != NULL; p++) n++;
+    return n;
+}
+
+static void test_api_bars_merge(void)
+{
+    struct tp_live *l = live_small(16, 16, 16, 16);
+    const int64_t M = 60 * TP_NS_PER_SEC;
+    uint32_t id = instr("sim:MRG-USD");
+    for (int i = 10; i < 15; i++) {
+        struct tp_bar b = bar(id, M, i * M, 1000 + i, true);
+        tp_live_bar_final(l, &b);
+    }
+    struct tp_bar open = bar(id, M, 15 * M, 1015, false);
+    tp_live_bar_update(l, &open);
+    struct tp_bar hist[8];
+    for (int i = 5; i < 13; i++) hist[i - 5] = bar(id, M, i * M, 500 + i, true);
+
+    struct tp_api_param p[3] = {{"instrument", "sim:MRG-USD"}, {"interval", "1m"}, {"limit", "8"}};
+    struct tp_api_bars_req r;
+    struct tp_buf body;
+    tp_buf_init(&body, TP_API_MAX_BODY);
+    const char *ctype;
+    ASSERT_EQ_INT(tp_api_bars_parse(p, 2, &r, &body), 0);
+    ASSERT_EQ_STR(r.instrument, "sim:MRG-USD");
+    ASSERT_EQ_INT(r.id, id);
+    ASSERT_EQ_U64(r.limit, 500);
+    /* 6 live bars < 500: the lake is needed, nothing written */
+    ASSERT_EQ_INT(tp_api_bars_answer(l, &r, NULL, 0, true, &body, &ctype), 0);
+    ASSERT_EQ_U64(body.len, 0);
+    /* merged: 5..9 from the lake, 10..14 live (winning over the lake's 10..12), 15 open */
+    ASSERT_EQ_INT(tp_api_bars_answer(l, &r, hist, 8, false, &body, &ctype), 200);
+    tp_buf_putc(&body, 0);
+    ASSERT_EQ_U64(count(body.p, "\"final\":true"), 10);
+    ASSERT_EQ_U64(count(body.p, "\"final\":false"), 1);
+    ASSERT(!strstr(body.p, "\"close\":510,") && !strstr(body.p, "\"close\":512,"));
+    const char *c509 = strstr(body.p, "\"close\":509,"), *c1010 = strstr(body.p, "\"close\":1010,"),
+               *c1015 = strstr(body.p, "\"close\":1015,");
+    ASSERT(strstr(body.p, "\"close\":505,") && c509 && c1010 && c1015 && c509 < c1010 &&
+           c1010 < c1015);
+    /* the newest 8 of the merge */
+    ASSERT_EQ_INT(tp_api_bars_parse(p, 3, &r, &body), 0);
+    ASSERT_EQ_INT(tp_api_bars_answer(l, &r, hist, 8, false, &body, &ctype), 200);
+    tp_buf_putc(&body, 0);
+    ASSERT_EQ_U64(count(body.p, "\"instrument\""), 8);
+    ASSERT(!strstr(body.p, "\"close\":507,") && strstr(body.p, "\"close\":508,"));
+    /* the live store alone answers when it holds `limit` bars of the range */
+    p[2].val = "3";
+    ASSERT_EQ_INT(tp_api_bars_parse(p, 3, &r, &body), 0);
+    ASSERT_EQ_INT(tp_api_bars_answer(l, &r, NULL, 0, true, &body, &ctype), 200);
+    tp_buf_putc(&body, 0);
+    ASSERT_EQ_U64(count(body.p, "\"instrument\""), 3);
+    ASSERT(strstr(body.p, "\"close\":1013,") && strstr(body.p, "\"close\":1015,"));
+    /* an instrument this process never saw: the lake's bars alone */
+    struct tp_api_param q[1] = {{"instrument", "sim:NEVER-USD"}};
+    ASSERT_EQ_INT(tp_api_bars_parse(q, 1, &r, &body), 0);
+    ASSERT_EQ_INT(r.id, 0);
+    ASSERT_EQ_INT(tp_api_bars_answer(l, &r, hist, 8, false, &body, &ctype), 200);
+    tp_buf_putc(&body, 0);
+    ASSERT_EQ_U64(count(body.p, "\"final\":true"), 8);
+    /* a bad parameter: 400 naming it */
+    p[2].val = "0";
+    ASSERT_EQ_INT(tp_api_bars_parse(p, 3, &r, &body), 400);
+    tp_buf_putc(&body, 0);
+    ASSERT(strstr(body.p, "'limit'") != NULL);
+    tp_buf_fini(&body);
+    tp_live_free(l);
+}
+
 TPT_MAIN({"live_cfg", test_live_cfg}, {"live_ticks_ring", test_live_ticks_ring},
          {"live_summary", test_live_summary}, {"live_bars", test_live_bars},
          {"live_anomalies", test_live_anomalies}, {"live_feed", test_live_feed},
@@ -1196,4 +1269,5 @@ TPT_MAIN({"live_cfg", test_live_cfg}, {"live_ticks_ring", test_live_ticks_ring},
          {"json_reader", test_json_reader}, {"rows", test_rows}, {"api", test_api},
          {"metrics", test_metrics}, {"metrics_kafka", test_metrics_kafka},
          {"stream_sub", test_stream_sub}, {"stream_queue", test_stream_queue},
-         {"parse_addr", test_parse_addr}, {"token_rule", test_token_rule}, {"server", test_server})
+         {"parse_addr", test_parse_addr}, {"token_rule", test_token_rule}, {"server", test_server},
+         {"api_bars_merge", test_api_bars_merge})

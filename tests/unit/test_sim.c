@@ -2,8 +2,8 @@
  * test_sim.c — the market simulator: determinism for a seed whatever the pacing (generator and
  * source thread), instruments and kinds per asset class, quote-only forex, heartbeats at least
  * once per second of event time, prices on tick, statistical sanity of arrivals and returns,
- * resume from journal records, the finite run (max events, eof), and the live full-ring policy
- * (drops become gap records).
+ * resume from journal records, the finite run (max events, eof), the live full-ring policy
+ * (drops become gap records), and price shocks (--sim-shock).
  */
 #include <math.h>
 #include <pthread.h>
@@ -578,6 +578,63 @@ static void test_live_full_ring_records_gaps(void)
     tp_ring_fini(&c.ring);
 }
 
+/* --sim-shock: the same events (times, instruments, kinds, sides, sizes, ids) as without, and
+ * prices that jump by half a daily volatility at the shock times, round-robin over the
+ * trading instruments, up then down. */
+static void test_shocks(void)
+{
+    const char *const syms[] = {"BTC-USD", "EUR-USD", "ETH-USD"};
+    struct tp_sim *s[2];
+    for (int k = 0; k < 2; k++) {
+        struct tp_sim_opts o = {.seed = 7,
+                                .start_ns = START,
+                                .rate = 500,
+                                .jumps_per_hour = 0,
+                                .symbols = syms,
+                                .nsymbols = 3,
+                                .shock_ns = k ? 2 * TP_NS_PER_SEC : 0};
+        ASSERT_EQ_INT(tp_sim_new(&o, &s[k], NULL), 0);
+    }
+    const uint32_t btc = tp_sim_instr(s[0], 0), eth = tp_sim_instr(s[0], 2);
+    int64_t end = START + 7 * TP_NS_PER_SEC;
+    int checked[3] = {0, 0, 0};
+    for (;;) {
+        struct tp_event a, b;
+        bool ga = tp_sim_next(s[0], end, &a), gb = tp_sim_next(s[1], end, &b);
+        ASSERT_EQ_INT(ga, gb);
+        if (!ga) break;
+        ASSERT_EQ_U64(a.ts, b.ts);
+        ASSERT_EQ_INT(a.instr, b.instr);
+        ASSERT_EQ_INT(a.kind, b.kind);
+        if (a.kind != TP_KIND_TRADE && a.kind != TP_KIND_QUOTE) continue;
+        ASSERT_EQ_INT(a.side, b.side);
+        ASSERT_EQ_U64(a.trade_id, b.trade_id);
+        ASSERT(same_dbl(a.size, b.size) && same_dbl(a.bid_size, b.bid_size));
+        double pa = a.kind == TP_KIND_TRADE ? a.price : (a.bid + a.ask) / 2;
+        double pb = b.kind == TP_KIND_TRADE ? b.price : (b.bid + b.ask) / 2;
+        /* expected ratio: BTC up 1.5 % from its first event at or after 2 s (and again at 6 s:
+         * the third shock, up), ETH down 2 % from 4 s; EUR-USD (quote-only) never */
+        double want = 1;
+        if (a.instr == btc && a.ts >= START + 6 * TP_NS_PER_SEC)
+            want = exp(0.015 * 2);
+        else if (a.instr == btc && a.ts >= START + 2 * TP_NS_PER_SEC)
+            want = exp(0.015);
+        else if (a.instr == eth && a.ts >= START + 4 * TP_NS_PER_SEC)
+            want = exp(-0.02);
+        /* the shock lands on the instrument's first event at or after its time: allow the
+         * event that straddles it to be either */
+        double r = pb / pa;
+        bool near_edge = (a.ts - START) % (2 * TP_NS_PER_SEC) < 50 * TP_NS_PER_MS;
+        if (!near_edge) {
+            ASSERT_NEAR(r, want, 2e-4);
+            checked[a.instr == btc ? 0 : a.instr == eth ? 2 : 1]++;
+        }
+    }
+    ASSERT(checked[0] > 100 && checked[1] > 100 && checked[2] > 100);
+    tp_sim_free(s[0]);
+    tp_sim_free(s[1]);
+}
+
 TPT_MAIN({"deterministic_whatever_the_pacing", test_deterministic_whatever_the_pacing},
          {"source_max_pace_matches_generator", test_source_max_pace_matches_generator},
          {"instruments_and_kinds", test_instruments_and_kinds},
@@ -585,4 +642,4 @@ TPT_MAIN({"deterministic_whatever_the_pacing", test_deterministic_whatever_the_p
          {"prices_on_tick", test_prices_on_tick}, {"statistics", test_statistics},
          {"resume_continues_ids_and_prices", test_resume_continues_ids_and_prices},
          {"finite_run_ends_with_eof", test_finite_run_ends_with_eof},
-         {"live_full_ring_records_gaps", test_live_full_ring_records_gaps})
+         {"live_full_ring_records_gaps", test_live_full_ring_records_gaps}, {"shocks", test_shocks})
