@@ -61,6 +61,7 @@ static int cg_name(const char *id, size_t n, const char *cur, size_t cl, char *o
     const char *b = NULL;
     for (size_t i = 0; i < TP_ARRAY_LEN(tickers); i++)
         if (strlen(tickers[i][0]) == n && !strncmp(tickers[i][0], id, n)) b = tickers[i][1];
+    if (!n) return -EINVAL;
     if (!b) {
         if (n > 30) return -EINVAL;
         for (size_t i = 0; i < n; i++) base[i] = id[i] == '-' ? '_' : id[i];

@@ -68,6 +68,9 @@ int tp_rp_fail(struct tp_rest_pctx *c, enum tp_rest_kind kind, const char *fmt, 
     __attribute__((format(printf, 3, 4)));
 /* Sets res to kind with the decoded text of string token t (prefixed with pre). -EINVAL. */
 int tp_rp_fail_tok(struct tp_rest_pctx *c, enum tp_rest_kind kind, const char *pre, int t);
+/* The decoded text of string token t into out (always NUL-terminated, truncated to cap - 1,
+ * control characters blanked); "" when t is not a string. */
+void tp_rp_str(const struct tp_json *j, int t, char *out, size_t cap);
 /* Appends *e; -E2BIG (res: too many events) when the caller's array is full. */
 int tp_rp_add(struct tp_rest_pctx *c, const struct tp_event *e);
 /* Sets e->instr from `venue:SYMBOL` made of the native symbol s[0..n) (upper-cased, '/'

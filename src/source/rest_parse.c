@@ -94,18 +94,22 @@ int tp_rp_fail(struct tp_rest_pctx *c, enum tp_rest_kind kind, const char *fmt, 
 
 int tp_rp_fail_tok(struct tp_rest_pctx *c, enum tp_rest_kind kind, const char *pre, int t)
 {
-    char buf[TP_REST_TEXT_MAX + 1] = "";
-    if (tp_json_type(c->j, t) == TP_JSON_STRING) {
-        int n = tp_json_unescape(c->j, t, buf, sizeof buf);
-        if (n == -E2BIG)
-            buf[sizeof buf - 1] = 0;
-        else if (n < 0)
-            buf[0] = 0;
-    }
-    /* Control characters would break log lines. */
-    for (char *s = buf; *s; s++)
-        if ((unsigned char)*s < 0x20) *s = ' ';
+    char buf[TP_REST_TEXT_MAX + 1];
+    tp_rp_str(c->j, t, buf, sizeof buf);
     return tp_rp_fail(c, kind, "%s%s", pre, buf);
+}
+
+void tp_rp_str(const struct tp_json *j, int t, char *out, size_t cap)
+{
+    out[0] = 0;
+    if (tp_json_type(j, t) != TP_JSON_STRING) return;
+    int n = tp_json_unescape(j, t, out, cap);
+    /* a prefix when too long (not always terminated), nothing when undecodable */
+    size_t end = n == -E2BIG ? cap - 1 : n < 0 ? 0 : TP_MIN((size_t)n, cap - 1);
+    out[end] = 0;
+    /* Control characters would break log lines. */
+    for (char *s = out; *s; s++)
+        if ((unsigned char)*s < 0x20) *s = ' ';
 }
 
 int tp_rp_add(struct tp_rest_pctx *c, const struct tp_event *e)

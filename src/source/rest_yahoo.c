@@ -76,17 +76,9 @@ static int y_path(const char *const *sym, size_t n, const char *opt, const char 
 static int y_error(struct tp_rest_pctx *c, int er)
 {
     struct tp_json *j = c->j;
-    char code[64] = "", desc[TP_REST_TEXT_MAX + 1] = "";
-    int t = TP_JSON_GET(j, er, "code");
-    if (tp_json_type(j, t) == TP_JSON_STRING && tp_json_unescape(j, t, code, sizeof code) < 0)
-        code[0] = 0;
-    t = TP_JSON_GET(j, er, "description");
-    if (tp_json_type(j, t) == TP_JSON_STRING && tp_json_unescape(j, t, desc, sizeof desc) < 0)
-        desc[sizeof desc - 1] = 0;
-    for (char *s = desc; *s; s++)
-        if ((unsigned char)*s < 0x20) *s = ' ';
-    for (char *s = code; *s; s++)
-        if ((unsigned char)*s < 0x20) *s = ' ';
+    char code[64], desc[TP_REST_TEXT_MAX + 1];
+    tp_rp_str(j, TP_JSON_GET(j, er, "code"), code, sizeof code);
+    tp_rp_str(j, TP_JSON_GET(j, er, "description"), desc, sizeof desc);
     return tp_rp_fail(c, TP_REST_ERROR, "%s%s%s", code, code[0] && desc[0] ? ": " : "", desc);
 }
 

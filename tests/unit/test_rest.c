@@ -88,6 +88,8 @@ static void test_coingecko(void)
     ASSERT_EQ_STR(res.text, "coin not found");
     ASSERT(parse("coingecko", "{\"bitcoin\":{\"usd\":\"abc\"}}") < 0);
     ASSERT_EQ_INT(res.kind, TP_REST_BAD);
+    ASSERT(parse("coingecko", "{\"\":{\"ask\":686}}") < 0); /* fuzzer: an empty coin id */
+    ASSERT_EQ_INT(res.kind, TP_REST_BAD);
     ASSERT(parse("coingecko", "{\"bitcoin\":[1]}") < 0);
     ASSERT_EQ_INT(res.kind, TP_REST_BAD);
     ASSERT(parse("coingecko", "{\"bitcoin\":{\"usd\":1") < 0);
@@ -144,6 +146,13 @@ static void test_alphavantage(void)
     ASSERT(parse("alphavantage", "{\"Error Message\": \"Invalid API call.\\nSee docs\"}") < 0);
     ASSERT_EQ_INT(res.kind, TP_REST_ERROR);
     ASSERT_EQ_STR(res.text, "Invalid API call. See docs"); /* control characters blanked */
+    /* fuzzer: an escaped text longer than the result's text is cut, terminated */
+    char big[700] = "{\"Error Message\": \"";
+    for (int i = 0; i < 300; i++) strncat(big, "\\\\", 2);
+    strncat(big, "\"}", 3);
+    ASSERT(parse("alphavantage", big) < 0);
+    ASSERT_EQ_INT(res.kind, TP_REST_ERROR);
+    ASSERT_EQ_INT(strlen(res.text), TP_REST_TEXT_MAX);
     ASSERT(parse("alphavantage", "{\"Global Quote\": {\"01. symbol\": \"X\"}}") < 0);
     ASSERT_EQ_INT(res.kind, TP_REST_BAD);
     ASSERT(parse("alphavantage", "[]") < 0);
