@@ -147,9 +147,10 @@ static void test_alphavantage(void)
     ASSERT_EQ_INT(res.kind, TP_REST_ERROR);
     ASSERT_EQ_STR(res.text, "Invalid API call. See docs"); /* control characters blanked */
     /* fuzzer: an escaped text longer than the result's text is cut, terminated */
-    char big[700] = "{\"Error Message\": \"";
-    for (int i = 0; i < 300; i++) strncat(big, "\\\\", 2);
-    strncat(big, "\"}", 3);
+    char big[700];
+    size_t o = (size_t)snprintf(big, sizeof big, "{\"Error Message\": \"");
+    for (int i = 0; i < 300; i++) o += (size_t)snprintf(big + o, sizeof big - o, "\\\\");
+    snprintf(big + o, sizeof big - o, "\"}");
     ASSERT(parse("alphavantage", big) < 0);
     ASSERT_EQ_INT(res.kind, TP_REST_ERROR);
     ASSERT_EQ_INT(strlen(res.text), TP_REST_TEXT_MAX);
