@@ -74,6 +74,10 @@ static struct tp_setting settings[] = {
     SET("venue-backoff-min", TP_SET_DUR, "500ms",
         "venues: first reconnect delay; it doubles per failed attempt, with jitter"),
     SET("venue-backoff-max", TP_SET_DUR, "60s", "venues: longest reconnect delay"),
+    SET("venue-backfill", TP_SET_STR, "on",
+        "venues: on: fetch the trades of a trade-id gap from the venue's REST API and journal "
+        "them (Binance; --endpoint binance-rest=URL, else the public API unless "
+        "--endpoint binance= is set); off: only report the gap"),
     SET("venue-ca-file", TP_SET_STR, "",
         "venues: PEM file of the CAs to trust for wss:// (default: the system's)"),
     SET("sim-rate", TP_SET_DOUBLE, "200",
@@ -311,7 +315,7 @@ static int check(enum tp_sync_mode *sync, bool *max_pace)
     for (size_t i = 0; i < ep->nlist; i++) {
         const char *eq = strchr(ep->list[i], '=');
         struct tp_ws_url u;
-        if (rest_entry(ep->list[i])) {
+        if (rest_entry(ep->list[i]) || !strncmp(ep->list[i], "binance-rest=", 13)) {
             if (strncmp(eq + 1, "http://", 7) && strncmp(eq + 1, "https://", 8))
                 return bad("endpoint", ep->list[i], "is not VENUE=http(s)://HOST[:PORT]");
             continue;
@@ -339,6 +343,8 @@ static int check(enum tp_sync_mode *sync, bool *max_pace)
         tp_duration_format(S("rest-backoff-max")->i, num, sizeof num);
         return bad("rest-backoff-max", num, "is not a duration at least --rest-backoff-min");
     }
+    if (strcmp(S("venue-backfill")->str, "on") && strcmp(S("venue-backfill")->str, "off"))
+        return bad("venue-backfill", S("venue-backfill")->str, "is not on or off");
     if (S("venue-watchdog")->i < 100 * TP_NS_PER_MS) {
         tp_duration_format(S("venue-watchdog")->i, num, sizeof num);
         return bad("venue-watchdog", num, "is shorter than 100ms");
@@ -438,6 +444,7 @@ static void wsfeed_opts(struct tp_wsfeed_opts *wo)
         .watchdog_ns = S("venue-watchdog")->i,
         .backoff_min_ns = S("venue-backoff-min")->i,
         .backoff_max_ns = S("venue-backoff-max")->i,
+        .backfill = !strcmp(S("venue-backfill")->str, "on"),
     };
 }
 

@@ -6,6 +6,9 @@ It answers the four REST venues' request paths by route:
   /query?symbol=S             -> "alphavantage:S"  (from_currency/to_currency -> "alphavantage:A/B")
   /v8/finance/chart/S         -> "yahoo:S"
   /api/v3/fx                  -> "fmp"
+  /api/v3/aggTrades, /api/v3/historicalTrades (Binance backfill): answered from the aggTrade
+      and trade frames of --binance-frames (recorded WebSocket frames, one per line), by
+      symbol, fromId and limit, in Binance's REST shapes; logged as "binance-rest"
 Each route plays the steps of its plan in order, the last one repeating. A step is
   {"status": 200, "body": "...", "headers": {"Retry-After": "2"},
    "retry_after_date": 2,   # a Retry-After HTTP date this many seconds ahead (rounded up)
@@ -28,11 +31,37 @@ ap.add_argument("--plan", required=True)
 ap.add_argument("--log", required=True)
 ap.add_argument("--port-file", required=True)
 ap.add_argument("--port", type=int, default=0)
+ap.add_argument("--binance-frames")
 args = ap.parse_args()
 plan = json.load(open(args.plan))
 lock = threading.Lock()
 counts = {}
 log = open(args.log, "a", buffering=1)
+
+
+agg, trd = {}, {}
+if args.binance_frames:
+    for line in open(args.binance_frames):
+        if not line.strip():
+            continue
+        m = json.loads(line)
+        x = m.get("data", m)
+        if x.get("e") == "aggTrade":
+            agg.setdefault(x["s"], []).append({"a": x["a"], "p": x["p"], "q": x["q"], "f": x["f"],
+                                               "l": x["l"], "T": x["T"], "m": x["m"], "M": True})
+        elif x.get("e") == "trade":
+            trd.setdefault(x["s"], []).append({"id": x["t"], "price": x["p"], "qty": x["q"],
+                                               "quoteQty": "0", "time": x["T"], "isBuyerMaker": x["m"],
+                                               "isBestMatch": True})
+
+
+def binance_rest(path, q):
+    agg_ = path.endswith("aggTrades")
+    rows = (agg if agg_ else trd).get(q.get("symbol", [""])[0], [])
+    frm, lim = int(q.get("fromId", ["0"])[0]), int(q.get("limit", ["500"])[0])
+    key = "a" if agg_ else "id"
+    sel = sorted((r for r in rows if r[key] >= frm), key=lambda r: r[key])[:lim]
+    return json.dumps(sel, separators=(",", ":"))
 
 
 def route_of(path, q):
@@ -60,6 +89,8 @@ class H(BaseHTTPRequestHandler):
         q = urllib.parse.parse_qs(u.query)
         route = route_of(u.path, q)
         steps = plan.get(route) if route else None
+        if u.path in ("/api/v3/aggTrades", "/api/v3/historicalTrades"):
+            route, steps = "binance-rest", [{"status": 200, "body": binance_rest(u.path, q)}]
         t = time.monotonic()
         if not steps:
             step, k = {"status": 404, "body": '{"error":"no such route"}'}, -1

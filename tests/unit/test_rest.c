@@ -15,6 +15,7 @@
 
 #include "core/instrument.h"
 #include "core/tptime.h"
+#include "source/backfill.h"
 #include "source/rest.h"
 #include "tpt.h"
 
@@ -320,6 +321,52 @@ static void test_retry_after(void)
     ASSERT_EQ_INT(tp_rest_retry_after("", 0, RECV, &d), -EINVAL);
 }
 
+/* Binance REST trades for the backfill (source/backfill.h): the documented shapes. */
+static void test_backfill_parse(void)
+{
+    static const char agg[] =
+        "[{\"a\":26129,\"p\":\"0.01633102\",\"q\":\"4.70443515\",\"f\":27781,\"l\":27781,"
+        "\"T\":1498793709153,\"m\":true,\"M\":true},"
+        "{\"a\":26130,\"p\":\"0.01633000\",\"q\":\"1.5\",\"f\":27782,\"l\":27783,"
+        "\"T\":1498793709200,\"m\":false,\"M\":true},"
+        "{\"a\":26131,\"p\":\"0.01634\",\"q\":\"2\",\"f\":27784,\"l\":27784,"
+        "\"T\":1498793709300,\"m\":false,\"M\":true}]";
+    uint32_t id;
+    ASSERT_EQ_INT(tp_instr_intern("binance:BNB-BTC", 15, &id), 0);
+    uint64_t max;
+    int n = tp_backfill_parse_binance(agg, strlen(agg), true, id, "BNBBTC", 26129, 26130, RECV, ev,
+                                      TP_ARRAY_LEN(ev), &max);
+    ASSERT_EQ_INT(n, 2); /* 26131 is past the gap */
+    ASSERT_EQ_U64(max, 26131);
+    ASSERT_EQ_INT(ev[0].kind, TP_KIND_TRADE);
+    ASSERT_EQ_U64(ev[0].trade_id, 26129);
+    ASSERT(ev[0].flags & TP_EV_HAS_ID);
+    ASSERT_EQ_DBL(ev[0].price, 0.01633102);
+    ASSERT_EQ_DBL(ev[0].size, 4.70443515);
+    ASSERT_EQ_INT(ev[0].side, TP_SIDE_SELL); /* the buyer was the maker */
+    ASSERT_EQ_INT(ev[0].ts, INT64_C(1498793709153) * 1000000);
+    ASSERT_EQ_INT(ev[1].side, TP_SIDE_BUY);
+    ASSERT_EQ_STR(ev[1].venue_symbol, "BNBBTC");
+    ASSERT_EQ_INT(ev[1].instr, id);
+
+    static const char trades[] = "[{\"id\":28457,\"price\":\"4.00000100\",\"qty\":\"12.00000000\","
+                                 "\"quoteQty\":\"48.000012\",\"time\":1499865549590,"
+                                 "\"isBuyerMaker\":true,\"isBestMatch\":true}]";
+    n = tp_backfill_parse_binance(trades, strlen(trades), false, id, "BNBBTC", 28457, 28457, RECV,
+                                  ev, TP_ARRAY_LEN(ev), &max);
+    ASSERT_EQ_INT(n, 1);
+    ASSERT_EQ_DBL(ev[0].price, 4.000001);
+    ASSERT_EQ_DBL(ev[0].size, 12.0);
+    ASSERT_EQ_INT(ev[0].side, TP_SIDE_SELL);
+    ASSERT_EQ_INT(tp_backfill_parse_binance("[]", 2, true, id, "BNBBTC", 1, 2, RECV, ev, 4, &max),
+                  0);
+    ASSERT_EQ_U64(max, 0);
+    ASSERT(tp_backfill_parse_binance("{\"code\":-1121,\"msg\":\"Invalid symbol.\"}", 38, true, id,
+                                     "BNBBTC", 1, 2, RECV, ev, 4, &max) < 0);
+    ASSERT(tp_backfill_parse_binance(agg, strlen(agg), true, id, "BNBBTC", 0, 99999, RECV, ev, 2,
+                                     &max) == -E2BIG);
+}
+
 /* ---- recorded fixtures ---------------------------------------------------------------- */
 
 static char *slurp(const char *path, size_t *len)
@@ -481,4 +528,4 @@ static void test_fixtures(void)
 
 TPT_MAIN({"coingecko", test_coingecko}, {"alphavantage", test_alphavantage}, {"yahoo", test_yahoo},
          {"fmp", test_fmp}, {"instruments", test_instruments}, {"retry_after", test_retry_after},
-         {"fixtures", test_fixtures})
+         {"backfill_parse", test_backfill_parse}, {"fixtures", test_fixtures})
