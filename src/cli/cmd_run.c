@@ -51,8 +51,9 @@ static struct tp_setting settings[] = {
         "no source, only process the input journal (with --exit-at-eof: to its end)"),
     SET("endpoint", TP_SET_LIST, "",
         "VENUE=URL (repeatable): connect to URL (ws:// or wss://; http:// or https:// for the "
-        "REST pollers) instead of the venue's public endpoint, e.g. "
-        "binance=ws://127.0.0.1:9443/stream, coingecko=http://127.0.0.1:8000 (testnets, tests)"),
+        "REST pollers and binance-rest, the REST API of Binance's gap backfill) instead of the "
+        "venue's public endpoint, e.g. binance=ws://127.0.0.1:9443/stream, "
+        "coingecko=http://127.0.0.1:8000 (testnets, tests)"),
     SET("poll-interval", TP_SET_LIST, "",
         "VENUE=DURATION (repeatable): how often each request of a REST poller runs; defaults "
         "fit the free tiers: coingecko=5m (one request for all coins), alphavantage=1h (per "

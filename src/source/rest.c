@@ -596,6 +596,9 @@ out:
             (unsigned long long)s.http_errors, (unsigned long long)s.rate_limited,
             (unsigned long long)s.notes, (unsigned long long)s.venue_errors,
             (unsigned long long)s.bad);
+    char st[sizeof p->status];
+    tp_rest_status(src, st, sizeof st);
+    tp_info("%s: status at stop: %s", p->vname, st);
     return rc;
 }
 

@@ -254,6 +254,11 @@ for pat in (r"coingecko: \d+ requests, .* 2 HTTP 429", r"alphavantage: \d+ reque
             r"yahoo: \d+ requests, .* 1 timeouts"):
     if not re.search(pat, log): err("no summary line matching %r" % pat)
 
+# ---- the source status names the failing symbols, and only them
+if not re.search(r"yahoo: status at stop: yahoo:NOPE: HTTP 404: Not Found", log): err("yahoo: the status does not show NOPE's error")
+if not re.search(r"alphavantage: status at stop: alphavantage:NOPE: Invalid API call", log): err("alphavantage: the status does not show NOPE's error")
+if "coingecko: status at stop: ok" not in log or "fmp: status at stop: ok" not in log: err("coingecko/fmp: status not ok at stop")
+
 # ---- restart: nothing new
 ev2 = events(d + "/dump2")
 for k in set(ev) | set(ev2):
