@@ -47,6 +47,11 @@ struct tp_backfill {
     char err[160];
 };
 
+void tp_backfill_global_init(void)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
 int tp_backfill_new(const struct tp_backfill_opts *o, struct tp_backfill **ret)
 {
     if (!o->base_url || (strncmp(o->base_url, "http://", 7) && strncmp(o->base_url, "https://", 8)))
@@ -65,7 +70,6 @@ int tp_backfill_new(const struct tp_backfill_opts *o, struct tp_backfill **ret)
     b->max_ids = o->max_ids ? o->max_ids : 10000;
     tp_buf_init(&b->body, BODY_MAX);
     tp_json_init(&b->j, 0, 0);
-    curl_global_init(CURL_GLOBAL_DEFAULT);
     const char *key = getenv("BINANCE_API_KEY");
     if (key && *key && strlen(key) < 200) {
         char h[240];

@@ -38,6 +38,9 @@ struct tp_backfill_result {
 
 struct tp_backfill;
 
+/* libcurl's global setup: call on the main thread, before any thread calls tp_backfill_new
+ * (curl_global_init is not thread-safe in every libcurl build). */
+void tp_backfill_global_init(void);
 /* 0 and *ret (owned), -ENOMEM, -EINVAL (not an http(s) URL). Owner thread. */
 int tp_backfill_new(const struct tp_backfill_opts *o, struct tp_backfill **ret);
 void tp_backfill_free(struct tp_backfill *b); /* abandons transfers; NULL is a no-op */

@@ -1148,9 +1148,10 @@ int tp_wsfeed_source_new(const char *spec, const struct tp_wsfeed_opts *o, struc
             if (!strncmp(o->endpoints[i], "binance=", 8)) ws_over = true;
         }
         if (!rest && !ws_over) rest = "https://api.binance.com";
-        if (rest && strlen(rest) < sizeof f->bf_base)
+        if (rest && strlen(rest) < sizeof f->bf_base) {
             memcpy(f->bf_base, rest, strlen(rest) + 1);
-        else if (ws_over)
+            tp_backfill_global_init();
+        } else if (ws_over)
             tp_info("%s: trade-id gaps are reported, not backfilled: --endpoint binance= is set "
                     "without binance-rest=",
                     f->name);
