@@ -143,13 +143,16 @@ int tp_rp_name(const char *venue, const char *s, size_t n, char *out, size_t cap
 int tp_rp_intern(struct tp_rest_pctx *c, const char *name, size_t n, uint32_t *ret)
 {
     struct tp_rest_parser *p = c->p;
+    if (n > TP_INSTR_NAMELEN)
+        return tp_rp_fail(c, TP_REST_BAD, "an instrument name longer than %d bytes",
+                          TP_INSTR_NAMELEN);
     for (uint32_t i = 0; i < TP_RP_CACHE; i++)
         if (p->cid[i] && !strncmp(p->cname[i], name, n) && p->cname[i][n] == 0) {
             *ret = p->cid[i];
             return 0;
         }
     uint32_t id;
-    if (n > TP_INSTR_NAMELEN || tp_instr_intern(name, n, &id) < 0)
+    if (tp_instr_intern(name, n, &id) < 0)
         return tp_rp_fail(c, TP_REST_BAD, "'%.*s' is not a valid instrument name",
                           (int)TP_MIN(n, 80), name);
     uint32_t k = p->cnext++ % TP_RP_CACHE;

@@ -321,6 +321,56 @@ static void test_retry_after(void)
     ASSERT_EQ_INT(tp_rest_retry_after("", 0, RECV, &d), -EINVAL);
 }
 
+/* Source specs and settings: refused before anything starts, with a reason. */
+static void test_specs(void)
+{
+    struct tp_source *src;
+    char err[512];
+    const char *eps[] = {"coingecko=http://127.0.0.1:9", "yahoo=ws://127.0.0.1:9"};
+    const char *ivs[] = {"coingecko=5s", "fmp=soon"};
+    struct tp_rest_opts o = {.endpoints = eps,
+                             .nendpoints = 2,
+                             .intervals = ivs,
+                             .nintervals = 2,
+                             .alphavantage_key = "k1",
+                             .fmp_key = "k2"};
+    static const struct {
+        const char *spec, *reason;
+    } bad[] = {
+        {"coingecko:", "names no symbol"},
+        {"coingecko:bitcoin,bitcoin", "twice"},
+        {"coingecko:bit coin", "cannot poll"},
+        {"yahoo:AAPL", "not an http"},
+        {"yahoo:AAPL@7m", "cannot poll"},
+        {"fmp:EURUSDX", "cannot poll"},
+        {"fmp:EUR-USD", "poll interval 'soon'"},
+        {"alphavantage:MSFT@x", "does not take"},
+        {"nope:X", "not a known"},
+    };
+    for (size_t i = 0; i < TP_ARRAY_LEN(bad); i++) {
+        err[0] = 0;
+        ASSERT_EQ_INT(tp_rest_source_new(bad[i].spec, &o, &src, err, sizeof err), -EINVAL);
+        if (!strstr(err, bad[i].reason))
+            TPT_FAIL("%s: '%s' lacks '%s'", bad[i].spec, err, bad[i].reason);
+    }
+    struct tp_rest_opts nokey = {0};
+    unsetenv("ALPHAVANTAGE_API_KEY");
+    ASSERT_EQ_INT(tp_rest_source_new("alphavantage:MSFT", &nokey, &src, err, sizeof err), -EINVAL);
+    ASSERT(strstr(err, "ALPHAVANTAGE_API_KEY"));
+    /* A good one: created, not started; its status before any poll. */
+    ASSERT_EQ_INT(tp_rest_source_new("coingecko:bitcoin,ethereum@eur", &o, &src, err, sizeof err),
+                  0);
+    struct tp_rest_stats st;
+    ASSERT(tp_rest_stats(src, &st));
+    ASSERT_EQ_U64(st.requests, 0);
+    ASSERT(!st.up);
+    char line[128];
+    tp_rest_status(src, line, sizeof line);
+    ASSERT_EQ_STR(line, "waiting for the first poll");
+    ASSERT(tp_instr_find("coingecko:ETH-EUR", 17) != 0);
+    tp_source_free(src);
+}
+
 /* Binance REST trades for the backfill (source/backfill.h): the documented shapes. */
 static void test_backfill_parse(void)
 {
@@ -528,4 +578,5 @@ static void test_fixtures(void)
 
 TPT_MAIN({"coingecko", test_coingecko}, {"alphavantage", test_alphavantage}, {"yahoo", test_yahoo},
          {"fmp", test_fmp}, {"instruments", test_instruments}, {"retry_after", test_retry_after},
-         {"backfill_parse", test_backfill_parse}, {"fixtures", test_fixtures})
+         {"backfill_parse", test_backfill_parse}, {"specs", test_specs},
+         {"fixtures", test_fixtures})
