@@ -11,6 +11,8 @@
 #     its instrument is held from before the gap's first record until after the backfill
 #     (hold ... release), so the fetched trades are not late for the engine;
 #   - the REST requests asked for exactly the missing ids (symbol, fromId, limit);
+#   - the engine reports each gap once as missing (one anomaly) and once backfilled, writes no
+#     late record, and every final 1s bar counts exactly the journal's trades of its window;
 #   - with --venue-backfill off the gaps are only reported.
 set -uo pipefail
 : "${TICKPIPE:?TICKPIPE must name the tickpipe binary}"
@@ -87,6 +89,7 @@ run_case() { # NAME PLAN BACKFILL
     wpid= rpid=
     [ "$rc" = 0 ] || { cat "$d/run.log" >&2; fail "$1: tickpipe run exited $rc"; }
     "$TICKPIPE" journal dump "$d/data/journal/input" >"$d/dump" || fail "$1: journal dump failed"
+    "$TICKPIPE" journal dump "$d/data/journal/output" >"$d/outdump" || fail "$1: journal dump failed"
 }
 
 check() { # NAME BACKFILL(1|0)
@@ -163,6 +166,36 @@ if bf:
     log = open(d + "/run.log").read()
     if log.count("backfilled:") != len(plain):
         errors.append("%d backfill log lines for %d gaps" % (log.count("backfilled:"), len(plain)))
+    # The engine: each gap once as missing (with its anomaly) and once backfilled; the fetched
+    # trades in their 1s bars, none late (the hold kept their windows open).
+    out = [l.split() for l in open(d + "/outdump")]
+    og = sorted((w[2], w[4].split("=")[1], w[-1] == "backfilled") for w in out if len(w) > 4 and w[1] == "gap")
+    want_g = sorted([(i, r, False) for i, r in plain] + [(i, r, True) for i, r in plain])
+    if og != want_g:
+        errors.append("engine gaps %r, want %r" % (og, want_g))
+    if sum(1 for w in out if len(w) > 2 and w[1] == "anomaly" and w[3] == "gap") != len(plain):
+        errors.append("not one gap anomaly per gap")
+    if any(len(w) > 1 and w[1] == "late" for w in out):
+        errors.append("late records: backfilled trades missed their windows")
+    def ns(t):
+        import datetime
+        dt = datetime.datetime.strptime(t[:26], "%Y-%m-%dT%H:%M:%S.%f").replace(tzinfo=datetime.timezone.utc)
+        return int(dt.timestamp()) * 10**9 + int(t[20:29])
+    per = collections.defaultdict(list)
+    for k in expect:
+        f = frames[k - 1]
+        per["binance:%s-USDT" % f["s"][:-4]].append(f["T"] * 10**6)
+    bars = 0
+    for w in out:
+        if len(w) > 4 and w[1] == "bar" and w[3] == "1s" and w[-1] == "final":
+            kv = dict(x.split("=", 1) for x in w if "=" in x)
+            t0 = ns(kv["ts"])
+            n = sum(1 for t in per[w[2]] if t0 <= t < t0 + 10**9)
+            bars += 1
+            if int(kv["trades"]) != n:
+                errors.append("bar %s %s has %s trades, the journal %d" % (w[2], kv["ts"], kv["trades"], n))
+    if bars < 3:
+        errors.append("only %d final 1s bars" % bars)
 else:
     if filled:
         errors.append("backfilled gaps with --venue-backfill off")
