@@ -248,6 +248,7 @@ static void render_event(struct tp_buf *b, const struct tp_event *e)
     if (e->vsym_len) tp_buf_printf(b, " vsym=%s", e->venue_symbol);
     if (e->flags & TP_EV_QUOTE_ONLY) tp_buf_puts(b, " quote_only");
     if (e->flags & TP_EV_SNAPSHOT) tp_buf_puts(b, " snapshot");
+    if (e->flags & TP_EV_BACKFILLED) tp_buf_puts(b, " backfilled");
 }
 
 /* Renders one record after "OFFSET"; returns false when the payload does not decode. */

@@ -23,6 +23,7 @@
 #include "serve/serve.h"
 #include "sink/lake.h"
 #include "source/replay.h"
+#include "source/rest.h"
 #include "sink/pg.h"
 #include "sink/redis.h"
 #include "sink/s3.h"
@@ -42,20 +43,43 @@ static struct tp_setting settings[] = {
     SET("source", TP_SET_LIST, "sim",
         "a source (repeatable): sim, or sim:SYM,SYM,... for some of its instruments; a live "
         "venue VENUE[/MARKET]:SYM,...[@trades+quotes+agg+bars=1m] (binance, coinbase, okx, "
-        "kraken, bybit, bitstamp, finnhub; docs/venues.md); replay:FILE[@SPEED] a CSV file (as "
+        "kraken, bybit, bitstamp, finnhub; docs/venues.md); a REST poller coingecko:ID,...[@CUR], "
+        "alphavantage:SYM|PAIR,..., yahoo:SYM,...[@INTERVAL], fmp:PAIR,... (docs/venues.md); "
+        "replay:FILE[@SPEED] a CSV file (as "
         "`tickpipe replay` reads it) at SPEED times real time or max (the default), resumed "
         "exactly after a restart; replay:VENUE:FILE[@SPEED] a raw capture through that venue's "
         "parser; kafka:TOPIC (a topic another producer writes; --kafka, --map); none (alone): "
         "no source, only process the input journal (with --exit-at-eof: to its end)"),
     SET("endpoint", TP_SET_LIST, "",
-        "VENUE=URL (repeatable): connect to URL (ws:// or wss://) instead of the venue's public "
-        "endpoint, e.g. binance=ws://127.0.0.1:9443/stream (testnets, tests)"),
+        "VENUE=URL (repeatable): connect to URL (ws:// or wss://; http:// or https:// for the "
+        "REST pollers and binance-rest, the REST API of Binance's gap backfill) instead of the "
+        "venue's public endpoint, e.g. binance=ws://127.0.0.1:9443/stream, "
+        "coingecko=http://127.0.0.1:8000 (testnets, tests)"),
+    SET("poll-interval", TP_SET_LIST, "",
+        "VENUE=DURATION (repeatable): how often each request of a REST poller runs; defaults "
+        "fit the free tiers: coingecko=5m (one request for all coins), alphavantage=1h (per "
+        "symbol; 25 requests a day), yahoo=1m (per symbol), fmp=6m (one request; 250 a day)"),
+    SET("poll-spacing", TP_SET_LIST, "",
+        "VENUE=DURATION (repeatable): least time between two requests of a REST poller; "
+        "defaults alphavantage=15s, coingecko=2s, yahoo=1s, fmp=1s"),
+    SET("rest-timeout", TP_SET_DUR, "10s",
+        "REST pollers: a request without a complete response after this long is retried"),
+    SET("rest-backoff-min", TP_SET_DUR, "2s",
+        "REST pollers: first retry delay after a failure or a rate-limit note; doubles, with "
+        "jitter"),
+    SET("rest-backoff-max", TP_SET_DUR, "10m", "REST pollers: longest retry delay"),
+    SET("rest-retry-after-max", TP_SET_DUR, "1h",
+        "REST pollers: longest HTTP 429 Retry-After honoured"),
     SET("venue-watchdog", TP_SET_DUR, "30s",
         "venues: reconnect when no message (data, pong, heartbeat) arrived for this long; a "
         "ping probes the link after a third of it"),
     SET("venue-backoff-min", TP_SET_DUR, "500ms",
         "venues: first reconnect delay; it doubles per failed attempt, with jitter"),
     SET("venue-backoff-max", TP_SET_DUR, "60s", "venues: longest reconnect delay"),
+    SET("venue-backfill", TP_SET_STR, "on",
+        "venues: on: fetch the trades of a trade-id gap from the venue's REST API and journal "
+        "them (Binance; --endpoint binance-rest=URL, else the public API unless "
+        "--endpoint binance= is set); off: only report the gap"),
     SET("venue-ca-file", TP_SET_STR, "",
         "venues: PEM file of the CAs to trust for wss:// (default: the system's)"),
     SET("sim-rate", TP_SET_DOUBLE, "200",
@@ -205,6 +229,18 @@ static const char *T(const char *name)
 }
 
 /* Settings that need more than a type check. 0 or TP_EXIT_USAGE (message printed). */
+/* True when entry is "VENUE=..." for a REST venue. */
+static bool rest_entry(const char *entry)
+{
+    const char *eq = strchr(entry, '=');
+    char name[24];
+    size_t n = eq ? (size_t)(eq - entry) : 0;
+    if (!n || n >= sizeof name) return false;
+    memcpy(name, entry, n);
+    name[n] = 0;
+    return tp_rest_find(name) != NULL;
+}
+
 static int check(enum tp_sync_mode *sync, bool *max_pace)
 {
     const char *v = S("sync")->str;
@@ -297,9 +333,36 @@ static int check(enum tp_sync_mode *sync, bool *max_pace)
     for (size_t i = 0; i < ep->nlist; i++) {
         const char *eq = strchr(ep->list[i], '=');
         struct tp_ws_url u;
+        if (rest_entry(ep->list[i]) || !strncmp(ep->list[i], "binance-rest=", 13)) {
+            if (strncmp(eq + 1, "http://", 7) && strncmp(eq + 1, "https://", 8))
+                return bad("endpoint", ep->list[i], "is not VENUE=http(s)://HOST[:PORT]");
+            continue;
+        }
         if (!eq || eq == ep->list[i] || tp_ws_url_parse(eq + 1, &u) < 0)
             return bad("endpoint", ep->list[i], "is not VENUE=ws://HOST[:PORT]/PATH (or wss://)");
     }
+    const char *const lists[] = {"poll-interval", "poll-spacing"};
+    for (size_t k = 0; k < 2; k++) {
+        struct tp_setting *pl = S(lists[k]);
+        for (size_t i = 0; i < pl->nlist; i++) {
+            const char *eq = strchr(pl->list[i], '=');
+            int64_t d;
+            if (!eq || !rest_entry(pl->list[i]) || tp_duration_parse(eq + 1, &d) < 0)
+                return bad(lists[k], pl->list[i],
+                           "is not VENUE=DURATION for a REST venue (coingecko, alphavantage, "
+                           "yahoo, fmp)");
+        }
+    }
+    if (S("rest-timeout")->i < 10 * TP_NS_PER_MS) {
+        tp_duration_format(S("rest-timeout")->i, num, sizeof num);
+        return bad("rest-timeout", num, "is shorter than 10ms");
+    }
+    if (S("rest-backoff-min")->i <= 0 || S("rest-backoff-max")->i < S("rest-backoff-min")->i) {
+        tp_duration_format(S("rest-backoff-max")->i, num, sizeof num);
+        return bad("rest-backoff-max", num, "is not a duration at least --rest-backoff-min");
+    }
+    if (strcmp(S("venue-backfill")->str, "on") && strcmp(S("venue-backfill")->str, "off"))
+        return bad("venue-backfill", S("venue-backfill")->str, "is not on or off");
     if (S("venue-watchdog")->i < 100 * TP_NS_PER_MS) {
         tp_duration_format(S("venue-watchdog")->i, num, sizeof num);
         return bad("venue-watchdog", num, "is shorter than 100ms");
@@ -414,6 +477,7 @@ static void wsfeed_opts(struct tp_wsfeed_opts *wo)
         .watchdog_ns = S("venue-watchdog")->i,
         .backoff_min_ns = S("venue-backoff-min")->i,
         .backoff_max_ns = S("venue-backoff-max")->i,
+        .backfill = !strcmp(S("venue-backfill")->str, "on"),
     };
 }
 
@@ -445,6 +509,28 @@ static int make_source(const char *spec, const struct tp_sim_source_opts *so,
     if (tp_wsfeed_is_venue(spec)) {
         char err[512];
         int rc = tp_wsfeed_source_new(spec, wo, ret, err, sizeof err);
+        if (rc == -EINVAL) return bad("source", spec, err);
+        if (rc < 0) {
+            fprintf(stderr, "tickpipe " CMD ": --source %s: %s\n", spec, err);
+            return TP_EXIT_RUNTIME;
+        }
+        return 0;
+    }
+    if (tp_rest_is_venue(spec)) {
+        char err[512];
+        struct tp_rest_opts ro = {
+            .endpoints = S("endpoint")->list,
+            .nendpoints = S("endpoint")->nlist,
+            .intervals = S("poll-interval")->list,
+            .nintervals = S("poll-interval")->nlist,
+            .spacings = S("poll-spacing")->list,
+            .nspacings = S("poll-spacing")->nlist,
+            .timeout_ns = S("rest-timeout")->i,
+            .backoff_min_ns = S("rest-backoff-min")->i,
+            .backoff_max_ns = S("rest-backoff-max")->i,
+            .retry_after_max_ns = S("rest-retry-after-max")->i,
+        };
+        int rc = tp_rest_source_new(spec, &ro, ret, err, sizeof err);
         if (rc == -EINVAL) return bad("source", spec, err);
         if (rc < 0) {
             fprintf(stderr, "tickpipe " CMD ": --source %s: %s\n", spec, err);

@@ -44,6 +44,8 @@ enum tp_event_flags {
     TP_EV_QUOTE_ONLY = 1 << 3, /* the source declares this instrument quote-only */
     TP_EV_GAP_TIME = 1 << 4,   /* gap bounds are times, not ids */
     TP_EV_SNAPSHOT = 1 << 5,   /* part of a resent snapshot batch (dedup by content) */
+    TP_EV_BACKFILLED = 1 << 6, /* (added) a TP_ST_GAP whose missing trades were fetched and
+                                  journaled (REST backfill): the gap is closed */
 };
 
 #define TP_TRADE_ID_MAX 63 /* longest string trade id, without NUL */

@@ -446,7 +446,7 @@ static void on_gap(struct tp_engine *e, struct inst *in, const struct tp_event *
                        .first_missing = ev->trade_id,
                        .last_missing = ev->gap_last,
                        .by_time = (ev->flags & TP_EV_GAP_TIME) != 0,
-                       .backfilled = false};
+                       .backfilled = (ev->flags & TP_EV_BACKFILLED) != 0};
     double missing;
     if (g.by_time) {
         int64_t a = (int64_t)g.first_missing, b = (int64_t)g.last_missing;
@@ -464,6 +464,7 @@ static void on_gap(struct tp_engine *e, struct inst *in, const struct tp_event *
     }
     e->st.gaps++;
     if (e->out.gap) e->out.gap(e->out.ctx, &g);
+    if (g.backfilled) return; /* the gap's alarm came with its first record */
     struct tp_anomaly a = {.instr = in->id,
                            .ts = ev->ts,
                            .kind = TP_AN_GAP,

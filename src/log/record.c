@@ -33,7 +33,7 @@
     (4 + 3 + 8 + 10 + 1 + TP_INSTR_NAMELEN + 1 + TP_VSYM_MAX + 3 + 11 * 8 + 10 + 10 + 1 +          \
      TP_TRADE_ID_MAX)
 #define SOURCE_MAX  128
-#define EV_FLAGS    0x3fu
+#define EV_FLAGS    0x7fu
 #define EV_DOUBLES  11
 #define BAR_DOUBLES 20
 #define BIT_ID      (1u << 11)

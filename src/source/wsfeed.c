@@ -29,6 +29,7 @@
 #include "core/instrument.h"
 #include "core/log.h"
 #include "core/tptime.h"
+#include "source/backfill.h"
 #include "source/ws.h"
 #include "source/wsfeed.h"
 
@@ -52,11 +53,13 @@ struct inst {
     uint32_t id;
     char vsym[TP_VSYM_MAX + 1];
     uint8_t vlen;
-    bool held;       /* a hold was written and not yet released */
-    bool seen;       /* the journal's tail has a record of it */
-    int64_t hold_ts; /* venue time the hold covers from */
-    int64_t last_hb; /* newest heartbeat ts written (INT64_MIN: none) */
-    int64_t last_ts; /* newest record ts (resume) */
+    bool held;             /* a hold was written and not yet released */
+    bool seen;             /* the journal's tail has a record of it */
+    int64_t hold_ts;       /* venue time the hold covers from */
+    int64_t last_hb;       /* newest heartbeat ts written (INT64_MIN: none) */
+    int64_t last_ts;       /* newest record ts (resume) */
+    int64_t last_trade_ts; /* newest trade seen (backfill: the hold of a gap starts there) */
+    uint32_t bf_pending;   /* id gaps of this instrument being backfilled (it stays held) */
 };
 
 struct feed {
@@ -112,6 +115,11 @@ struct feed {
     int64_t skew, skew_cur, skew_prev, skew_rot;
     bool have_skew, have_cur, have_prev;
 
+    /* (src) REST backfill of id gaps (NULL: off) */
+    struct tp_backfill *bf;
+    char bf_base[512];
+    size_t bf_last; /* find_inst cache */
+
     /* (src) parsing */
     struct tp_venue_parser *parser;
     struct tp_event *ev;
@@ -121,7 +129,7 @@ struct feed {
     /* counters (any thread reads) */
     _Atomic uint64_t c_connects, c_failures, c_disconnects, c_watchdog, c_planned, c_messages,
         c_events, c_bad, c_too_big, c_venue_errors, c_id_gaps, c_outage_gaps, c_pings, c_pongs,
-        c_subs;
+        c_subs, c_bf_gaps, c_bf_trades, c_bf_failed;
     _Atomic bool c_connected;
 };
 
@@ -419,7 +427,7 @@ static void release_all(struct feed *f)
     uint64_t gaps = 0;
     for (size_t i = 0; i < f->n; i++) {
         struct inst *in = &f->in[i];
-        if (!in->held) continue;
+        if (!in->held || in->bf_pending) continue;
         if (f->resume_vts > in->hold_ts && !tp_venue_parser_tracks_ids(f->parser, in->id)) {
             struct tp_event *e = &f->st_ev[k++];
             status_init(f, e, i, TP_ST_GAP, f->resume_vts);
@@ -432,7 +440,7 @@ static void release_all(struct feed *f)
     put_status_records(f, k);
     k = 0;
     for (size_t i = 0; i < f->n; i++) {
-        if (!f->in[i].held) continue;
+        if (!f->in[i].held || f->in[i].bf_pending) continue; /* released when backfilled */
         f->in[i].held = false;
         status_init(f, &f->st_ev[k++], i, TP_ST_RELEASE, f->resume_vts);
     }
@@ -555,6 +563,105 @@ static void on_control(struct feed *f, const struct tp_venue_result *r)
     }
 }
 
+/* ---- REST backfill of id gaps -------------------------------------------------------- */
+
+static struct inst *find_inst_cached(struct feed *f, uint32_t id)
+{
+    if (f->bf_last < f->n && f->in[f->bf_last].id == id) return &f->in[f->bf_last];
+    for (size_t i = 0; i < f->n; i++)
+        if (f->in[i].id == id) {
+            f->bf_last = i;
+            return &f->in[i];
+        }
+    return NULL;
+}
+
+/* Puts ev[0..n) into the ring; after each id gap the parser reported, a hold for its
+ * instrument (at its last trade before the gap: the missing trades are not older) and a
+ * backfill request, so the fetched trades land in their windows (DESIGN.md §3). */
+static void put_with_backfill(struct feed *f, size_t n)
+{
+    size_t start = 0, put = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct tp_event *e = &f->ev[i];
+        struct inst *in = find_inst_cached(f, e->instr);
+        if (!in) continue;
+        if (e->kind == TP_KIND_TRADE) {
+            if (e->ts > in->last_trade_ts) in->last_trade_ts = e->ts;
+            continue;
+        }
+        if (e->kind != TP_KIND_STATUS || e->status != TP_ST_GAP || (e->flags & TP_EV_GAP_TIME))
+            continue;
+        int rc = tp_backfill_request(f->bf, e->instr, in->vsym, e->trade_id, e->gap_last);
+        if (rc < 0) {
+            INC(f, c_bf_failed);
+            tp_warn("%s: the gap in %s trade ids %llu..%llu is not backfilled (%s)", f->name,
+                    tp_instr_name(e->instr), (unsigned long long)e->trade_id,
+                    (unsigned long long)e->gap_last,
+                    rc == -E2BIG    ? "too many ids"
+                    : rc == -ENOSPC ? "too many gaps at once"
+                                    : "bad range");
+            continue;
+        }
+        INC(f, c_bf_gaps);
+        in->bf_pending++;
+        put += tp_source_put(&f->base, f->ev + start, i + 1 - start, 0);
+        start = i + 1;
+        if (!in->held) {
+            int64_t ts = in->last_trade_ts != INT64_MIN ? in->last_trade_ts
+                         : i + 1 < n                    ? f->ev[i + 1].ts
+                                                        : e->ts;
+            in->held = true;
+            in->hold_ts = ts;
+            status_init(f, &f->st_ev[0], (size_t)(in - f->in), TP_ST_HOLD, ts);
+            put_status_records(f, 1);
+        }
+    }
+    put += tp_source_put(&f->base, f->ev + start, n - start, 0);
+    atomic_fetch_add_explicit(&f->c_events, put, memory_order_relaxed);
+}
+
+static void on_backfilled(void *ctx, const struct tp_backfill_result *r)
+{
+    struct feed *f = ctx;
+    struct inst *in = find_inst_cached(f, r->instr);
+    if (!in) return;
+    size_t i = (size_t)(in - f->in);
+    if (r->n) {
+        size_t put = tp_source_put(&f->base, r->ev, r->n, STATUS_WAIT);
+        atomic_fetch_add_explicit(&f->c_events, put, memory_order_relaxed);
+        atomic_fetch_add_explicit(&f->c_bf_trades, put, memory_order_relaxed);
+        for (size_t k = 0; k < r->n; k++)
+            if (r->ev[k].ts > in->last_trade_ts) in->last_trade_ts = r->ev[k].ts;
+    }
+    uint64_t want = r->last - r->first + 1;
+    if (!r->error && r->n == want) {
+        struct tp_event *e = &f->st_ev[0];
+        status_init(f, e, i, TP_ST_GAP, vtime(f, f->last_rx_real));
+        e->trade_id = r->first;
+        e->gap_last = r->last;
+        e->flags |= TP_EV_BACKFILLED;
+        put_status_records(f, 1);
+        tp_info("%s: gap in %s trade ids %llu..%llu backfilled: %zu trade(s) from REST", f->name,
+                tp_instr_name(r->instr), (unsigned long long)r->first, (unsigned long long)r->last,
+                r->n);
+    } else {
+        INC(f, c_bf_failed);
+        tp_warn("%s: backfill of %s trade ids %llu..%llu %s%s: %zu of %llu trade(s) fetched; the "
+                "gap stays recorded",
+                f->name, tp_instr_name(r->instr), (unsigned long long)r->first,
+                (unsigned long long)r->last, r->error ? "failed: " : "incomplete",
+                r->error ? r->error : "", r->n, (unsigned long long)want);
+    }
+    if (in->bf_pending) in->bf_pending--;
+    /* Released now unless an outage holds it: release_all does that once resubscribed. */
+    if (!in->bf_pending && in->held && f->subscribed) {
+        in->held = false;
+        status_init(f, &f->st_ev[0], i, TP_ST_RELEASE, vtime(f, f->last_rx_real));
+        put_status_records(f, 1);
+    }
+}
+
 static void on_message(void *ctx, const char *msg, size_t len, bool binary)
 {
     struct feed *f = ctx;
@@ -602,6 +709,10 @@ static void on_message(void *ctx, const char *msg, size_t len, bool binary)
                 tp_warn("%s: gap in %s trade ids: %llu..%llu missing", f->name,
                         tp_instr_name(f->ev[i].instr), (unsigned long long)f->ev[i].trade_id,
                         (unsigned long long)f->ev[i].gap_last);
+    }
+    if (f->bf) {
+        put_with_backfill(f, (size_t)n);
+        return;
     }
     size_t put = tp_source_put(&f->base, f->ev, (size_t)n, 0);
     atomic_fetch_add_explicit(&f->c_events, put, memory_order_relaxed);
@@ -773,7 +884,7 @@ static void open_step(struct feed *f, int64_t now)
         tp_backoff_reset(&f->bo);
     }
     bool any_held = false;
-    for (size_t i = 0; i < f->n && !any_held; i++) any_held = f->in[i].held;
+    for (size_t i = 0; i < f->n && !any_held; i++) any_held = f->in[i].held && !f->in[i].bf_pending;
     if (any_held && now - f->subscribed_mono >= (f->o.settle_ns > 0 ? f->o.settle_ns : 0))
         release_all(f);
     /* A heartbeat claims the data complete up to a venue time: not before the skew between the
@@ -789,6 +900,7 @@ static void step(struct feed *f)
 {
     int64_t now = tp_mono_ns();
     skew_rotate(f, now);
+    if (f->bf) tp_backfill_poll(f->bf, on_backfilled, f);
     switch (f->st) {
     case ST_WAIT:
         if (now >= f->due) start_attempt(f, now);
@@ -818,12 +930,14 @@ static void log_summary(struct feed *f)
                                   (unsigned long long)ps->by_reason[r]);
     tp_info("%s: %llu messages, %llu events, %llu unusable%s%s, %llu connects, %llu failed "
             "attempts, %llu disconnects (%llu watchdog, %llu planned), %llu id gaps, %llu outage "
-            "gaps",
+            "gaps, %llu backfilled trades (%llu gaps queued, %llu not recovered)",
             f->name, (unsigned long long)s.messages, (unsigned long long)s.events,
             (unsigned long long)s.bad, o ? ":" : "", reasons, (unsigned long long)s.connects,
             (unsigned long long)s.failures, (unsigned long long)s.disconnects,
             (unsigned long long)s.watchdog, (unsigned long long)s.planned,
-            (unsigned long long)s.id_gaps, (unsigned long long)s.outage_gaps);
+            (unsigned long long)s.id_gaps, (unsigned long long)s.outage_gaps,
+            (unsigned long long)s.backfill_trades, (unsigned long long)s.backfills,
+            (unsigned long long)s.backfill_failed);
 }
 
 static int feed_run(struct tp_source *src)
@@ -854,6 +968,11 @@ static int feed_run(struct tp_source *src)
         f->ws = NULL;
         return rc;
     }
+    if (f->bf_base[0]) {
+        struct tp_backfill_opts bo = {.base_url = f->bf_base,
+                                      .agg = (f->sp->channels & TP_VCH_AGG) != 0};
+        if (tp_backfill_new(&bo, &f->bf) < 0) tp_warn("%s: gap backfill unavailable", f->name);
+    }
     /* Instruments the journal shows as connected when the last run ended without a
      * disconnect (a crash): data after their last record is unknown until resubscribed. */
     size_t k = 0;
@@ -883,6 +1002,11 @@ static int feed_run(struct tp_source *src)
     f->ws = NULL;
     tp_ws_resolver_free(f->res);
     f->res = NULL;
+    if (f->bf && tp_backfill_pending(f->bf))
+        tp_warn("%s: stopping with %zu gap(s) not backfilled yet", f->name,
+                tp_backfill_pending(f->bf));
+    tp_backfill_free(f->bf);
+    f->bf = NULL;
     log_summary(f);
     return 0;
 }
@@ -957,6 +1081,9 @@ bool tp_wsfeed_stats(const struct tp_source *src, struct tp_wsfeed_stats *ret)
         .pings_sent = L(c_pings),
         .pongs = L(c_pongs),
         .subscribes_sent = L(c_subs),
+        .backfills = L(c_bf_gaps),
+        .backfill_trades = L(c_bf_trades),
+        .backfill_failed = L(c_bf_failed),
         .connected = L(c_connected),
     };
 #undef L
@@ -1012,6 +1139,25 @@ int tp_wsfeed_source_new(const char *spec, const struct tp_wsfeed_opts *o, struc
     f->max_age_ns =
         !strcmp(sp->v->name, "binance") ? 23 * 3600 * TP_NS_PER_SEC + 50 * 60 * TP_NS_PER_SEC : 0;
     f->quote_only = !(sp->channels & TP_VCH_TRADES) && (sp->channels & TP_VCH_QUOTES);
+    if (o && o->backfill && !strcmp(sp->v->name, "binance") && (sp->channels & TP_VCH_TRADES)) {
+        /* The REST API of the venue the WebSocket endpoint belongs to: an explicit
+         * binance-rest= endpoint, else the public one unless the WebSocket endpoint was
+         * replaced (a testnet or a test server: its REST API is elsewhere, or nowhere). */
+        const char *rest = NULL;
+        bool ws_over = false;
+        for (size_t i = 0; i < o->nendpoints; i++) {
+            if (!strncmp(o->endpoints[i], "binance-rest=", 13)) rest = o->endpoints[i] + 13;
+            if (!strncmp(o->endpoints[i], "binance=", 8)) ws_over = true;
+        }
+        if (!rest && !ws_over) rest = "https://api.binance.com";
+        if (rest && strlen(rest) < sizeof f->bf_base) {
+            memcpy(f->bf_base, rest, strlen(rest) + 1);
+            tp_backfill_global_init();
+        } else if (ws_over)
+            tp_info("%s: trade-id gaps are reported, not backfilled: --endpoint binance= is set "
+                    "without binance-rest=",
+                    f->name);
+    }
     rc = tp_wsfeed_requests(sp, &f->req);
     if (rc < 0) {
         snprintf(err, errcap, "cannot build the subscribe requests");
@@ -1037,6 +1183,7 @@ int tp_wsfeed_source_new(const char *spec, const struct tp_wsfeed_opts *o, struc
         in->vlen = (uint8_t)vl;
         in->last_hb = INT64_MIN;
         in->last_ts = INT64_MIN;
+        in->last_trade_ts = INT64_MIN;
     }
     struct tp_venue_opts vo = {.market = sp->market[0] ? sp->market : NULL};
     rc = tp_venue_parser_new(sp->v, &vo, &f->parser);

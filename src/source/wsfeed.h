@@ -51,6 +51,9 @@ struct tp_wsfeed_opts {
     int64_t settle_ns;          /* hold kept after resubscribing (0: 1 s; < 0: none) */
     int64_t connect_timeout_ns; /* TCP + TLS + handshake (0: 10 s) */
     const char *finnhub_token;  /* NULL: $FINNHUB_API_TOKEN */
+    bool backfill; /* (added) fetch trade-id gaps from the venue's REST API (Binance: the
+                      "binance-rest=URL" endpoint, else the public API unless the WebSocket
+                      endpoint is overridden; source/backfill.h) */
 };
 
 /* A parsed spec `VENUE[/MARKET]:SYM[,SYM...][@CHAN[+CHAN...]]`, CHAN one of trades, agg
@@ -100,6 +103,9 @@ struct tp_wsfeed_stats {
     uint64_t outage_gaps;  /* time gaps written after an outage */
     uint64_t pings_sent, pongs;
     uint64_t subscribes_sent;
+    uint64_t backfills;       /* (added) id gaps queued for REST backfill */
+    uint64_t backfill_trades; /* trades recovered */
+    uint64_t backfill_failed; /* gaps not (wholly) recovered */
     bool connected;
 };
 /* Snapshot of a wsfeed source's counters; false when src is not a wsfeed source. */

@@ -54,7 +54,12 @@ expect_usage "--retention-age" --retention-age forever
 expect_usage "--source" --source binance:BTC-USDT@candles
 expect_usage "--source" --source okx:BTC-USDT@trades+bars=1m
 expect_usage "--source" --source binance:
-expect_usage "--source" --source coingecko:bitcoin
+expect_usage "--source" --source coingecko:
+expect_usage "--source" --source yahoo:AAPL@7m
+expect_usage "--endpoint" --endpoint coingecko=ws://127.0.0.1:1/ --source sim
+expect_usage "--poll-interval" --poll-interval coingecko=soon --source sim
+expect_usage "--poll-interval" --poll-interval binance=5s --source sim
+expect_usage "--venue-backfill" --venue-backfill maybe --source sim
 expect_usage "--endpoint" --endpoint binance=http://127.0.0.1:1/ --source sim
 expect_usage "--venue-watchdog" --venue-watchdog 10ms --source sim
 expect_usage "--venue-backoff-max" --venue-backoff-min 2s --venue-backoff-max 1s --source sim

@@ -136,7 +136,7 @@ static int sample_events(struct tp_event *ev)
     e->price = 1;
     e->size = 2;
     e->side = TP_SIDE_SELL;
-    e->flags |= 0x3f;
+    e->flags |= 0x7f;
 
     e = &ev[n++]; /* status without an instrument, everything else absent */
     tp_event_init(e, TP_KIND_STATUS);
@@ -214,7 +214,7 @@ static void test_encoder_refuses(void)
             e.status = 10;
             break;
         case 4:
-            e.flags = 0x40;
+            e.flags = 0x80;
             break;
         case 5:
             e.vsym_len = TP_VSYM_MAX + 1;

@@ -1,0 +1,311 @@
+/*
+ * backfill.c — REST backfill of trade-id gaps (see backfill.h).
+ *
+ * A FIFO of gap jobs; the head job is fetched page by page on one easy handle added to a
+ * private multi handle; tp_backfill_poll drives curl without waiting (curl_multi_perform),
+ * parses a finished page, appends the trades in range to the job's array (capped by max_ids)
+ * and either asks for the next page (fromId = largest id seen + 1), or finishes the job: the
+ * range is covered, the venue has nothing more (an empty or stale page), or the retries are
+ * spent. Jobs finish in order.
+ */
+#include <curl/curl.h>
+
+#include "core/buf.h"
+#include "core/json.h"
+#include "core/log.h"
+#include "core/tptime.h"
+#include "source/backfill.h"
+
+#define PAGE     1000
+#define BODY_MAX (4u << 20)
+#define RETRIES  2
+#define URL_CAP  1024
+
+struct job {
+    uint32_t instr;
+    char vsym[TP_VSYM_MAX + 1];
+    uint64_t first, last, next;
+};
+
+struct tp_backfill {
+    char base[URL_CAP];
+    bool agg;
+    int64_t timeout_ns;
+    uint64_t max_ids;
+    struct job q[TP_BACKFILL_QUEUE];
+    size_t head, count;
+    CURLM *multi;
+    CURL *easy;
+    struct curl_slist *hdrs;
+    bool busy;
+    int64_t retry_at; /* mono: the head job's next attempt */
+    int tries;
+    struct tp_buf body;
+    struct tp_event *ev; /* the head job's trades */
+    size_t nev, evcap;
+    struct tp_json j;
+    char err[160];
+};
+
+void tp_backfill_global_init(void)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+int tp_backfill_new(const struct tp_backfill_opts *o, struct tp_backfill **ret)
+{
+    if (!o->base_url || (strncmp(o->base_url, "http://", 7) && strncmp(o->base_url, "https://", 8)))
+        return -EINVAL;
+    struct tp_backfill *b = calloc(1, sizeof *b);
+    if (!b) return -ENOMEM;
+    size_t l = strlen(o->base_url);
+    while (l && o->base_url[l - 1] == '/') l--;
+    if (l >= sizeof b->base - 200) {
+        free(b);
+        return -EINVAL;
+    }
+    memcpy(b->base, o->base_url, l);
+    b->agg = o->agg;
+    b->timeout_ns = o->timeout_ns > 0 ? o->timeout_ns : 10 * TP_NS_PER_SEC;
+    b->max_ids = o->max_ids ? o->max_ids : 10000;
+    tp_buf_init(&b->body, BODY_MAX);
+    tp_json_init(&b->j, 0, 0);
+    const char *key = getenv("BINANCE_API_KEY");
+    if (key && *key && strlen(key) < 200) {
+        char h[240];
+        snprintf(h, sizeof h, "X-MBX-APIKEY: %s", key);
+        b->hdrs = curl_slist_append(NULL, h);
+    }
+    b->multi = curl_multi_init();
+    b->easy = curl_easy_init();
+    if (!b->multi || !b->easy) {
+        tp_backfill_free(b);
+        return -ENOMEM;
+    }
+    *ret = b;
+    return 0;
+}
+
+void tp_backfill_free(struct tp_backfill *b)
+{
+    if (!b) return;
+    if (b->busy) curl_multi_remove_handle(b->multi, b->easy);
+    if (b->easy) curl_easy_cleanup(b->easy);
+    if (b->multi) curl_multi_cleanup(b->multi);
+    curl_slist_free_all(b->hdrs);
+    tp_buf_fini(&b->body);
+    tp_json_fini(&b->j);
+    free(b->ev);
+    free(b);
+}
+
+size_t tp_backfill_pending(const struct tp_backfill *b)
+{
+    return b ? b->count : 0;
+}
+
+int tp_backfill_request(struct tp_backfill *b, uint32_t instr, const char *vsym, uint64_t first,
+                        uint64_t last)
+{
+    if (last < first || !vsym || !*vsym || strlen(vsym) > TP_VSYM_MAX) return -EINVAL;
+    if (last - first >= b->max_ids) return -E2BIG;
+    if (b->count == TP_BACKFILL_QUEUE) return -ENOSPC;
+    struct job *j = &b->q[(b->head + b->count++) % TP_BACKFILL_QUEUE];
+    j->instr = instr;
+    snprintf(j->vsym, sizeof j->vsym, "%s", vsym);
+    j->first = j->next = first;
+    j->last = last;
+    return 0;
+}
+
+/* ---- parsing ------------------------------------------------------------------------- */
+
+static int member(const struct tp_json *js, int obj, const char *key)
+{
+    return tp_json_get(js, obj, key, strlen(key));
+}
+
+static int parse_with(struct tp_json *js, const char *body, size_t len, bool agg, uint32_t instr,
+                      const char *vsym, uint64_t first, uint64_t last, int64_t recv,
+                      struct tp_event *ev, size_t cap, uint64_t *max_id)
+{
+    *max_id = 0;
+    if (tp_json_parse(js, body, len) < 0 || tp_json_type(js, 0) != TP_JSON_ARRAY) return -EINVAL;
+    size_t n = 0;
+    TP_JSON_FOREACH_ELEM(js, 0, t)
+    {
+        if (tp_json_type(js, t) != TP_JSON_OBJECT) return -EINVAL;
+        uint64_t id;
+        int64_t ms;
+        bool maker;
+        struct tp_event e;
+        tp_event_init(&e, TP_KIND_TRADE);
+        if (tp_json_u64(js, member(js, t, agg ? "a" : "id"), &id) < 0 ||
+            tp_json_f64(js, member(js, t, agg ? "p" : "price"), &e.price) < 0 ||
+            tp_json_f64(js, member(js, t, agg ? "q" : "qty"), &e.size) < 0 ||
+            tp_json_i64(js, member(js, t, agg ? "T" : "time"), &ms) < 0 ||
+            tp_json_bool(js, member(js, t, agg ? "m" : "isBuyerMaker"), &maker) < 0)
+            return -EINVAL;
+        if (ms < 0 || ms > INT64_MAX / TP_NS_PER_MS) return -EINVAL;
+        if (id > *max_id) *max_id = id;
+        if (id < first || id > last) continue;
+        if (n == cap) return -E2BIG;
+        e.ts = ms * TP_NS_PER_MS;
+        e.ts_recv = recv;
+        e.instr = instr;
+        e.side = maker ? TP_SIDE_SELL : TP_SIDE_BUY; /* the buyer made the book: a taker sold */
+        e.flags = TP_EV_TS_VENUE;
+        tp_event_set_id(&e, id);
+        tp_event_set_vsym(&e, vsym, strlen(vsym));
+        ev[n++] = e;
+    }
+    return (int)n;
+}
+
+int tp_backfill_parse_binance(const char *body, size_t len, bool agg, uint32_t instr,
+                              const char *vsym, uint64_t first, uint64_t last, int64_t recv,
+                              struct tp_event *ev, size_t cap, uint64_t *max_id)
+{
+    struct tp_json js;
+    tp_json_init(&js, 0, 0);
+    int n = parse_with(&js, body, len, agg, instr, vsym, first, last, recv, ev, cap, max_id);
+    tp_json_fini(&js);
+    return n;
+}
+
+/* ---- transfers ----------------------------------------------------------------------- */
+
+static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+    struct tp_backfill *b = ud;
+    size_t n = size * nmemb;
+    return tp_buf_append(&b->body, ptr, n) < 0 ? 0 : n;
+}
+
+static void start_page(struct tp_backfill *b)
+{
+    struct job *j = &b->q[b->head];
+    uint64_t want = j->last - j->next + 1;
+    char url[URL_CAP + 256];
+    snprintf(url, sizeof url, "%s/api/v3/%s?symbol=%s&fromId=%llu&limit=%llu", b->base,
+             b->agg ? "aggTrades" : "historicalTrades", j->vsym, (unsigned long long)j->next,
+             (unsigned long long)(want < PAGE ? want : PAGE));
+    tp_buf_reset(&b->body);
+    CURL *c = b->easy;
+    curl_easy_reset(c);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)(b->timeout_ns / TP_NS_PER_MS));
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, b);
+    curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
+    curl_easy_setopt(c, CURLOPT_USERAGENT, "tickpipe");
+    if (b->hdrs) curl_easy_setopt(c, CURLOPT_HTTPHEADER, b->hdrs);
+    if (curl_multi_add_handle(b->multi, c) == CURLM_OK) {
+        b->busy = true;
+    } else {
+        snprintf(b->err, sizeof b->err, "libcurl refused the request");
+        b->retry_at = tp_mono_ns() + TP_NS_PER_SEC;
+    }
+}
+
+static void finish_job(struct tp_backfill *b, const char *error,
+                       void (*done)(void *, const struct tp_backfill_result *), void *ctx)
+{
+    struct job *j = &b->q[b->head];
+    struct tp_backfill_result r = {.instr = j->instr,
+                                   .first = j->first,
+                                   .last = j->last,
+                                   .ev = b->ev,
+                                   .n = b->nev,
+                                   .error = error};
+    done(ctx, &r);
+    b->head = (b->head + 1) % TP_BACKFILL_QUEUE;
+    b->count--;
+    b->nev = 0;
+    b->tries = 0;
+    b->retry_at = 0;
+}
+
+/* A page arrived (or failed): 1 when the job is finished. */
+static int page_done(struct tp_backfill *b, CURLcode code, const char **error)
+{
+    struct job *j = &b->q[b->head];
+    long status = 0;
+    curl_easy_getinfo(b->easy, CURLINFO_RESPONSE_CODE, &status);
+    if (code != CURLE_OK || status != 200) {
+        if (code != CURLE_OK)
+            snprintf(b->err, sizeof b->err, "%s", curl_easy_strerror(code));
+        else
+            snprintf(b->err, sizeof b->err, "HTTP %ld", status);
+        if (b->tries++ < RETRIES) {
+            b->retry_at = tp_mono_ns() + (TP_NS_PER_SEC / 2 << (b->tries - 1));
+            return 0;
+        }
+        *error = b->err;
+        return 1;
+    }
+    uint64_t want = j->last - j->next + 1;
+    size_t need = b->nev + (size_t)(want < PAGE ? want : PAGE);
+    if (need > b->evcap) {
+        size_t nc = need < 1024 ? 1024 : need;
+        struct tp_event *e = realloc(b->ev, nc * sizeof *e);
+        if (!e) {
+            *error = "out of memory";
+            return 1;
+        }
+        b->ev = e;
+        b->evcap = nc;
+    }
+    uint64_t max_id;
+    int n = parse_with(&b->j, b->body.p ? b->body.p : "", b->body.len, b->agg, j->instr, j->vsym,
+                       j->next, j->last, tp_now_ns(), b->ev + b->nev, b->evcap - b->nev, &max_id);
+    if (n < 0) {
+        snprintf(b->err, sizeof b->err, "the response is not a list of trades");
+        *error = b->err;
+        return 1;
+    }
+    b->nev += (size_t)n;
+    b->tries = 0;
+    if (max_id < j->next || max_id >= j->last) { /* nothing newer, or the range is covered */
+        *error = NULL;
+        return 1;
+    }
+    j->next = max_id + 1;
+    return 0;
+}
+
+void tp_backfill_poll(struct tp_backfill *b,
+                      void (*done)(void *ctx, const struct tp_backfill_result *r), void *ctx)
+{
+    if (!b) return;
+    for (;;) {
+        if (!b->count) return;
+        if (!b->busy) {
+            if (b->retry_at && tp_mono_ns() < b->retry_at) return;
+            b->retry_at = 0;
+            start_page(b);
+            if (!b->busy) return;
+        }
+        int running = 0;
+        curl_multi_perform(b->multi, &running);
+        CURLMsg *m;
+        int left;
+        bool finished = false;
+        CURLcode code = CURLE_OK;
+        while ((m = curl_multi_info_read(b->multi, &left)))
+            if (m->msg == CURLMSG_DONE) {
+                finished = true;
+                code = m->data.result;
+            }
+        if (!finished) return;
+        curl_multi_remove_handle(b->multi, b->easy);
+        b->busy = false;
+        const char *error = NULL;
+        if (page_done(b, code, &error)) {
+            /* Ids come in order within a page and pages follow each other: sorted already. */
+            finish_job(b, error, done, ctx);
+        }
+    }
+}
