@@ -219,7 +219,9 @@ static void parse_query(struct lws *wsi, struct query *q, bool stream)
         if (len < 0) break;
         char *kv = q->store + used;
         used += (size_t)len + 1;
-        if (len == 0) continue;
+        /* An empty query ("/api/x?" or a trailing '&') reaches us from lws as an empty
+         * fragment or as a lone "/": neither is a parameter. */
+        if (len == 0 || (len == 1 && kv[0] == '/')) continue;
         char *eq = strchr(kv, '=');
         const char *val = "";
         if (eq) {

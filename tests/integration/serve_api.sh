@@ -107,6 +107,12 @@ check "GET /api/quality is an empty array for now" [ "$(cat "$tmp/body")" = '[]'
 get /api/health
 check "GET /api/health" json "d['events_in'] > 0 and d['sources'][0]['name'] == 'sim'"
 
+# ---- an empty query or a trailing '&' is no parameter ----
+get '/api/instruments?'
+check "GET /api/instruments? (empty query) is 200" [ "$code" = 200 ]
+get '/api/bars?instrument=sim:BTC-USD&interval=1m&'
+check "a trailing '&' is ignored" [ "$code" = 200 ]
+
 # ---- bad parameters: 400 naming the parameter ----
 while IFS='|' read -r path param; do
   get "$path"
