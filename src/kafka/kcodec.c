@@ -94,6 +94,7 @@ static void tick_members(struct tp_jw *w, const struct tp_event *e)
     boolean(w, "ts_venue", e->flags & TP_EV_TS_VENUE);
     boolean(w, "quote_only", e->flags & TP_EV_QUOTE_ONLY);
     boolean(w, "snapshot", e->flags & TP_EV_SNAPSHOT);
+    boolean(w, "backfilled", e->flags & TP_EV_BACKFILLED);
 }
 
 int tp_kafka_tick_json(struct tp_buf *b, const struct tp_event *e)
@@ -369,12 +370,14 @@ int tp_kafka_tick_parse(struct tp_kafka_dec *d, const void *p, size_t n, struct 
         }
     }
 
-    bool venue, qo, snap;
+    bool venue, qo, snap, filled; /* absent (a producer before "backfilled") reads as false */
     if (get_bool(j, 0, "ts_venue", &venue) || get_bool(j, 0, "quote_only", &qo) ||
-        get_bool(j, 0, "snapshot", &snap))
+        get_bool(j, 0, "snapshot", &snap) || get_bool(j, 0, "backfilled", &filled))
         BAD("bad flag");
-    e.flags |=
-        (venue ? TP_EV_TS_VENUE : 0) | (qo ? TP_EV_QUOTE_ONLY : 0) | (snap ? TP_EV_SNAPSHOT : 0);
+    if (filled && !(kind == TP_KIND_STATUS && e.status == TP_ST_GAP))
+        BAD("backfilled on a record that is not a gap");
+    e.flags |= (venue ? TP_EV_TS_VENUE : 0) | (qo ? TP_EV_QUOTE_ONLY : 0) |
+               (snap ? TP_EV_SNAPSHOT : 0) | (filled ? TP_EV_BACKFILLED : 0);
     *ret = e;
     return 0;
 }

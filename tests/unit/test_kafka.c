@@ -115,6 +115,12 @@ static void test_tick_roundtrip(void)
         }
         roundtrip(&e);
     }
+    e = ev(TP_KIND_STATUS, "binance:BTC-USDT", t); /* a gap whose trades were backfilled */
+    e.status = TP_ST_GAP;
+    e.flags |= TP_EV_BACKFILLED;
+    e.trade_id = 7;
+    e.gap_last = 9;
+    roundtrip(&e);
     e = ev(TP_KIND_STATUS, "sim:BTC-USD", t);
     e.status = TP_ST_GAP;
     e.flags |= TP_EV_GAP_TIME;
@@ -134,6 +140,15 @@ static int parse(const char *s, struct tp_event *e, const char **why)
 
 static void test_tick_parse_foreign(void)
 {
+    {
+        /* backfilled belongs to gaps only: on a trade it is refused, named. */
+        struct tp_event b;
+        const char *bwhy = NULL;
+        ASSERT(parse("{\"ts\":\"2026-11-23T12:34:00Z\",\"instrument\":\"x:Y-Z\","
+                     "\"kind\":\"trade\",\"price\":1,\"size\":1,\"backfilled\":true}",
+                     &b, &bwhy) < 0);
+        ASSERT(bwhy && strstr(bwhy, "backfilled"));
+    }
     /* A producer that writes only the columns it knows. */
     struct tp_event e;
     const char *why = NULL;
