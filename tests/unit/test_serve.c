@@ -884,6 +884,11 @@ static void test_stream_sub(void)
     ASSERT_EQ_INT(tp_sub_kinds(&s), 1 << TP_SK_TICKS);
     ASSERT_EQ_INT(s.nnames, 1); /* sim:SUB-A is no longer used by any kind */
     ASSERT_EQ_STR(s.names[0], "sim:SUB-LATER");
+    /* A subscribe with no kinds keeps no name that no kind uses (found by fuzz_stream). */
+    ASSERT_EQ_INT(
+        sub_msg(&s, "{\"op\":\"subscribe\",\"instruments\":[\"sim:SUB-B\"],\"kinds\":[]}", err), 0);
+    ASSERT_EQ_INT(s.nnames, 1);
+    ASSERT_EQ_INT(tp_sub_kinds(&s), 1 << TP_SK_TICKS);
     /* "*" and a ping. */
     enum tp_sub_op op;
     const char *m = "{\"op\":\"subscribe\",\"instruments\":\"*\",\"kinds\":[\"anomalies\"]}";
