@@ -83,6 +83,7 @@ SOAK_LEAK_SECONDS ?= 60
 soak: build build-asan
 	@SOAK_SECONDS=$(SOAK_SECONDS) SOAK_RATE=$(SOAK_RATE) nice -n 19 tests/soak/soak.sh
 	@SOAK_BIN=build-asan/tickpipe SOAK_SECONDS=$(SOAK_LEAK_SECONDS) SOAK_RATE=20000 SOAK_INSTRUMENTS=50 \
+	  SOAK_TICKS=$$(seq -f 'soak:S%03g' 1 20 | paste -sd,) \
 	  SOAK_REPLAY_RATE=500 SOAK_FLAT=0 SOAK_LEAKS=1 SOAK_RSS_MAX_MB=1024 SOAK_OUT=build/soak-leaks \
 	  nice -n 19 tests/soak/soak.sh
 
