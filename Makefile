@@ -77,7 +77,7 @@ fuzz-campaign:
 # throughout; RSS sampled into build/soak/rss.csv and checked flat and bounded. Then the leak
 # check: the ASan binary for SOAK_LEAK_SECONDS under LeakSanitizer.
 SOAK_SECONDS ?= 600
-SOAK_RATE ?= 200000
+SOAK_RATE ?= 100000
 SOAK_LEAK_SECONDS ?= 60
 
 soak: build build-asan
