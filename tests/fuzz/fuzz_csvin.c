@@ -47,6 +47,11 @@ struct rec {
 static struct rec recs[MAXREC];
 static char path[256];
 
+static void remove_file(void)
+{
+    unlink(path);
+}
+
 static void check_event(const struct tp_event *e)
 {
     if (e->instr == 0) abort();
@@ -119,6 +124,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!path[0]) {
         const char *base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
         snprintf(path, sizeof path, "%s/tp-fuzz-csvin-%ld.csv", base, (long)getpid());
+        atexit(remove_file);
         tp_log_set_level((enum tp_log_level)(TP_LOG_ERROR + 1));
     }
     if (size < 1 || size > (256u << 10)) return 0;
