@@ -3,7 +3,7 @@
 #   make test   install what is missing, build, run every test suite
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: run test build build-asan deps test-deps bench fmt clean node-deps fuzz web-deps crash faults
+.PHONY: run test build build-asan deps test-deps bench fmt clean node-deps fuzz web-deps crash faults soak fuzz-campaign
 
 run: deps build
 	./build/tickpipe run
@@ -78,6 +78,30 @@ fuzz:
 	  build-fuzz/$$name -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
 	    build-fuzz/corpus/$$name tests/fuzz/corpus/$$name; \
 	done
+
+# The long fuzz campaign (tests/fuzz/campaign.sh): every target FUZZ_SECONDS (default 600 here)
+# two at a time at nice 19, one line of figures per target (tests/fuzz/README.md).
+fuzz-campaign:
+	@CC=clang cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_FLAGS_DEBUG="-O1 -g" -DTP_WERROR=OFF >/dev/null
+	@cmake --build build-fuzz -j $(JOBS) --target $(FUZZ_TARGETS)
+	@tests/fuzz/campaign.sh -t $(if $(filter command line environment,$(origin FUZZ_SECONDS)),$(FUZZ_SECONDS),600) -j 2
+
+# The memory soak (tests/soak/soak.sh): the optimized binary at SOAK_RATE simulated events/s
+# plus SOAK_INSTRUMENTS replayed instruments for SOAK_SECONDS, a WebSocket client connected
+# throughout; RSS sampled into build/soak/rss.csv and checked bounded, and flat after
+# SOAK_WARMUP (RSS rises for ~9 minutes as bounded stores fill; bench/RESULTS.md). Then the leak
+# check: the ASan binary for SOAK_LEAK_SECONDS under LeakSanitizer.
+SOAK_SECONDS ?= 1200
+SOAK_WARMUP ?= 540
+SOAK_RATE ?= 100000
+SOAK_LEAK_SECONDS ?= 60
+
+soak: build build-asan
+	@SOAK_SECONDS=$(SOAK_SECONDS) SOAK_WARMUP=$(SOAK_WARMUP) SOAK_RATE=$(SOAK_RATE) nice -n 19 tests/soak/soak.sh
+	@SOAK_BIN=build-asan/tickpipe SOAK_SECONDS=$(SOAK_LEAK_SECONDS) SOAK_RATE=20000 SOAK_INSTRUMENTS=50 \
+	  SOAK_TICKS=$$(seq -f 'soak:S%03g' 1 20 | paste -sd,) \
+	  SOAK_REPLAY_RATE=500 SOAK_FLAT=0 SOAK_LEAKS=1 SOAK_RSS_MAX_MB=1024 SOAK_OUT=build/soak-leaks \
+	  nice -n 19 tests/soak/soak.sh
 
 fmt:
 	clang-format -i $$(git ls-files 'src/*.[ch]' 'tests/*.[ch]' 'bench/*.[ch]')

@@ -5,7 +5,9 @@
  *
  * The frames are made up front (64 Ki of them, 8 symbols, consecutive ids, varying prices and
  * sizes, raw and combined-stream envelopes alternating) so that the timed loop measures only
- * the parser. Usage: venue_bench [SECONDS]   (default 2; prints one line per variant)
+ * the parser. Usage: venue_bench [SECONDS [FRAMES_FILE]]   (default 2; prints one line per
+ * variant). With FRAMES_FILE it also writes the frames there, one per line, for a peer parser
+ * to read the same messages (bench/venue_vs_json.sh).
  */
 #include "core/json.h"
 #include "core/tptime.h"
@@ -75,6 +77,15 @@ int main(int argc, char **argv)
         memcpy(frames[i], buf, (size_t)n);
         lens[i] = (size_t)n;
         bytes += (size_t)n;
+    }
+    if (argc > 2) {
+        FILE *f = fopen(argv[2], "w");
+        if (!f) return 1;
+        for (size_t i = 0; i < NFRAMES; i++) {
+            fwrite(frames[i], 1, lens[i], f);
+            fputc('\n', f);
+        }
+        if (fclose(f) != 0) return 1;
     }
     struct tp_venue_parser *p;
     if (tp_venue_parser_new(tp_venue_find("binance"), NULL, &p) != 0) return 1;

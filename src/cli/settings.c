@@ -10,6 +10,7 @@
 #include <math.h>
 
 #include "cli/settings.h"
+#include "cli/settings_int.h"
 #include "core/num.h"
 #include "core/tptime.h"
 
@@ -125,28 +126,9 @@ static char *trim(char *s)
     return s;
 }
 
-static int load_config(const char *cmd, struct tp_setting *tab, size_t n, const char *path,
-                       bool *reset)
+int tp_settings_config_apply(const char *cmd, struct tp_setting *tab, size_t n, const char *path,
+                             const char *origin, char *text, bool *reset)
 {
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        fprintf(stderr, "tickpipe %s: --config: cannot open '%s': %s\n", cmd, path,
-                strerror(errno));
-        return -1;
-    }
-    /* Kept until exit: setting values point into it. */
-    char *text = malloc(CONFIG_MAX_BYTES + 1);
-    size_t len = text ? fread(text, 1, CONFIG_MAX_BYTES + 1, f) : 0;
-    fclose(f);
-    if (!text || len > CONFIG_MAX_BYTES) {
-        fprintf(stderr, "tickpipe %s: --config: '%s' is larger than 1 MiB\n", cmd, path);
-        free(text);
-        return -1;
-    }
-    text[len] = 0;
-    char *origin = malloc(strlen(path) + 8);
-    if (!origin) return -1;
-    snprintf(origin, strlen(path) + 8, "config %s", path);
     int lineno = 0;
     for (char *line = text; line && *line;) {
         char *next = strchr(line, '\n');
@@ -177,6 +159,31 @@ static int load_config(const char *cmd, struct tp_setting *tab, size_t n, const 
         if (apply(cmd, s, val, origin, &reset[s - tab]) < 0) return -1;
     }
     return 0;
+}
+
+static int load_config(const char *cmd, struct tp_setting *tab, size_t n, const char *path,
+                       bool *reset)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        fprintf(stderr, "tickpipe %s: --config: cannot open '%s': %s\n", cmd, path,
+                strerror(errno));
+        return -1;
+    }
+    /* Kept until exit: setting values point into it. */
+    char *text = malloc(CONFIG_MAX_BYTES + 1);
+    size_t len = text ? fread(text, 1, CONFIG_MAX_BYTES + 1, f) : 0;
+    fclose(f);
+    if (!text || len > CONFIG_MAX_BYTES) {
+        fprintf(stderr, "tickpipe %s: --config: '%s' is larger than 1 MiB\n", cmd, path);
+        free(text);
+        return -1;
+    }
+    text[len] = 0;
+    char *origin = malloc(strlen(path) + 8);
+    if (!origin) return -1;
+    snprintf(origin, strlen(path) + 8, "config %s", path);
+    return tp_settings_config_apply(cmd, tab, n, path, origin, text, reset);
 }
 
 int tp_settings_parse(const char *cmd, struct tp_setting *tab, size_t n, int argc, char **argv,

@@ -145,13 +145,13 @@ int tp_serve_parse_addr(const char *s, char *host, size_t hostcap, int *port, bo
         if (!colon) return -EINVAL;
         hlen = (size_t)(colon - s);
     }
-    if (hlen == 0 || hlen >= hostcap) return -EINVAL;
+    char buf[64];
+    if (hlen == 0 || hlen >= hostcap || hlen >= sizeof buf) return -EINVAL;
     const char *p = colon + 1;
     long v = 0;
     size_t digits = 0;
     for (; *p >= '0' && *p <= '9' && digits < 6; p++, digits++) v = v * 10 + (*p - '0');
     if (!digits || *p || v > 65535) return -EINVAL;
-    char buf[64];
     memcpy(buf, h, hlen);
     buf[hlen] = 0;
     struct in_addr a4;

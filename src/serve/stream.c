@@ -175,12 +175,13 @@ static int apply(struct tp_sub *s, struct req *r)
     unsigned kinds = r->has_kinds ? r->kinds : (1u << TP_SK_N) - 1;
     if (r->op == TP_SUB_OP_SUBSCRIBE) {
         if (!r->has_instr) return fail(r, "missing 'instruments'", NULL);
-        /* Check room first so that a failed subscribe changes nothing. */
-        uint32_t fresh = 0;
-        for (uint32_t i = 0; i < r->ninstr; i++) fresh += find_name(s, r->instr[i]) < 0;
+        /* Check room first so that a failed subscribe changes nothing. No kinds ("kinds": [])
+         * subscribes nothing: no name is kept that no kind uses. */
+        uint32_t fresh = 0, ninstr = kinds ? r->ninstr : 0;
+        for (uint32_t i = 0; i < ninstr; i++) fresh += find_name(s, r->instr[i]) < 0;
         if (s->nnames + fresh > TP_SUB_MAX_NAMES)
             return fail(r, "too many instruments (at most 64)", NULL);
-        for (uint32_t i = 0; i < r->ninstr; i++) {
+        for (uint32_t i = 0; i < ninstr; i++) {
             int at = find_name(s, r->instr[i]);
             if (at < 0) {
                 at = (int)s->nnames++;

@@ -40,9 +40,9 @@
 
 struct replay_source {
     struct tp_source base;
-    char path[PATH_MAX];     /* as given */
-    char venue[32];          /* "" for CSV */
-    double speed;            /* 0 = max */
+    char path[PATH_MAX];             /* as given */
+    char venue[TP_REPLAY_VENUE_MAX]; /* "" for CSV */
+    double speed;                    /* 0 = max */
     struct tp_source_pos id; /* name and identity (offset etc. unused); read by the writer */
     struct tp_csvin *csv;    /* one of the two readers, opened at new */
     struct tp_capture *cap;
@@ -510,16 +510,18 @@ static const struct tp_source_ops replay_ops = {
     .free = replay_free,
 };
 
-/* Splits "[VENUE:]FILE[@SPEED]" (after "replay:"). */
-static int parse_spec(struct replay_source *rs, const char *rest, char *err, size_t errcap)
+int tp_replay_spec_parse(const char *rest, char venue[TP_REPLAY_VENUE_MAX], char *path,
+                         size_t pathcap, double *speed, char *err, size_t errcap)
 {
+    venue[0] = 0;
+    *speed = 0;
     const char *colon = strchr(rest, ':');
-    if (colon && (size_t)(colon - rest) < sizeof rs->venue) {
-        char v[sizeof rs->venue];
+    if (colon && (size_t)(colon - rest) < TP_REPLAY_VENUE_MAX) {
+        char v[TP_REPLAY_VENUE_MAX];
         memcpy(v, rest, (size_t)(colon - rest));
         v[colon - rest] = 0;
         if (tp_venue_find(v)) {
-            memcpy(rs->venue, v, sizeof v);
+            memcpy(venue, v, sizeof v);
             rest = colon + 1;
         }
     }
@@ -537,7 +539,7 @@ static int parse_spec(struct replay_source *rs, const char *rest, char *err, siz
                          sp);
                 return -EINVAL;
             }
-            rs->speed = x;
+            *speed = x;
             n = (size_t)(at - rest);
         } /* else '@' is part of the file name */
     }
@@ -545,13 +547,20 @@ static int parse_spec(struct replay_source *rs, const char *rest, char *err, siz
         snprintf(err, errcap, "names no file (replay:FILE[@SPEED])");
         return -EINVAL;
     }
-    if (n >= sizeof rs->path) {
+    if (n >= pathcap) {
         snprintf(err, errcap, "file name too long");
         return -EINVAL;
     }
-    memcpy(rs->path, rest, n);
-    rs->path[n] = 0;
+    memcpy(path, rest, n);
+    path[n] = 0;
     return 0;
+}
+
+/* Splits "[VENUE:]FILE[@SPEED]" (after "replay:"). */
+static int parse_spec(struct replay_source *rs, const char *rest, char *err, size_t errcap)
+{
+    return tp_replay_spec_parse(rest, rs->venue, rs->path, sizeof rs->path, &rs->speed, err,
+                                errcap);
 }
 
 /* The position records' name for the file: "replay:" and its real path (its last part when

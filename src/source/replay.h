@@ -42,6 +42,14 @@
  * file cannot be read), with a one-line reason in err. */
 int tp_replay_source_new(const char *spec, struct tp_source **ret, char *err, size_t errcap);
 
+#define TP_REPLAY_VENUE_MAX 32 /* longest venue name in a spec, with NUL */
+
+/* Splits the part of a spec after "replay:" — "[VENUE:]FILE[@SPEED]" — without opening
+ * anything (added, for the fuzz target): venue ("" for CSV), path and speed (0 = max). 0, or
+ * -EINVAL with a one-line reason in err. */
+int tp_replay_spec_parse(const char *rest, char venue[TP_REPLAY_VENUE_MAX], char *path,
+                         size_t pathcap, double *speed, char *err, size_t errcap);
+
 /* The name a replay source's position records carry ("replay:" and the file's real path),
  * borrowed for the source's life; NULL when s is not a replay source (added). */
 const char *tp_replay_source_name(const struct tp_source *s);

@@ -959,6 +959,11 @@ static void test_stream_sub(void)
     ASSERT_EQ_INT(tp_sub_kinds(&s), 1 << TP_SK_TICKS);
     ASSERT_EQ_INT(s.nnames, 1); /* sim:SUB-A is no longer used by any kind */
     ASSERT_EQ_STR(s.names[0], "sim:SUB-LATER");
+    /* A subscribe with no kinds keeps no name that no kind uses (found by fuzz_stream). */
+    ASSERT_EQ_INT(
+        sub_msg(&s, "{\"op\":\"subscribe\",\"instruments\":[\"sim:SUB-B\"],\"kinds\":[]}", err), 0);
+    ASSERT_EQ_INT(s.nnames, 1);
+    ASSERT_EQ_INT(tp_sub_kinds(&s), 1 << TP_SK_TICKS);
     /* "*" and a ping. */
     enum tp_sub_op op;
     const char *m = "{\"op\":\"subscribe\",\"instruments\":\"*\",\"kinds\":[\"anomalies\"]}";
@@ -1091,6 +1096,15 @@ static void test_parse_addr(void)
     for (size_t i = 0; i < TP_ARRAY_LEN(bad); i++)
         if (tp_serve_parse_addr(bad[i], h, sizeof(h), &port, &lo) == 0)
             TPT_FAIL("accepted %s", bad[i]);
+    /* A host longer than the parser's own buffer with a larger caller buffer (a Host header
+     * checked by host_ok, cap 80): rejected, not copied past the buffer (found by fuzz_specs). */
+    char big[256], addr[300];
+    memset(addr, 'a', 70);
+    snprintf(addr + 70, sizeof(addr) - 70, ":8080");
+    ASSERT_EQ_INT(tp_serve_parse_addr(addr, big, 80, &port, &lo), -EINVAL);
+    memset(addr, '1', 200);
+    snprintf(addr + 200, sizeof(addr) - 200, ":1");
+    ASSERT_EQ_INT(tp_serve_parse_addr(addr, big, sizeof(big), &port, &lo), -EINVAL);
 }
 
 static void test_token_rule(void)
