@@ -467,6 +467,20 @@ static int start_http(struct tp_live *live, bool with_lake, struct tp_serve **re
 }
 
 /* The venue connection settings. */
+/* The simulator's options from the settings (validated in check()). */
+static void sim_opts(struct tp_sim_source_opts *so, bool max_pace)
+{
+    *so = (struct tp_sim_source_opts){
+        .seed = (uint64_t)S("seed")->i,
+        .rate = S("sim-rate")->d,
+        .max_pace = max_pace,
+        .max_events = (uint64_t)S("sim-events")->i,
+        .shock_ns = S("sim-shock")->i,
+    };
+    if (*T("sim-start"))
+        tp_time_parse(T("sim-start"), strlen(T("sim-start")), TP_TS_AUTO, &so->start_ns);
+}
+
 static void wsfeed_opts(struct tp_wsfeed_opts *wo)
 {
     struct tp_setting *ca = S("venue-ca-file");
@@ -644,15 +658,8 @@ int tp_cmd_run(int argc, char **argv)
         }
     }
 
-    struct tp_sim_source_opts so = {
-        .seed = (uint64_t)S("seed")->i,
-        .rate = S("sim-rate")->d,
-        .max_pace = max_pace,
-        .max_events = (uint64_t)S("sim-events")->i,
-        .shock_ns = S("sim-shock")->i,
-    };
-    if (*T("sim-start"))
-        tp_time_parse(T("sim-start"), strlen(T("sim-start")), TP_TS_AUTO, &so.start_ns);
+    struct tp_sim_source_opts so;
+    sim_opts(&so, max_pace);
     struct tp_wsfeed_opts wo;
     wsfeed_opts(&wo);
     struct tp_setting *src = S("source");
@@ -831,15 +838,8 @@ static int make_kingest(struct tp_live *live, bool max_pace, struct tp_kingest *
     kafka_opts(&io.kafka);
     struct tp_kingest *g;
     if (tp_kingest_new(&io, &g) < 0) return TP_EXIT_RUNTIME;
-    struct tp_sim_source_opts so = {
-        .seed = (uint64_t)S("seed")->i,
-        .rate = S("sim-rate")->d,
-        .max_pace = max_pace,
-        .max_events = (uint64_t)S("sim-events")->i,
-        .shock_ns = S("sim-shock")->i,
-    };
-    if (*T("sim-start"))
-        tp_time_parse(T("sim-start"), strlen(T("sim-start")), TP_TS_AUTO, &so.start_ns);
+    struct tp_sim_source_opts so;
+    sim_opts(&so, max_pace);
     struct tp_setting *src = S("source");
     bool none = src->nlist == 1 && !strcmp(src->list[0], "none");
     for (size_t i = 0; i < src->nlist && !none; i++) {
