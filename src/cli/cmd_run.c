@@ -850,7 +850,7 @@ int tp_cmd_run(int argc, char **argv)
     if (etl) {
         /* At the end of the input every sink has acknowledged everything: one last pass
          * makes the summaries complete. After a stop signal, no pass: stop now. */
-        bool last = S("exit-at-eof")->b && rc == TP_EXIT_OK;
+        bool last = tp_pipeline_ended_at_eof(p) && rc == TP_EXIT_OK;
         struct tp_etl_sched_stats est;
         int erc = tp_etl_sched_stop(etl, last, &est);
         tp_info("etl: %llu passes, %llu failed", (unsigned long long)est.passes,
