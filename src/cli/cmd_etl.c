@@ -26,13 +26,14 @@
 #include "core/log.h"
 #include "core/tptime.h"
 #include "etl/etl.h"
+#include "etl/etl_job.h"
 #include "log/journal.h"
 #include "log/record.h"
 #include "log/segment.h"
 #include "sink/pg.h"
 
 #define CMD           "etl"
-#define MAX_SPECS     64
+#define MAX_SPECS     TP_ETL_MAX_SPECS
 #define MAX_WINDOWS   (8u << 20) /* summaries held in memory from the journal */
 #define JOURNAL_BATCH 65536
 
@@ -101,54 +102,25 @@ struct job {
     const char *data, *out;
 };
 
-/* ---- input: postgres ---- */
+/* ---- inputs postgres and lake: one pass of etl/etl_job.h ---- */
 
-static int run_pg(const struct job *j)
+static int run_pass(const struct job *j)
 {
-    char err[TP_PG_ERRLEN];
-    struct tp_pg_etl *e;
-    int rc = tp_pg_etl_open(j->pg, &e, err, sizeof err);
-    if (rc < 0) {
-        tp_error("etl: postgres: %s", err);
-        return rc;
-    }
-    for (uint32_t i = 0; i < j->nspec && rc == 0; i++) {
-        struct tp_pg_etl_result res;
-        int64_t t0 = tp_mono_ns();
-        rc = tp_pg_etl_update(e, &j->spec[i], j->full, &res, err, sizeof err);
-        if (rc < 0) {
-            tp_error("etl: %s: %s", j->spec[i].name, err);
-            break;
-        }
-        tp_info("etl: %s: %llu windows upserted from ticks offsets %llu..%llu in %.3f s",
-                j->spec[i].name, (unsigned long long)res.windows, (unsigned long long)res.from,
-                (unsigned long long)res.to, (double)(tp_mono_ns() - t0) / 1e9);
-    }
-    tp_pg_etl_close(e);
-    return rc;
-}
-
-/* ---- input: lake ---- */
-
-static int run_lake(const struct job *j)
-{
-    char lake[4096], err[512];
-    if ((size_t)snprintf(lake, sizeof lake, "%s/lake", j->data) >= sizeof lake)
+    struct tp_etl_job *ej = calloc(1, sizeof *ej);
+    if (!ej) return -ENOMEM;
+    char lake[4096];
+    if ((size_t)snprintf(lake, sizeof lake, "%s/lake", j->data) >= sizeof lake) {
+        free(ej);
         return -ENAMETOOLONG;
-    struct tp_etl_lake_result res;
-    int64_t t0 = tp_mono_ns();
-    int rc = tp_etl_lake_update(lake, j->spec, j->nspec, j->full, &res, err, sizeof err);
-    if (rc < 0) {
-        tp_error("etl: lake: %s", err);
-        return rc;
     }
-    tp_info("etl: lake: %llu tick files; %llu dates recomputed (%llu ticks, %llu windows); "
-            "summary files: %llu written, %llu unchanged, %llu removed, in %.3f s",
-            (unsigned long long)res.files, (unsigned long long)res.dates,
-            (unsigned long long)res.ticks, (unsigned long long)res.windows,
-            (unsigned long long)res.files_written, (unsigned long long)res.files_same,
-            (unsigned long long)res.files_removed, (double)(tp_mono_ns() - t0) / 1e9);
-    return 0;
+    memcpy(ej->spec, j->spec, sizeof j->spec);
+    ej->nspec = j->nspec;
+    ej->pg = j->in == IN_PG ? j->pg : NULL;
+    ej->lake = lake;
+    ej->full = j->full;
+    int rc = tp_etl_job_pass(ej);
+    free(ej);
+    return rc;
 }
 
 /* ---- input: journal ---- */
@@ -300,15 +272,18 @@ int tp_cmd_etl(int argc, char **argv)
     struct tp_setting *every = S("every");
     if (!every->nlist) return bad("every", "", "is required (e.g. --every 10m:price)");
     if (every->nlist > MAX_SPECS) return bad("every", every->list[0], "is given over 64 times");
+    struct tp_etl_job *ej = calloc(1, sizeof *ej);
+    if (!ej) return TP_EXIT_RUNTIME;
     for (size_t i = 0; i < every->nlist; i++) {
         char err[160];
-        struct tp_etl_spec sp;
-        if (tp_etl_spec_parse(every->list[i], &sp, err, sizeof err) < 0)
+        if (tp_etl_job_add_spec(ej, every->list[i], err, sizeof err) < 0) {
+            free(ej);
             return bad("every", every->list[i], err);
-        bool dup = false;
-        for (uint32_t k = 0; k < j.nspec; k++) dup |= !strcmp(j.spec[k].name, sp.name);
-        if (!dup) j.spec[j.nspec++] = sp;
+        }
     }
+    memcpy(j.spec, ej->spec, sizeof j.spec);
+    j.nspec = ej->nspec;
+    free(ej);
     const char *pg = S("postgres")->str;
     j.pg = pg && *pg ? pg : NULL;
     const char *input = S("input")->str;
@@ -345,7 +320,7 @@ int tp_cmd_etl(int argc, char **argv)
     if (every_ns > 0) pthread_sigmask(SIG_BLOCK, &stop, NULL);
     for (;;) {
         int64_t t0 = tp_mono_ns();
-        rc = j.in == IN_PG ? run_pg(&j) : j.in == IN_LAKE ? run_lake(&j) : run_journal(&j);
+        rc = j.in == IN_JOURNAL ? run_journal(&j) : run_pass(&j);
         if (every_ns <= 0) return rc < 0 ? TP_EXIT_RUNTIME : TP_EXIT_OK;
         if (rc == -EBADMSG) return TP_EXIT_RUNTIME; /* a newer schema does not get better */
         if (rc < 0) tp_warn("etl: this run failed; trying again at the next period");

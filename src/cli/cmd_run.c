@@ -14,6 +14,7 @@
 #include "cli/settings.h"
 #include "core/log.h"
 #include "core/tptime.h"
+#include "etl/etl_job.h"
 #include "ops/qwatch.h"
 #include "pipeline/pipeline.h"
 #include "kafka/kingest.h"
@@ -186,6 +187,12 @@ static struct tp_setting settings[] = {
     SET("lake-batch-bytes", TP_SET_INT, "134217728",
         "lake: ... or when a batch's rows use this much memory (bytes; at most 2 GiB)"),
     SET("lake-1s-bars", TP_SET_BOOL, "", "lake: also write bars shorter than a minute (1s)"),
+    SET("etl-every", TP_SET_LIST, "",
+        "a summary the etl computes while running (repeatable or a comma list): "
+        "INTERVAL:FIELD as `tickpipe etl --every` takes it, e.g. 10m:price; from PostgreSQL "
+        "with --postgres, else from the lake into DATA/lake/summary (docs/etl.md)"),
+    SET("etl-schedule", TP_SET_DUR, "1m",
+        "with --etl-every: how often the etl runs (with --exit-at-eof, once more at the end)"),
     SET("redis", TP_SET_STR, "",
         "Redis sink: redis://[[user]:password@]host[:port][/db] (latest prices, bar streams, "
         "pub/sub; docs/redis.md); empty: none"),
@@ -239,6 +246,53 @@ static bool rest_entry(const char *entry)
     memcpy(name, entry, n);
     name[n] = 0;
     return tp_rest_find(name) != NULL;
+}
+
+/* --etl-every and --etl-schedule into etl_job (nspec 0: no etl). 0 or TP_EXIT_USAGE. */
+static struct tp_etl_job etl_job;
+
+static int check_etl(void)
+{
+    memset(&etl_job, 0, sizeof etl_job);
+    struct tp_setting *ev = S("etl-every");
+    struct tp_setting *sch = S("etl-schedule");
+    char num[64];
+    if (!ev->nlist) {
+        if (sch->origin && strcmp(sch->origin, "default")) {
+            tp_duration_format(sch->i, num, sizeof num);
+            return bad("etl-schedule", num, "needs --etl-every");
+        }
+        return 0;
+    }
+    for (size_t i = 0; i < ev->nlist; i++) {
+        const char *v = ev->list[i];
+        do {
+            char one[128], err[160];
+            size_t n = strcspn(v, ",");
+            if (n >= sizeof one) return bad("etl-every", ev->list[i], "is too long a spec");
+            memcpy(one, v, n);
+            one[n] = 0;
+            if (tp_etl_job_add_spec(&etl_job, one, err, sizeof err) < 0)
+                return bad("etl-every", one, err);
+            v += n;
+        } while (*v++ == ',');
+    }
+    if (sch->i <= 0) {
+        tp_duration_format(sch->i, num, sizeof num);
+        return bad("etl-schedule", num, "is not a positive duration");
+    }
+    const char *pg = T("postgres");
+    if (*pg) {
+        etl_job.pg = pg;
+        return 0;
+    }
+    if (strcmp(S("lake")->str, "on"))
+        return bad("etl-every", ev->list[0], "needs the lake (--lake on) or --postgres");
+    for (uint32_t k = 0; k < etl_job.nspec; k++)
+        if (!tp_etl_spec_daily(&etl_job.spec[k]))
+            return bad("etl-every", etl_job.spec[k].name,
+                       "does not divide a day (the lake's summaries are per UTC date)");
+    return 0;
 }
 
 static int check(enum tp_sync_mode *sync, bool *max_pace)
@@ -371,6 +425,8 @@ static int check(enum tp_sync_mode *sync, bool *max_pace)
         tp_duration_format(S("venue-backoff-max")->i, num, sizeof num);
         return bad("venue-backoff-max", num, "is not a duration at least --venue-backoff-min");
     }
+    int erc = check_etl();
+    if (erc) return erc;
     if (S("checkpoint-every")->i < 1) {
         snprintf(num, sizeof num, "%lld", (long long)S("checkpoint-every")->i);
         return bad("checkpoint-every", num, "is not a positive number of records");
@@ -784,7 +840,30 @@ int tp_cmd_run(int argc, char **argv)
         tp_error("tickpipe run: could not start");
         return TP_EXIT_RUNTIME;
     }
+    /* The etl thread (--etl-every) summarizes what the sinks committed, every period; it
+     * takes the lake's lock per pass like `tickpipe etl`, so it never meets a half commit. */
+    struct tp_etl_sched *etl = NULL;
+    if (etl_job.nspec) {
+        etl_job.lake = lake;
+        etl_job.full = false;
+        tp_duration_format(S("etl-schedule")->i, dur, sizeof dur);
+        if (tp_etl_sched_start(&etl_job, S("etl-schedule")->i, live, &etl) < 0)
+            tp_error("etl: could not start its thread: no summaries this run");
+        else
+            tp_info("etl: %u summaries every %s from %s", etl_job.nspec, dur,
+                    etl_job.pg ? "postgres" : "the lake");
+    }
     rc = tp_pipeline_run(p, &stop);
+    if (etl) {
+        /* At the end of the input every sink has acknowledged everything: one last pass
+         * makes the summaries complete. After a stop signal, no pass: stop now. */
+        bool last = tp_pipeline_ended_at_eof(p) && rc == TP_EXIT_OK;
+        struct tp_etl_sched_stats est;
+        int erc = tp_etl_sched_stop(etl, last, &est);
+        tp_info("etl: %llu passes, %llu failed", (unsigned long long)est.passes,
+                (unsigned long long)est.failures);
+        if (last && erc < 0 && rc == TP_EXIT_OK) rc = TP_EXIT_RUNTIME;
+    }
     if (s3sync) {
         struct tp_s3_stats st;
         int s3rc = tp_s3_syncer_stop(s3sync, true, &st);
@@ -931,6 +1010,10 @@ static int run_kafka_role(struct tp_live *live, bool max_pace)
         return rc;
     }
 
+    if (S("etl-every")->nlist)
+        tp_warn("tickpipe run --role %s: --etl-every does not run with the Kafka roles (ignored; "
+                "run `tickpipe etl --schedule`)",
+                role);
     static const char *const unused[] = {"postgres", "redis", "s3"};
     for (size_t i = 0; i < TP_ARRAY_LEN(unused); i++)
         if (*T(unused[i]))

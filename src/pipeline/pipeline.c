@@ -43,6 +43,7 @@
 
 struct tp_pipeline {
     struct tp_pipeline_opts o;
+    bool ended_at_eof; /* tp_pipeline_run stopped because every source ended (main thread) */
     char jdir[PATH_CAP];
     struct tp_journal *j;
     struct tp_source *src[TP_PIPELINE_MAX_SOURCES];
@@ -649,6 +650,7 @@ int tp_pipeline_run(struct tp_pipeline *p, const sigset_t *stop_signals)
         if (why) break;
         if (p->o.exit_at_eof && all_ended(p)) {
             tp_info("every source reached its end: stopping");
+            p->ended_at_eof = true;
             break;
         }
         now = tp_mono_ns();
@@ -697,4 +699,9 @@ void tp_pipeline_free(struct tp_pipeline *p)
     for (size_t i = 0; i < p->nsrc; i++) tp_source_free(p->src[i]);
     for (size_t i = 0; i < p->nring; i++) tp_ring_fini(&p->ring[i]);
     free(p);
+}
+
+bool tp_pipeline_ended_at_eof(const struct tp_pipeline *p)
+{
+    return p->ended_at_eof;
 }

@@ -85,6 +85,9 @@ int tp_pipeline_start(struct tp_pipeline *p);
  * source has ended (with exit_at_eof), or a failure; then stops cleanly. Returns the exit
  * code: TP_EXIT_OK, or TP_EXIT_RUNTIME after logging the failure. */
 int tp_pipeline_run(struct tp_pipeline *p, const sigset_t *stop_signals);
+/* True when tp_pipeline_run stopped because every source reached its end (exit_at_eof), not
+ * for a signal or a failure. Main thread. */
+bool tp_pipeline_ended_at_eof(const struct tp_pipeline *p);
 /* Stops whatever still runs and frees. NULL is a no-op. */
 void tp_pipeline_free(struct tp_pipeline *p);
 
