@@ -46,10 +46,11 @@ check gen 'tickpipe gen: [0-9]+ / 20000 rows'
 # replay
 for m in tty pipe; do
     f=on_tty; [ $m = pipe ] && f=piped
+    mkdir -p "$dir/out.$m"
     $f replay "$TP" replay "$dir/m.tty.csv" --map ts=timestamp,price=stock_price \
-        --instrument seed:STOCK --out "$dir/replay.$m"
+        --instrument seed:STOCK --out "$dir/out.$m"
 done
-cmp -s "$dir/replay.tty/bars.csv" "$dir/replay.pipe/bars.csv" || fail "replay: outputs differ"
+cmp -s "$dir/out.tty/bars.csv" "$dir/out.pipe/bars.csv" || fail "replay: outputs differ"
 check replay 'replay: \[1/1\]'
 
 # a data directory with a journal and a lake of many small files (for validate, compact, etl)
