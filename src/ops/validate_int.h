@@ -67,6 +67,8 @@ struct viday {
     uint32_t failed_mask; /* bit per enum tp_vcheck that failed here */
     bool lake, db, jnl;   /* which sources have counts below */
     uint64_t lake_ticks, lake_bars, db_ticks, db_bars, j_ticks, j_bars; /* bars: 1m */
+    uint64_t db_trades, db_quotes;
+    int64_t db_first, db_last;
 };
 
 #define VX_IDAY_MAX (1u << 22)

@@ -270,6 +270,48 @@ static void check_schema(struct pgx *x)
     PQclear(res);
 }
 
+static const struct tp_validate_report *sort_r;
+
+static int cmp_day(const void *a, const void *b)
+{
+    const struct vdaycount *x = a, *y = b;
+    int c = strcmp(x->date, y->date);
+    return c ? c
+             : strcmp(tp_vstrs_get(&sort_r->instr, x->instr),
+                      tp_vstrs_get(&sort_r->instr, y->instr));
+}
+
+/* Without the lake, the report's days are the database's (by date, then instrument). */
+static int db_days(struct pgx *x)
+{
+    struct tp_validate_report *r = x->r;
+    size_t n = 0;
+    for (size_t i = 0; i < r->niday; i++) n += r->iday[i].db;
+    if (!n) return 0;
+    struct vdaycount *v = realloc(r->days, (r->ndays + n) * sizeof *v);
+    if (!v) return -ENOMEM;
+    r->days = v;
+    r->capdays = r->ndays + n;
+    for (size_t i = 0; i < r->niday; i++) {
+        const struct viday *d = &r->iday[i];
+        if (!d->db) continue;
+        struct vdaycount *dc = &r->days[r->ndays++];
+        memset(dc, 0, sizeof *dc);
+        tp_date_format(d->day * 86400 * TP_NS_PER_SEC, dc->date);
+        dc->instr = d->instr;
+        dc->ticks = d->db_ticks;
+        dc->trades = d->db_trades;
+        dc->quotes = d->db_quotes;
+        dc->other = d->db_ticks - d->db_trades - d->db_quotes;
+        dc->bars_1m = d->db_bars;
+        dc->first_ts = d->db_first;
+        dc->last_ts = d->db_last;
+    }
+    sort_r = r;
+    qsort(r->days, r->ndays, sizeof *r->days, cmp_day);
+    return 0;
+}
+
 /* Per (instrument, day) counts of ticks and 1m bars; rows per table; the sink's offsets; the
  * quality table against the counts. */
 static void check_counts(struct pgx *x)
@@ -295,27 +337,10 @@ static void check_counts(struct pgx *x)
             d->db_ticks = (uint64_t)i64v(res, i, 2);
             r->db_rows[TP_LF_TICKS] += d->db_ticks;
             r->c[TP_VC_COUNTS].checked += d->db_ticks;
-            if (r->lake_ran) continue;
-            /* without the lake, the report's days are the database's */
-            if (r->ndays == r->capdays) {
-                size_t nc = r->capdays ? r->capdays * 2 : 64;
-                struct vdaycount *v = realloc(r->days, nc * sizeof *v);
-                if (!v) {
-                    x->fatal = -ENOMEM;
-                    break;
-                }
-                r->days = v;
-                r->capdays = nc;
-            }
-            struct vdaycount *dc = &r->days[r->ndays++];
-            memset(dc, 0, sizeof *dc);
-            tp_date_format(d->day * 86400 * TP_NS_PER_SEC, dc->date);
-            dc->instr = id;
-            dc->ticks = d->db_ticks;
-            dc->trades = (uint64_t)i64v(res, i, 3);
-            dc->quotes = (uint64_t)i64v(res, i, 4);
-            dc->first_ts = i64v(res, i, 5);
-            dc->last_ts = i64v(res, i, 6);
+            d->db_trades = (uint64_t)i64v(res, i, 3);
+            d->db_quotes = (uint64_t)i64v(res, i, 4);
+            d->db_first = i64v(res, i, 5);
+            d->db_last = i64v(res, i, 6);
         }
         if (res) PQclear(res);
         if (!r->db_rows[TP_LF_TICKS])
@@ -337,16 +362,10 @@ static void check_counts(struct pgx *x)
             }
             d->db = true;
             d->db_bars = (uint64_t)i64v(res, i, 2);
-            if (r->lake_ran) continue;
-            for (size_t k = 0; k < r->ndays; k++) {
-                char date[16];
-                tp_date_format(d->day * 86400 * TP_NS_PER_SEC, date);
-                if (r->days[k].instr == id && !strcmp(r->days[k].date, date))
-                    r->days[k].bars_1m = d->db_bars;
-            }
         }
         if (res) PQclear(res);
     }
+    if (!r->lake_ran && db_days(x) < 0) x->fatal = -ENOMEM;
     /* rows per table */
     static const struct {
         int t;
