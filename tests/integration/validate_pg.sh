@@ -71,6 +71,18 @@ echo "clean: quality rows validated: $q"
     { cat "$PGTMP/dbonly.txt" "$PGTMP/dbonly.err" >&2; fail "database only: exit $?"; }
 grep -q '^result: ok' "$PGTMP/dbonly.txt" && grep -q 'the lake was not checked' "$PGTMP/dbonly.txt" ||
     fail "database only: $(cat "$PGTMP/dbonly.txt")"
+"$TICKPIPE" validate --postgres "$PGURL" --json >"$PGTMP/dbonly.json" 2>/dev/null || fail "database only --json"
+$PY - "$PGTMP/dbonly.json" <<'PYEOF' || fail "database only report (above)"
+import json, sys
+r = json.load(open(sys.argv[1]))
+st = {c["check"]: c for c in r["checks"]}
+assert r["lake"] is False and r["postgres"] is True and r["ok"] is True
+assert sum(d["ticks"] for d in r["days"]) == r["db_rows"]["ticks"] > 0, r["days"][:3]
+assert len({d["date"] for d in r["days"]}) == 2, "the run crosses midnight: two days"
+assert st["journal"]["status"] == "skip" and st["database"]["status"] == "skip"
+assert st["reconcile"]["checked"] > 100
+PYEOF
+[ $? -eq 0 ] || exit 1
 echo "database only: ok"
 
 # 2. Defects, each in a copy of the database.
