@@ -3,7 +3,7 @@
 #   make test   install what is missing, build, run every test suite
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: run test build build-asan deps test-deps bench fmt clean node-deps fuzz web-deps crash
+.PHONY: run test build build-asan deps test-deps bench fmt clean node-deps fuzz web-deps crash faults
 
 run: deps build
 	./build/tickpipe run
@@ -49,6 +49,20 @@ CRASH_ARGS ?=
 
 crash: test-deps build node-deps
 	@CRASH_KILLS=$(CRASH_KILLS) TICKPIPE=$(CURDIR)/build/tickpipe TP_BUILD=$(CURDIR)/build tests/crash/crash.sh $(CRASH_ARGS)
+
+# The fault campaign's long form (tests/integration/fault_*.sh, docs/operations.md "Faults"):
+# disk full, fsync failure, clock jumps, a stalled and a slow sink, a malformed flood, with
+# FAULT_ROWS rows of input and the optimized binary under test (the short forms run in
+# `make test` under ASan). The disk-full test mounts tmpfs: run as root.
+FAULT_ROWS ?= 300000
+
+faults: test-deps build node-deps
+	@set -e; for t in tests/integration/fault_*.sh; do \
+	  echo "faults: $$t"; \
+	  FAULT_DISK_ROWS=$(FAULT_ROWS) FAULT_FSYNC_ROWS=$(FAULT_ROWS) FAULT_MALFORMED_ROWS=$(FAULT_ROWS) \
+	  TICKPIPE=$(CURDIR)/build/tickpipe TP_RELEASE_BIN=$(CURDIR)/build/tickpipe \
+	  TP_BUILD=$(CURDIR)/build TP_SRC=$(CURDIR) TP_SHARED=$(CURDIR)/../shared bash $$t; \
+	done
 
 # Coverage-guided fuzzing with clang's libFuzzer: each tests/fuzz/fuzz_*.c for FUZZ_SECONDS,
 # starting from its seed corpus; new inputs go to build-fuzz/corpus/<name>, crashes to ./crash-*.

@@ -372,6 +372,19 @@
       const cls = s.up === false || (s.up == null && s.errors) ? 'bad' : 'ok';
       rows.push([s.name + ' (sink)', st, cls, s.records, s.errors, s.lag, s.error || '']);
     }
+    // Kafka roles of this process (docs/kafka.md): records = delivered or consumed, errors =
+    // failed deliveries + client errors, lag = consumer lag (else the producer's queue).
+    for (const k of h.kafka || []) {
+      const bad = k.failed > 0;
+      const lag = k.consumer_lag != null ? k.consumer_lag : k.producer_queue;
+      const parts = [];
+      if (k.producer_queue != null) parts.push('producer queue ' + fmtInt(k.producer_queue) + (k.producer_queue_capacity ? '/' + fmtCompact(k.producer_queue_capacity) : ''));
+      if (k.delivery_latency_ms != null) parts.push('delivery ' + fmtMs(k.delivery_latency_ms));
+      if (k.consumer_lag != null) parts.push(k.partitions + ' partitions, ' + k.rebalances + ' rebalances');
+      if (k.errors) parts.push(fmtInt(k.errors) + ' client errors');
+      rows.push(['kafka ' + k.role, bad ? 'failed' : 'ok', bad ? 'bad' : 'ok',
+        k.delivered + k.consumed, k.failed + k.errors, lag, parts.join(' · ')]);
+    }
     while (tb.rows.length > rows.length) tb.deleteRow(-1);
     rows.forEach((r, i) => {
       const tr = tb.rows[i] || tb.insertRow();

@@ -5,9 +5,12 @@
  *
  *   input postgres (the default with --postgres): incremental passes over the `ticks` table,
  *                  upserted into `summary` (sink/pg.h: tp_pg_etl_update);
- *   input journal (the default without): the input journal under --data, read whole and
+ *   input lake (the default without --postgres and --out): the lake's ticks under
+ *                  DATA/lake, summarized per UTC date into the lake's own `summary` table,
+ *                  recomputing only the dates whose tick files changed (etl/etl_lake.c);
+ *   input journal (the default with --out): the input journal under --data, read whole and
  *                  summarized in memory (etl/etl.h), then upserted into `summary` with
- *                  --postgres, or written as CSV to --out (stdout by default).
+ *                  --postgres, or written as CSV to --out (- for stdout).
  *
  * Without --schedule it runs once (for cron); with it, again every period until SIGINT or
  * SIGTERM (a failed run is logged and retried at the next period). Exit codes: 0, 2 usage,
@@ -48,12 +51,15 @@ static struct tp_setting settings[] = {
     SET("schedule", TP_SET_DUR, "0",
         "run again every this long until stopped (0: run once, e.g. from cron)"),
     SET("input", TP_SET_STR, "auto",
-        "where events come from: postgres (the ticks table, incrementally), journal (the input "
-        "journal under --data, whole), auto (postgres when --postgres is given)"),
-    SET("out", TP_SET_STR, "-",
-        "without --postgres: the CSV file to write (- = stdout; a file is replaced atomically)"),
+        "where events come from: postgres (the ticks table, incrementally), lake (the Parquet "
+        "ticks under DATA/lake; summaries go to DATA/lake/summary), journal (the input journal "
+        "under --data, whole), auto (postgres with --postgres, else journal with --out, else "
+        "lake)"),
+    SET("out", TP_SET_STR, "",
+        "journal input without --postgres: the CSV file to write (- = stdout; a file is "
+        "replaced atomically)"),
     SET("full", TP_SET_BOOL, "",
-        "postgres input: recompute every window, not only those new rows touched"),
+        "postgres and lake inputs: recompute every window, not only those new data touched"),
 };
 #define NSET TP_ARRAY_LEN(settings)
 
@@ -70,9 +76,11 @@ static void usage(FILE *f)
                "first, last, count)\n"
                "of a field over epoch-aligned tumbling windows. With --postgres they are read "
                "from the ticks\n"
-               "table incrementally and upserted into the summary table; otherwise read from the "
-               "input journal\n"
-               "and written as CSV. Runs once, or every --schedule period until SIGINT/SIGTERM.\n");
+               "table incrementally and upserted into the summary table; without it they are "
+               "read from the\n"
+               "lake's ticks and written to DATA/lake/summary (or, with --out, read from the "
+               "input journal and\n"
+               "written as CSV). Runs once, or every --schedule period until SIGINT/SIGTERM.\n");
     tp_settings_help(f, settings, NSET);
 }
 
@@ -82,11 +90,13 @@ static int bad(const char *name, const char *value, const char *why)
     return TP_EXIT_USAGE;
 }
 
+enum input { IN_PG, IN_LAKE, IN_JOURNAL };
+
 struct job {
     struct tp_etl_spec spec[MAX_SPECS];
     uint32_t nspec;
     const char *pg; /* NULL: CSV */
-    bool from_pg;
+    enum input in;
     bool full;
     const char *data, *out;
 };
@@ -135,6 +145,32 @@ static int run_pg(const struct job *j)
     }
     tp_pg_etl_close(e);
     return rc;
+}
+
+/* ---- input: lake ---- */
+
+static int run_lake(const struct job *j)
+{
+    char lake[4096], err[512];
+    if ((size_t)snprintf(lake, sizeof lake, "%s/lake", j->data) >= sizeof lake)
+        return -ENAMETOOLONG;
+    struct tp_etl_lake_result res;
+    int64_t t0 = tp_mono_ns();
+    if (progress_on)
+        fprintf(stderr, "etl: lake: summarizing the tick files of %s (%u spec%s)...\n", lake,
+                j->nspec, j->nspec == 1 ? "" : "s");
+    int rc = tp_etl_lake_update(lake, j->spec, j->nspec, j->full, &res, err, sizeof err);
+    if (rc < 0) {
+        tp_error("etl: lake: %s", err);
+        return rc;
+    }
+    tp_info("etl: lake: %llu tick files; %llu dates recomputed (%llu ticks, %llu windows); "
+            "summary files: %llu written, %llu unchanged, %llu removed, in %.3f s",
+            (unsigned long long)res.files, (unsigned long long)res.dates,
+            (unsigned long long)res.ticks, (unsigned long long)res.windows,
+            (unsigned long long)res.files_written, (unsigned long long)res.files_same,
+            (unsigned long long)res.files_removed, (double)(tp_mono_ns() - t0) / 1e9);
+    return 0;
 }
 
 /* ---- input: journal ---- */
@@ -198,7 +234,7 @@ static int write_all(int fd, const char *p, size_t n)
 
 static int write_csv(const struct job *j, const struct tp_etl_row *rows, size_t n)
 {
-    bool std = !strcmp(j->out, "-");
+    bool std = !*j->out || !strcmp(j->out, "-");
     char tmp[4200];
     int fd = STDOUT_FILENO;
     if (!std) {
@@ -299,16 +335,28 @@ int tp_cmd_etl(int argc, char **argv)
     const char *pg = S("postgres")->str;
     j.pg = pg && *pg ? pg : NULL;
     const char *input = S("input")->str;
+    j.out = S("out")->str ? S("out")->str : "";
     if (!strcmp(input, "auto"))
-        j.from_pg = j.pg != NULL;
+        j.in = j.pg ? IN_PG : *j.out ? IN_JOURNAL : IN_LAKE;
     else if (!strcmp(input, "postgres"))
-        j.from_pg = true;
-    else if (strcmp(input, "journal"))
-        return bad("input", input, "is not postgres, journal or auto");
-    if (j.from_pg && !j.pg) return bad("input", input, "needs --postgres");
+        j.in = IN_PG;
+    else if (!strcmp(input, "lake"))
+        j.in = IN_LAKE;
+    else if (!strcmp(input, "journal"))
+        j.in = IN_JOURNAL;
+    else
+        return bad("input", input, "is not postgres, lake, journal or auto");
+    if (j.in == IN_PG && !j.pg) return bad("input", input, "needs --postgres");
+    if (j.in == IN_LAKE && j.pg)
+        return bad("input", input, "writes the lake's summary table, not PostgreSQL's");
+    if (j.in == IN_LAKE && *j.out) return bad("out", j.out, "is for the journal input");
+    if (j.in == IN_LAKE)
+        for (uint32_t k = 0; k < j.nspec; k++)
+            if (!tp_etl_spec_daily(&j.spec[k]))
+                return bad("every", j.spec[k].name,
+                           "does not divide a day (the lake's summaries are per UTC date)");
     j.full = S("full")->b;
     j.data = S("data")->str;
-    j.out = S("out")->str;
     char err[256];
     if (j.pg && tp_pg_conninfo_check(j.pg, err, sizeof err) < 0) return bad("postgres", j.pg, err);
     int64_t every_ns = S("schedule")->i;
@@ -322,7 +370,7 @@ int tp_cmd_etl(int argc, char **argv)
     if (every_ns > 0) pthread_sigmask(SIG_BLOCK, &stop, NULL);
     for (;;) {
         int64_t t0 = tp_mono_ns();
-        rc = j.from_pg ? run_pg(&j) : run_journal(&j);
+        rc = j.in == IN_PG ? run_pg(&j) : j.in == IN_LAKE ? run_lake(&j) : run_journal(&j);
         if (every_ns <= 0) return rc < 0 ? TP_EXIT_RUNTIME : TP_EXIT_OK;
         if (rc == -EBADMSG) return TP_EXIT_RUNTIME; /* a newer schema does not get better */
         if (rc < 0) tp_warn("etl: this run failed; trying again at the next period");

@@ -18,6 +18,7 @@
 #include "pipeline/pipeline.h"
 #include "kafka/kingest.h"
 #include "kafka/kprocess.h"
+#include "kafka/kserve.h"
 #include "kafka/ksource.h"
 #include "serve/serve.h"
 #include "sink/lake.h"
@@ -107,14 +108,18 @@ static struct tp_setting settings[] = {
         "S3-compatible endpoint http(s)://host[:port] (MinIO, GCS interoperability); default AWS"),
     SET("s3-interval", TP_SET_DUR, "10s", "how often the lake is scanned for files to upload"),
     SET("role", TP_SET_STR, "all",
-        "all: ingest, process and serve in one process; ingest: sources -> Kafka topic "
-        "(--kafka); process: Kafka -> engine -> output topics (--kafka); serve: later"),
+        "all: ingest, process and serve in one process (the embedded journal, or Kafka with "
+        "--kafka); ingest: sources -> Kafka ticks topic; process: ticks topic -> engine -> "
+        "output topics; serve: output topics -> API, stream and dashboard (--http); the last "
+        "three need --kafka (docs/kafka.md)"),
     SET("sim-start", TP_SET_STR, "",
         "simulator: event time of its first records (RFC 3339 or epoch digits; default: "
         "now); with --seed, the same events every run"),
     /* Kafka (src/kafka/, docs/kafka.md). */
     SET("kafka", TP_SET_STR, "",
-        "Kafka bootstrap servers (HOST:PORT,...) for --role ingest/process and kafka: sources"),
+        "Kafka bootstrap servers (HOST:PORT,...) for the Kafka roles and kafka: sources; with "
+        "--role all (or no kafka: source), ingest, process and serve run over Kafka in one "
+        "process"),
     SET("kafka-opt", TP_SET_LIST, "",
         "a librdkafka setting KEY=VALUE (repeatable), e.g. security.protocol=SASL_SSL; not "
         "those tickpipe's guarantees rest on (idempotence, acks, commits)"),
@@ -123,6 +128,12 @@ static struct tp_setting settings[] = {
     SET("kafka-topic-anomalies", TP_SET_STR, "tickpipe.anomalies", "Kafka topic of anomalies"),
     SET("kafka-topic-checkpoints", TP_SET_STR, "tickpipe.checkpoints",
         "Kafka topic of the process role's engine checkpoints (compacted)"),
+    SET("kafka-topic-late", TP_SET_STR, "tickpipe.late",
+        "Kafka topic of late events (trades whose window was already final)"),
+    SET("kafka-topic-gaps", TP_SET_STR, "tickpipe.gaps", "Kafka topic of gaps"),
+    SET("kafka-serve-history", TP_SET_INT, "2000",
+        "serve role: records read back from each partition of the ticks, bars and anomalies "
+        "topics at start, to fill the live view (0: only new ones)"),
     SET("kafka-partitions", TP_SET_INT, "6", "partitions of the Kafka topics tickpipe creates"),
     SET("kafka-replication", TP_SET_INT, "0",
         "replication factor of the Kafka topics tickpipe creates (0: the broker's default)"),
@@ -165,7 +176,9 @@ static void usage(FILE *f)
                "Runs the pipeline: sources -> input journal -> engine -> output journal. Prints a "
                "status line every\n"
                "--status-interval; SIGINT or SIGTERM stops it cleanly (everything received is\n"
-               "committed to the journal). Restarting continues the journal where it ends.\n");
+               "committed to the journal). Restarting continues the journal where it ends.\n"
+               "With --kafka, Kafka is the log and --role picks what this process runs: ingest,\n"
+               "process, serve, or all three (docs/kafka.md).\n");
     tp_settings_help(f, settings, NSET);
 }
 
@@ -229,20 +242,19 @@ static int check(enum tp_sync_mode *sync, bool *max_pace)
     }
 
     v = S("role")->str;
-    if (!strcmp(v, "serve")) return bad("role", v, "is not in this version yet");
-    if (strcmp(v, "all") && strcmp(v, "ingest") && strcmp(v, "process"))
+    if (strcmp(v, "all") && strcmp(v, "ingest") && strcmp(v, "process") && strcmp(v, "serve"))
         return bad("role", v, "is not all, ingest, process or serve");
     if (strcmp(v, "all") && !*T("kafka")) return bad("role", v, "needs --kafka BROKERS");
-    bool kafka_src = false;
-    for (size_t i = 0; i < S("source")->nlist; i++)
-        kafka_src |= !strncmp(S("source")->list[i], "kafka:", 6);
-    if (!strcmp(v, "all") && *T("kafka") && !kafka_src)
-        return bad("kafka", T("kafka"),
-                   "needs --role ingest, --role process or a kafka:TOPIC source (ingest and "
-                   "process in one process: later)");
-    if (!strcmp(v, "process") && S("source")->origin && strcmp(S("source")->origin, "default"))
+    bool src_given = S("source")->origin && strcmp(S("source")->origin, "default");
+    if ((!strcmp(v, "process") || !strcmp(v, "serve")) && src_given)
         return bad("source", S("source")->list[0],
-                   "is not read by --role process (its input is the ticks topic)");
+                   !strcmp(v, "process")
+                       ? "is not read by --role process (its input is the ticks topic)"
+                       : "is not read by --role serve (it reads the output topics)");
+    if (!strcmp(v, "serve") && !strcmp(S("http")->str, "off"))
+        return bad("http", "off", "leaves --role serve nothing to do");
+    if (S("kafka-serve-history")->i < 0)
+        return bad("kafka-serve-history", "a negative number", "is not a record count");
     for (size_t i = 0; i < S("kafka-opt")->nlist; i++) {
         char why[600];
         if (tp_kafka_opt_check(S("kafka-opt")->list[i], why, sizeof why) < 0)
@@ -431,6 +443,20 @@ static int make_source(const char *spec, const struct tp_sim_source_opts *so,
 
 static int run_kafka_role(struct tp_live *live, bool max_pace);
 
+/* Whether the run uses Kafka as its log: a Kafka role, or --role all with --kafka — except
+ * that `run --kafka B --source kafka:TOPIC` without --role keeps the embedded journal (the
+ * topic is only a source then). */
+static bool kafka_roles(void)
+{
+    if (strcmp(S("role")->str, "all")) return true;
+    if (!*T("kafka")) return false;
+    bool kafka_src = false;
+    for (size_t i = 0; i < S("source")->nlist; i++)
+        kafka_src |= !strncmp(S("source")->list[i], "kafka:", 6);
+    bool role_given = S("role")->origin && strcmp(S("role")->origin, "default");
+    return !kafka_src || role_given;
+}
+
 int tp_cmd_run(int argc, char **argv)
 {
     if (tp_cmd_wants_help(argc, argv)) {
@@ -482,8 +508,8 @@ int tp_cmd_run(int argc, char **argv)
     }
     po.live = live;
     po.live_durable = !strcmp(S("live-path")->str, "durable");
-    if (strcmp(S("role")->str, "all")) {
-        rc = run_kafka_role(live, max_pace); /* --role ingest / process: Kafka (below) */
+    if (kafka_roles()) {
+        rc = run_kafka_role(live, max_pace); /* Kafka as the log (below) */
         tp_live_free(live);
         return rc;
     }
@@ -674,6 +700,9 @@ static void kafka_opts(struct tp_kafka_opts *ko)
     ko->topic_bars = S("kafka-topic-bars")->str;
     ko->topic_anomalies = S("kafka-topic-anomalies")->str;
     ko->topic_checkpoints = S("kafka-topic-checkpoints")->str;
+    ko->topic_late = S("kafka-topic-late")->str;
+    ko->topic_gaps = S("kafka-topic-gaps")->str;
+    ko->history = (uint64_t)S("kafka-serve-history")->i;
     ko->partitions = (int)S("kafka-partitions")->i;
     ko->replication = (int)TP_MIN(S("kafka-replication")->i, 32767);
     ko->create_topics = !S("kafka-no-create-topics")->b;
@@ -683,77 +712,156 @@ static void kafka_opts(struct tp_kafka_opts *ko)
     ko->timeout_ns = S("kafka-timeout")->i;
 }
 
+/* The ingest role with its sources. 0, or an exit code after printing why not. */
+static int make_kingest(struct tp_live *live, bool max_pace, struct tp_kingest **ret)
+{
+    struct tp_kingest_opts io = {
+        .ring_capacity = (size_t)S("ring-capacity")->i,
+        .status_interval_ns = S("status-interval")->i,
+        .exit_at_eof = S("exit-at-eof")->b,
+        .resume_records = 1u << 18,
+        .live = live,
+    };
+    kafka_opts(&io.kafka);
+    struct tp_kingest *g;
+    if (tp_kingest_new(&io, &g) < 0) return TP_EXIT_RUNTIME;
+    struct tp_sim_source_opts so = {
+        .seed = (uint64_t)S("seed")->i,
+        .rate = S("sim-rate")->d,
+        .max_pace = max_pace,
+        .max_events = (uint64_t)S("sim-events")->i,
+    };
+    if (*T("sim-start"))
+        tp_time_parse(T("sim-start"), strlen(T("sim-start")), TP_TS_AUTO, &so.start_ns);
+    struct tp_setting *src = S("source");
+    bool none = src->nlist == 1 && !strcmp(src->list[0], "none");
+    for (size_t i = 0; i < src->nlist && !none; i++) {
+        struct tp_source *s;
+        struct tp_wsfeed_opts wo;
+        wsfeed_opts(&wo);
+        int rc = make_source(src->list[i], &so, &wo, &s);
+        if (rc) {
+            tp_kingest_free(g);
+            return rc;
+        }
+        tp_kingest_add_source(g, s);
+    }
+    *ret = g;
+    return 0;
+}
+
+/* --role all --kafka: ingest, process and serve in one process. The process stage publishes
+ * what it reads and makes to the live store directly (ticks, open and final bars, anomalies),
+ * as the embedded pipeline does, so the HTTP server on that store is the serve role. With
+ * --exit-at-eof: once the sources ended and every tick was delivered, the process stage reads
+ * the topic to its end, checkpoints, and the run stops. */
+static int run_kafka_all(struct tp_kingest *g, struct tp_kprocess *k, const sigset_t *stop)
+{
+    if (tp_kprocess_start(k) < 0) {
+        tp_error("tickpipe run --role all: the process stage could not start");
+        return TP_EXIT_RUNTIME;
+    }
+    if (tp_kingest_start(g) < 0) {
+        tp_error("tickpipe run --role all: the ingest stage could not start");
+        tp_kprocess_stop(k, "the ingest stage could not start");
+        return TP_EXIT_RUNTIME;
+    }
+    const char *why = NULL;
+    int rc_ingest = -1; /* the ingest stage's exit code once it stopped */
+    for (;;) {
+        struct timespec ts = {.tv_sec = 0, .tv_nsec = 20 * 1000 * 1000};
+        int sig = sigtimedwait(stop, NULL, &ts);
+        if (sig > 0) {
+            tp_info("received %s: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+            break;
+        }
+        if (rc_ingest < 0) {
+            int st = tp_kingest_step(g, &why);
+            if (st < 0) break;
+            if (st > 0) {
+                /* Every tick is in the topic: the process stage reads it to its end. */
+                rc_ingest = tp_kingest_stop(g, NULL);
+                if (rc_ingest != TP_EXIT_OK) break;
+                tp_kprocess_finish(k);
+            }
+        }
+        const char *pwhy = NULL;
+        int st = tp_kprocess_step(k, &pwhy);
+        if (st < 0) why = pwhy;
+        if (st) break;
+    }
+    if (rc_ingest < 0) rc_ingest = tp_kingest_stop(g, why);
+    int rc_process = tp_kprocess_stop(k, rc_ingest == TP_EXIT_OK ? why : NULL);
+    return rc_ingest != TP_EXIT_OK ? rc_ingest : rc_process;
+}
+
 static int run_kafka_role(struct tp_live *live, bool max_pace)
 {
-    bool ingest = !strcmp(S("role")->str, "ingest");
+    const char *role = S("role")->str;
+    bool all = !strcmp(role, "all");
     struct tp_kingest *g = NULL;
     struct tp_kprocess *k = NULL;
-    int rc;
-    if (ingest) {
-        struct tp_kingest_opts io = {
-            .ring_capacity = (size_t)S("ring-capacity")->i,
-            .status_interval_ns = S("status-interval")->i,
-            .exit_at_eof = S("exit-at-eof")->b,
-            .resume_records = 1u << 18,
-            .live = live,
-        };
-        kafka_opts(&io.kafka);
-        if (tp_kingest_new(&io, &g) < 0) return TP_EXIT_RUNTIME;
-        struct tp_sim_source_opts so = {
-            .seed = (uint64_t)S("seed")->i,
-            .rate = S("sim-rate")->d,
-            .max_pace = max_pace,
-            .max_events = (uint64_t)S("sim-events")->i,
-        };
-        if (*T("sim-start"))
-            tp_time_parse(T("sim-start"), strlen(T("sim-start")), TP_TS_AUTO, &so.start_ns);
-        struct tp_setting *src = S("source");
-        bool none = src->nlist == 1 && !strcmp(src->list[0], "none");
-        for (size_t i = 0; i < src->nlist && !none; i++) {
-            struct tp_source *s;
-            struct tp_wsfeed_opts wo;
-            wsfeed_opts(&wo);
-            rc = make_source(src->list[i], &so, &wo, &s);
-            if (rc) {
-                tp_kingest_free(g);
-                return rc;
-            }
-            tp_kingest_add_source(g, s);
-        }
-    } else {
+    struct tp_kserve *sv = NULL;
+    int rc = 0;
+    if (all || !strcmp(role, "ingest")) rc = make_kingest(live, max_pace, &g);
+    if (rc == 0 && (all || !strcmp(role, "process"))) {
         struct tp_kprocess_opts ko = {
             .status_interval_ns = S("status-interval")->i,
-            .exit_at_eof = S("exit-at-eof")->b,
+            .exit_at_eof = S("exit-at-eof")->b && !all, /* all: after the ingest's end */
             .live = live,
         };
         kafka_opts(&ko.kafka);
-        if (tp_kprocess_new(&ko, &k) < 0) return TP_EXIT_RUNTIME;
+        if (tp_kprocess_new(&ko, &k) < 0) rc = TP_EXIT_RUNTIME;
+    }
+    if (rc == 0 && !strcmp(role, "serve")) {
+        struct tp_kserve_opts so = {.status_interval_ns = S("status-interval")->i, .live = live};
+        kafka_opts(&so.kafka);
+        if (tp_kserve_new(&so, &sv) < 0) rc = TP_EXIT_RUNTIME;
+    }
+    if (rc) {
+        tp_kingest_free(g);
+        tp_kprocess_free(k);
+        return rc;
     }
 
+    static const char *const unused[] = {"postgres", "redis", "s3"};
+    for (size_t i = 0; i < TP_ARRAY_LEN(unused); i++)
+        if (*T(unused[i]))
+            tp_warn("tickpipe run --role %s: --%s is not written by the Kafka roles in this "
+                    "version (ignored; read the output topics, docs/kafka.md)",
+                    role, unused[i]);
     sigset_t stop;
     sigemptyset(&stop);
     sigaddset(&stop, SIGINT);
     sigaddset(&stop, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
     signal(SIGPIPE, SIG_IGN);
-    tp_info("tickpipe run: role %s, kafka %s", S("role")->str, T("kafka"));
+    tp_info("tickpipe run: role %s, kafka %s", role, T("kafka"));
 
     struct tp_serve *srv = NULL;
     rc = start_http(live, &srv);
     if (rc) {
         tp_kingest_free(g);
         tp_kprocess_free(k);
+        tp_kserve_free(sv);
         return rc;
     }
-    rc = g ? tp_kingest_start(g) : tp_kprocess_start(k);
-    if (rc < 0) {
-        tp_error("tickpipe run --role %s: could not start", S("role")->str);
-        rc = TP_EXIT_RUNTIME;
+    if (all) {
+        rc = run_kafka_all(g, k, &stop);
+    } else if (g) {
+        rc = tp_kingest_start(g) < 0 ? -1 : tp_kingest_run(g, &stop);
+    } else if (k) {
+        rc = tp_kprocess_start(k) < 0 ? -1 : tp_kprocess_run(k, &stop);
     } else {
-        rc = g ? tp_kingest_run(g, &stop) : tp_kprocess_run(k, &stop);
+        rc = tp_kserve_start(sv) < 0 ? -1 : tp_kserve_run(sv, &stop);
+    }
+    if (rc < 0) {
+        tp_error("tickpipe run --role %s: could not start", role);
+        rc = TP_EXIT_RUNTIME;
     }
     tp_kingest_free(g);
     tp_kprocess_free(k);
+    tp_kserve_free(sv);
     tp_serve_stop(srv);
     return rc;
 }

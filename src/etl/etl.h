@@ -80,4 +80,27 @@ size_t tp_etl_agg_rows(struct tp_etl_agg *a, const struct tp_etl_row **ret);
 const char *tp_etl_csv_header(void);
 int tp_etl_csv_row(struct tp_buf *b, const struct tp_etl_row *r, const struct tp_etl_spec *spec);
 
+/* ---- the lake (etl_lake.c; docs/etl.md "The lake") ---- */
+
+/* True when the spec's interval divides a day (so every window lies in one UTC date): the
+ * lake's summaries are made per date. */
+bool tp_etl_spec_daily(const struct tp_etl_spec *s);
+
+struct tp_etl_lake_result {
+    uint64_t files;         /* committed tick files found */
+    uint64_t dates;         /* dates recomputed */
+    uint64_t ticks;         /* tick rows read */
+    uint64_t windows;       /* summary rows computed */
+    uint64_t files_written; /* summary files created or replaced */
+    uint64_t files_same;    /* recomputed, byte-identical to the file there: left alone */
+    uint64_t files_removed; /* dates without ticks (or values) any more */
+};
+
+/* Summarizes the ticks of the lake at `lake` (LAKE/ticks) for every spec into LAKE/summary/
+ * interval=I/field=F/date=D/part-0.parquet, recomputing the dates whose tick files changed
+ * since the last run (every date with full); see etl_lake.c. Takes the lake's lock. 0, or a
+ * negative errno with a message in err (-EINVAL: an interval that does not divide a day). */
+int tp_etl_lake_update(const char *lake, const struct tp_etl_spec *spec, uint32_t nspec, bool full,
+                       struct tp_etl_lake_result *res, char *err, size_t errlen);
+
 #endif

@@ -26,6 +26,9 @@ void tp_kafka_opts_default(struct tp_kafka_opts *o)
         .topic_bars = "tickpipe.bars",
         .topic_anomalies = "tickpipe.anomalies",
         .topic_checkpoints = "tickpipe.checkpoints",
+        .topic_late = "tickpipe.late",
+        .topic_gaps = "tickpipe.gaps",
+        .history = 2000,
         .partitions = 6,
         .replication = 0,
         .create_topics = true,
@@ -126,6 +129,8 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
     struct tp_kafka_health *h = opaque;
     const char *role = h && h->role ? h->role : "kafka";
     atomic_fetch_add_explicit(&h->errors, 1, memory_order_relaxed);
+    atomic_store_explicit(&h->last_err, err, memory_order_relaxed);
+    atomic_store_explicit(&h->last_err_mono, tp_mono_ns(), memory_order_relaxed);
     if (err == RD_KAFKA_RESP_ERR__FATAL) {
         char why[512];
         rd_kafka_resp_err_t orig = rd_kafka_fatal_error(rk, why, sizeof why);
@@ -194,6 +199,23 @@ void tp_kafka_client_stats(struct tp_kafka_health *h, struct tp_kafka_client_sta
         s.disconnects += atomic_load_explicit(&h->disconnects[t], memory_order_relaxed);
     }
     *ret = s;
+}
+
+bool tp_kafka_healthy(struct tp_kafka_health *h, int64_t window_ns, const char **why)
+{
+    int fatal = atomic_load_explicit(&h->fatal, memory_order_relaxed);
+    if (fatal) {
+        *why = rd_kafka_err2str((rd_kafka_resp_err_t)fatal);
+        return false;
+    }
+    int64_t at = atomic_load_explicit(&h->last_err_mono, memory_order_relaxed);
+    if (at && tp_mono_ns() - at < window_ns) {
+        *why = rd_kafka_err2str(
+            (rd_kafka_resp_err_t)atomic_load_explicit(&h->last_err, memory_order_relaxed));
+        return false;
+    }
+    *why = NULL;
+    return true;
 }
 
 int tp_kafka_role_exit(struct tp_kafka_health *h, const char *role, const char *why, int rc)

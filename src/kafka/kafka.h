@@ -41,11 +41,14 @@ struct tp_kafka_opts {
     const char *topic_bars;         /* "tickpipe.bars" */
     const char *topic_anomalies;    /* "tickpipe.anomalies" */
     const char *topic_checkpoints;  /* "tickpipe.checkpoints" (compacted when created) */
+    const char *topic_late;         /* "tickpipe.late": late events */
+    const char *topic_gaps;         /* "tickpipe.gaps": gaps */
     int partitions;                 /* of topics tickpipe creates */
     int replication;                /* of topics tickpipe creates; 0 = the broker's default */
     bool create_topics;             /* create missing topics (CreateTopics) */
     const char *group;              /* process role: consumer group */
     uint64_t checkpoint_every;      /* process role: input records per partition per checkpoint */
+    uint64_t history;               /* serve role: records read back per partition at start */
     int64_t checkpoint_interval_ns; /* process role: and at least this often while busy */
     int64_t timeout_ns;             /* flushes, metadata and checkpoint reads give up after */
 };
@@ -67,7 +70,15 @@ struct tp_kafka_health {
      * brokers, per handle type (0 producer, 1 consumer): retried requests, request and
      * response errors, request timeouts, disconnects. Absolute values. */
     _Atomic uint64_t retries[2], req_errors[2], timeouts[2], disconnects[2];
+    /* The last error callback's code (rd_kafka_resp_err_t) and when (tp_mono_ns), for the
+     * sinks' health: a role reports its outputs down while errors are recent. */
+    _Atomic int last_err;
+    _Atomic int64_t last_err_mono;
 };
+
+/* True when h saw no fatal error and no error callback in the last `window_ns`; else false
+ * with the last error's text in *why (static). Any thread. */
+bool tp_kafka_healthy(struct tp_kafka_health *h, int64_t window_ns, const char **why);
 
 /* Sums of both handle types' statistics counters. Any thread. */
 struct tp_kafka_client_stats {

@@ -30,6 +30,7 @@
 #include "core/json.h"
 #include "engine/anomaly.h"
 #include "engine/bar.h"
+#include "engine/engine.h"
 
 /* Append the JSON value / the key to b. 0 or a negative errno (-E2BIG past b's cap). */
 int tp_kafka_tick_json(struct tp_buf *b, const struct tp_event *e);
@@ -37,6 +38,18 @@ int tp_kafka_bar_key(struct tp_buf *b, const struct tp_bar *bar);
 int tp_kafka_bar_json(struct tp_buf *b, const struct tp_bar *bar);
 int tp_kafka_anomaly_key(struct tp_buf *b, const struct tp_anomaly *a);
 int tp_kafka_anomaly_json(struct tp_buf *b, const struct tp_anomaly *a);
+
+/* Late events (tickpipe.late; the tick's members plus `interval`) and gaps (tickpipe.gaps:
+ * instrument, ts, first_missing, last_missing, backfilled). Keys:
+ *   late  instrument|interval|ts|OFFSET   OFFSET: the late tick's offset in tickpipe.ticks
+ *                                         (two late trades may share a time)
+ *   gaps  instrument||ts|FIRST_MISSING    (a trade id, or an RFC 3339 time)
+ * Deterministic like the bars': the same input offsets give the same keys and bytes. */
+int tp_kafka_late_key(struct tp_buf *b, const struct tp_event *e, int64_t interval_ns,
+                      int64_t offset);
+int tp_kafka_late_json(struct tp_buf *b, const struct tp_event *e, int64_t interval_ns);
+int tp_kafka_gap_key(struct tp_buf *b, const struct tp_gap *g);
+int tp_kafka_gap_json(struct tp_buf *b, const struct tp_gap *g);
 
 /* The key of a tick: its instrument's name (borrowed, NUL-terminated). */
 const char *tp_kafka_tick_key(const struct tp_event *e);
@@ -53,5 +66,13 @@ void tp_kafka_dec_fini(struct tp_kafka_dec *d);
  * missing or bad instrument, kind, ts, number or id. Unknown members are ignored. */
 int tp_kafka_tick_parse(struct tp_kafka_dec *d, const void *p, size_t n, struct tp_event *ret,
                         const char **why);
+
+/* Decodes a bar value of tickpipe.bars (final: true) or an anomaly of tickpipe.anomalies, as
+ * tp_kafka_*_json writes them (what the serve role reads). 0 and *ret (instrument interned),
+ * or -EINVAL with *why. Unknown members are ignored; absent numbers are NaN. */
+int tp_kafka_bar_parse(struct tp_kafka_dec *d, const void *p, size_t n, struct tp_bar *ret,
+                       const char **why);
+int tp_kafka_anomaly_parse(struct tp_kafka_dec *d, const void *p, size_t n, struct tp_anomaly *ret,
+                           const char **why);
 
 #endif

@@ -59,6 +59,11 @@ struct tp_kingest {
     _Atomic uint64_t lat_sum_us, lat_n;
     int64_t started_mono;
     uint64_t last_lat_sum, last_lat_n; /* main thread: for the status period's mean */
+    uint64_t live_lat_sum, live_lat_n; /* main thread: for the live store's mean */
+    int64_t live_lat_us;
+    /* main thread: the run loop's state (tp_kingest_step) */
+    int64_t next_status, last_t, next_live;
+    uint64_t last_produced;
 };
 
 static void fail(struct tp_kingest *g, int rc)
@@ -74,6 +79,7 @@ int tp_kingest_new(const struct tp_kingest_opts *o, struct tp_kingest **ret)
     g->o = *o;
     if (!g->o.ring_capacity) g->o.ring_capacity = DEFAULT_RING;
     g->health.role = "ingest";
+    g->live_lat_us = -1;
     tp_bell_init(&g->data);
     *ret = g;
     return 0;
@@ -434,10 +440,38 @@ static void publish_live(struct tp_kingest *g)
     struct tp_kingest_stats s;
     tp_kingest_stats(g, &s);
     char name[96];
-    snprintf(name, sizeof name, "kafka:%.80s", g->o.kafka.topic_ticks);
+    snprintf(name, sizeof name, "kafka:%.40s", g->o.kafka.topic_ticks);
+    int outq = g->rk ? rd_kafka_outq_len(g->rk) : 0;
     tp_live_set_sink(l, name, s.delivered, s.failed);
-    tp_live_set_queue(l, "kafka:producer", g->rk ? (uint64_t)rd_kafka_outq_len(g->rk) : 0,
-                      g->queue_cap, 0);
+    const char *why;
+    bool up = tp_kafka_healthy(&g->health, 5 * TP_NS_PER_SEC, &why) && !s.failed;
+    tp_live_set_sink_health(l, name, up, (uint64_t)TP_MAX(outq, 0),
+                            up    ? NULL
+                            : why ? why
+                                  : "delivery failed");
+    tp_live_set_queue(l, "kafka producer:ingest", (uint64_t)TP_MAX(outq, 0), g->queue_cap, 0);
+    uint64_t sum = atomic_load_explicit(&g->lat_sum_us, memory_order_relaxed);
+    uint64_t n = atomic_load_explicit(&g->lat_n, memory_order_relaxed);
+    if (n > g->live_lat_n)
+        g->live_lat_us = (int64_t)((sum - g->live_lat_sum) / (n - g->live_lat_n));
+    g->live_lat_sum = sum;
+    g->live_lat_n = n;
+    struct tp_kafka_client_stats cs;
+    tp_kafka_client_stats(&g->health, &cs);
+    struct tp_live_kafka lk = {
+        .role = "ingest",
+        .producer_queue = outq,
+        .producer_queue_cap = (int64_t)g->queue_cap,
+        .delivery_latency_us = g->live_lat_us,
+        .consumer_lag = -1,
+        .delivered = s.delivered,
+        .failed = s.failed,
+        .errors = atomic_load_explicit(&g->health.errors, memory_order_relaxed),
+        .retries = cs.retries,
+        .timeouts = cs.timeouts,
+        .disconnects = cs.disconnects,
+    };
+    tp_live_set_kafka(l, &lk);
 }
 
 static bool all_ended(const struct tp_kingest *g)
@@ -463,53 +497,44 @@ static void print_status(struct tp_kingest *g, double rate)
             (unsigned long long)s.queued, (unsigned long long)s.drops);
 }
 
-int tp_kingest_run(struct tp_kingest *g, const sigset_t *stop_signals)
+int tp_kingest_step(struct tp_kingest *g, const char **why)
 {
-    int64_t interval = g->o.status_interval_ns;
-    int64_t now = tp_mono_ns(), next_status = now + interval, last_t = now, next_live = now;
-    uint64_t last_produced = 0;
-    const char *why = NULL;
-    for (;;) {
-        now = tp_mono_ns();
-        int64_t wait = g->o.exit_at_eof ? POLL_NS / 10 : POLL_NS;
-        if (interval > 0 && next_status - now < wait) wait = TP_MAX(next_status - now, 0);
-        struct timespec ts = {.tv_sec = (time_t)(wait / TP_NS_PER_SEC),
-                              .tv_nsec = (long)(wait % TP_NS_PER_SEC)};
-        int sig = sigtimedwait(stop_signals, NULL, &ts);
-        if (sig > 0) {
-            tp_info("received %s: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
-            break;
-        }
-        if (failed(g)) {
-            why = "delivery to Kafka failed";
-            break;
-        }
-        bool src_failed = false;
-        for (size_t i = 0; i < g->nsrc; i++)
-            src_failed |= atomic_load_explicit(&g->src[i]->error, memory_order_acquire) != 0;
-        if (src_failed) {
-            why = "a source failed";
-            break;
-        }
-        if (g->o.exit_at_eof && all_ended(g) && rings_empty(g)) {
-            tp_info("every source reached its end: stopping");
-            break;
-        }
-        now = tp_mono_ns();
-        if (now >= next_live) {
-            publish_live(g);
-            next_live = now + LIVE_EVERY;
-        }
-        if (interval > 0 && now >= next_status) {
-            uint64_t p = atomic_load_explicit(&g->produced, memory_order_relaxed);
-            double secs = (double)(now - last_t) / 1e9;
-            print_status(g, secs > 0 ? (double)(p - last_produced) / secs : 0);
-            last_produced = p;
-            last_t = now;
-            next_status += interval;
-            if (next_status <= now) next_status = now + interval;
-        }
+    int64_t interval = g->o.status_interval_ns, now = tp_mono_ns();
+    if (!g->last_t) {
+        g->last_t = g->next_live = now;
+        g->next_status = now + interval;
     }
+    if (failed(g)) {
+        *why = "delivery to Kafka failed";
+        return -1;
+    }
+    for (size_t i = 0; i < g->nsrc; i++)
+        if (atomic_load_explicit(&g->src[i]->error, memory_order_acquire)) {
+            *why = "a source failed";
+            return -1;
+        }
+    if (g->o.exit_at_eof && all_ended(g) && rings_empty(g)) {
+        tp_info("every source reached its end: stopping");
+        return 1;
+    }
+    if (now >= g->next_live) {
+        publish_live(g);
+        g->next_live = now + LIVE_EVERY;
+    }
+    if (interval > 0 && now >= g->next_status) {
+        uint64_t p = atomic_load_explicit(&g->produced, memory_order_relaxed);
+        double secs = (double)(now - g->last_t) / 1e9;
+        print_status(g, secs > 0 ? (double)(p - g->last_produced) / secs : 0);
+        g->last_produced = p;
+        g->last_t = now;
+        g->next_status += interval;
+        if (g->next_status <= now) g->next_status = now + interval;
+    }
+    return 0;
+}
+
+int tp_kingest_stop(struct tp_kingest *g, const char *why)
+{
     int rc = stop_all(g);
     publish_live(g);
     struct tp_kingest_stats s;
@@ -522,6 +547,22 @@ int tp_kingest_run(struct tp_kingest *g, const sigset_t *stop_signals)
             (unsigned long long)s.drops, (unsigned long long)s.gaps,
             rc == 0 && s.delivered == s.produced ? ", all delivered" : "");
     return tp_kafka_role_exit(&g->health, "ingest", why, rc);
+}
+
+int tp_kingest_run(struct tp_kingest *g, const sigset_t *stop_signals)
+{
+    const char *why = NULL;
+    for (;;) {
+        int64_t wait = g->o.exit_at_eof ? POLL_NS / 10 : POLL_NS;
+        struct timespec ts = {.tv_sec = 0, .tv_nsec = (long)wait};
+        int sig = sigtimedwait(stop_signals, NULL, &ts);
+        if (sig > 0) {
+            tp_info("received %s: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+            break;
+        }
+        if (tp_kingest_step(g, &why)) break;
+    }
+    return tp_kingest_stop(g, why);
 }
 
 void tp_kingest_free(struct tp_kingest *g)

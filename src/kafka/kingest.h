@@ -71,6 +71,14 @@ int tp_kingest_start(struct tp_kingest *g);
 int tp_kingest_run(struct tp_kingest *g, const sigset_t *stop_signals);
 void tp_kingest_free(struct tp_kingest *g);
 
+/* The run in steps (--role all runs several roles in one loop): tp_kingest_step publishes
+ * health and prints the status line when due; 0 go on, 1 every source reached its end
+ * (exit_at_eof) and the rings are empty, -1 failed (*why set). tp_kingest_stop stops
+ * cleanly (every message delivered, or the failure) and returns the exit code.
+ * tp_kingest_run = step every 100 ms (10 ms with exit_at_eof) until a signal, then stop. */
+int tp_kingest_step(struct tp_kingest *g, const char **why);
+int tp_kingest_stop(struct tp_kingest *g, const char *why);
+
 void tp_kingest_stats(struct tp_kingest *g, struct tp_kingest_stats *ret);
 
 #endif

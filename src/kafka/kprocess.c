@@ -36,8 +36,11 @@
 #define OUT_MAX        ((size_t)64 << 10)
 #define BAD_LOG_MAX    10
 #define FAIL_LOG_MAX   10
-#define LIVE_LAG_PARTS 16          /* partitions whose lag is published one by one */
-#define OUTPUT_MSG     ((void *)1) /* message opaque of bars and anomalies (not checkpoints) */
+#define LIVE_LAG_PARTS 16                  /* partitions whose lag is published one by one */
+#define HEALTH_WINDOW  (5 * TP_NS_PER_SEC) /* outputs shown down this long after an error */
+
+/* Output topics; a message's opaque is its index + 1 (checkpoints have none). */
+enum out { OUT_BARS, OUT_ANOM, OUT_LATE, OUT_GAPS, OUT_N };
 
 struct tp_kprocess;
 
@@ -49,13 +52,17 @@ struct part {
     uint64_t since_ck;
     int64_t ck_at;
     bool eof;
+    int64_t end; /* after tp_kprocess_finish: the partition's end to reach (-1 unknown) */
 };
 
 struct tp_kprocess {
     struct tp_kafka_health health; /* first: the librdkafka opaque (kafka.h) */
     struct tp_kprocess_opts o;
     rd_kafka_t *prod, *cons;
-    rd_kafka_topic_t *rkt_bars, *rkt_anom;
+    rd_kafka_topic_t *rkt[OUT_N];
+    const char *out_topic[OUT_N];
+    uint64_t queue_cap; /* the producer's queue.buffering.max.messages */
+    int64_t cur_offset; /* worker: the input offset being processed (late events' keys) */
     struct tp_kck ck;
     bool ck_on;
     struct part *parts[TP_KAFKA_MAX_PARTITIONS]; /* by partition number */
@@ -69,11 +76,19 @@ struct tp_kprocess {
     bool worker_on;
     _Atomic bool stop;    /* main → worker: leave */
     _Atomic bool reached; /* worker → main: every partition read to its end (exit_at_eof) */
+    _Atomic bool finish;  /* main → worker: the input is complete; stop at its end */
     _Atomic int err;      /* the first failure (invariant 3) */
     _Atomic uint64_t records, bad, bars, anomalies, delivered, delivered_out, failed, checkpoints,
-        restores, rebalances, commit_errors, npart;
+        restores, rebalances, commit_errors, npart, late, gaps;
+    _Atomic uint64_t dlv[OUT_N];        /* deliveries per output topic */
+    _Atomic uint64_t lat_sum_us, lat_n; /* delivery latency of outputs */
+    uint64_t last_lat_sum, last_lat_n;  /* worker: at the last publish */
+    int64_t lat_us;                     /* worker: mean of the last publish period, -1 none */
     _Atomic int64_t lag;
     int64_t started_mono;
+    /* main thread: the run loop's state (tp_kprocess_step) */
+    int64_t next_status, last_t;
+    uint64_t last_records;
 };
 
 static void fail(struct tp_kprocess *k, int rc)
@@ -119,7 +134,16 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
     struct tp_kprocess *k = opaque;
     if (!m->err) {
         inc(&k->delivered);
-        if (m->_private == OUTPUT_MSG) inc(&k->delivered_out);
+        uintptr_t t = (uintptr_t)m->_private;
+        if (t >= 1 && t <= OUT_N) {
+            inc(&k->delivered_out);
+            inc(&k->dlv[t - 1]);
+            int64_t us = rd_kafka_message_latency(m);
+            if (us >= 0) {
+                atomic_fetch_add_explicit(&k->lat_sum_us, (uint64_t)us, memory_order_relaxed);
+                inc(&k->lat_n);
+            }
+        }
         return;
     }
     uint64_t n = atomic_fetch_add_explicit(&k->failed, 1, memory_order_relaxed);
@@ -132,15 +156,16 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
     fail(k, -EIO);
 }
 
-/* Produces k->key / k->val to rkt, waiting for room in librdkafka's queue. */
-static void produce(struct tp_kprocess *k, rd_kafka_topic_t *rkt, const char *type, int64_t ts)
+/* Produces k->key / k->val to output topic t, waiting for room in librdkafka's queue. */
+static void produce(struct tp_kprocess *k, enum out t, const char *type, int64_t ts)
 {
+    rd_kafka_topic_t *rkt = k->rkt[t];
     int64_t ms = ts > 0 ? ts / TP_NS_PER_MS : 0;
     while (!failed(k)) {
         rd_kafka_resp_err_t err = rd_kafka_producev(
             k->prod, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_KEY(k->key.p, k->key.len),
             RD_KAFKA_V_VALUE(k->val.p, k->val.len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-            RD_KAFKA_V_TIMESTAMP(ms), RD_KAFKA_V_OPAQUE(OUTPUT_MSG),
+            RD_KAFKA_V_TIMESTAMP(ms), RD_KAFKA_V_OPAQUE((void *)(uintptr_t)(t + 1)),
             RD_KAFKA_V_HEADER(TP_KAFKA_SCHEMA_HEADER, TP_KAFKA_SCHEMA_VERSION,
                               (ssize_t)strlen(TP_KAFKA_SCHEMA_VERSION)),
             RD_KAFKA_V_HEADER(TP_KAFKA_TYPE_HEADER, type, (ssize_t)strlen(type)), RD_KAFKA_V_END);
@@ -168,7 +193,7 @@ static void on_bar(void *ctx, const struct tp_bar *bar)
         fail(k, -EINVAL);
         return;
     }
-    produce(k, k->rkt_bars, "bar", bar->ts);
+    produce(k, OUT_BARS, "bar", bar->ts);
     inc(&k->bars);
     if (k->o.live) tp_live_bar_final(k->o.live, bar);
 }
@@ -184,9 +209,41 @@ static void on_anomaly(void *ctx, const struct tp_anomaly *a)
         fail(k, -EINVAL);
         return;
     }
-    produce(k, k->rkt_anom, "anomaly", a->ts);
+    produce(k, OUT_ANOM, "anomaly", a->ts);
     inc(&k->anomalies);
     if (k->o.live) tp_live_anomaly(k->o.live, a);
+}
+
+/* A late trade, keyed by its input offset (two late trades may share a time). */
+static void on_late(void *ctx, const struct tp_event *e, int64_t interval_ns)
+{
+    struct part *pt = ctx;
+    struct tp_kprocess *k = pt->k;
+    tp_buf_reset(&k->key);
+    tp_buf_reset(&k->val);
+    if (tp_kafka_late_key(&k->key, e, interval_ns, k->cur_offset) < 0 ||
+        tp_kafka_late_json(&k->val, e, interval_ns) < 0) {
+        tp_error("kafka process: a late event does not encode");
+        fail(k, -EINVAL);
+        return;
+    }
+    produce(k, OUT_LATE, "late", e->ts);
+    inc(&k->late);
+}
+
+static void on_gap(void *ctx, const struct tp_gap *g)
+{
+    struct part *pt = ctx;
+    struct tp_kprocess *k = pt->k;
+    tp_buf_reset(&k->key);
+    tp_buf_reset(&k->val);
+    if (tp_kafka_gap_key(&k->key, g) < 0 || tp_kafka_gap_json(&k->val, g) < 0) {
+        tp_error("kafka process: a gap does not encode");
+        fail(k, -EINVAL);
+        return;
+    }
+    produce(k, OUT_GAPS, "gap", g->ts);
+    inc(&k->gaps);
 }
 
 /* Waits until everything produced is delivered. 0, or the failure. */
@@ -298,7 +355,9 @@ static struct part *part_restore(struct tp_kprocess *k, int32_t p)
     pt->p = p;
     pt->next = pt->ck_next = pt->committed = -1;
     pt->ck_at = tp_mono_ns();
-    struct tp_engine_out eo = {.ctx = pt, .bar = on_bar, .anomaly = on_anomaly};
+    pt->end = -1;
+    struct tp_engine_out eo = {
+        .ctx = pt, .bar = on_bar, .anomaly = on_anomaly, .late = on_late, .gap = on_gap};
     pt->eng = tp_engine_new(&k->cfg, &eo);
     if (!pt->eng) {
         free(pt);
@@ -447,6 +506,7 @@ static void on_message(struct tp_kprocess *k, const rd_kafka_message_t *m, int64
             tp_warn("kafka process: %s [%d] offset %lld: skipped: %s", k->o.kafka.topic_ticks,
                     (int)p, (long long)m->offset, why);
     } else {
+        k->cur_offset = m->offset;
         tp_engine_process(pt->eng, &e);
         if (k->o.live) {
             tp_live_event(k->o.live, &e);
@@ -482,23 +542,60 @@ static void publish_lag(struct tp_kprocess *k)
         }
     }
     atomic_store_explicit(&k->lag, total, memory_order_relaxed);
+    uint64_t lsum = atomic_load_explicit(&k->lat_sum_us, memory_order_relaxed);
+    uint64_t ln = atomic_load_explicit(&k->lat_n, memory_order_relaxed);
+    if (ln > k->last_lat_n) k->lat_us = (int64_t)((lsum - k->last_lat_sum) / (ln - k->last_lat_n));
+    k->last_lat_sum = lsum;
+    k->last_lat_n = ln;
     if (k->o.live) {
         struct tp_live_counters c = {
             .events_in = atomic_load_explicit(&k->records, memory_order_relaxed),
             .events_out = atomic_load_explicit(&k->bars, memory_order_relaxed) +
                           atomic_load_explicit(&k->anomalies, memory_order_relaxed),
             .bad = atomic_load_explicit(&k->bad, memory_order_relaxed),
+            .late = atomic_load_explicit(&k->late, memory_order_relaxed),
             .lag_ns = -1,
             .watermark_lag_ns = -1,
         };
         tp_live_set_counters(k->o.live, &c);
-        char name[64];
-        snprintf(name, sizeof name, "kafka:%.40s", k->o.kafka.topic_bars);
-        /* Bars and anomalies delivered (checkpoints are not results). */
-        tp_live_set_sink(k->o.live, name,
-                         atomic_load_explicit(&k->delivered_out, memory_order_relaxed),
-                         atomic_load_explicit(&k->failed, memory_order_relaxed));
-        tp_live_set_queue(k->o.live, "kafka:producer", (uint64_t)rd_kafka_outq_len(k->prod), 0, 0);
+        /* One sink per output topic: its results delivered (checkpoints are not results);
+         * errors: the role's failed deliveries; lag: messages in the producer's queue. */
+        const char *why;
+        bool up = tp_kafka_healthy(&k->health, HEALTH_WINDOW, &why) &&
+                  !atomic_load_explicit(&k->failed, memory_order_relaxed);
+        int outq = rd_kafka_outq_len(k->prod);
+        for (int t = 0; t < OUT_N; t++) {
+            char name[64];
+            snprintf(name, sizeof name, "kafka:%.40s", k->out_topic[t]);
+            tp_live_set_sink(k->o.live, name,
+                             atomic_load_explicit(&k->dlv[t], memory_order_relaxed),
+                             atomic_load_explicit(&k->failed, memory_order_relaxed));
+            tp_live_set_sink_health(k->o.live, name, up, (uint64_t)TP_MAX(outq, 0),
+                                    up    ? NULL
+                                    : why ? why
+                                          : "delivery failed");
+        }
+        tp_live_set_queue(k->o.live, "kafka producer:process", (uint64_t)TP_MAX(outq, 0),
+                          k->queue_cap, 0);
+        struct tp_kafka_client_stats cs;
+        tp_kafka_client_stats(&k->health, &cs);
+        struct tp_live_kafka lk = {
+            .role = "process",
+            .producer_queue = outq,
+            .producer_queue_cap = (int64_t)k->queue_cap,
+            .delivery_latency_us = k->lat_us,
+            .consumer_lag = total,
+            .partitions = (uint32_t)k->nparts,
+            .rebalances = atomic_load_explicit(&k->rebalances, memory_order_relaxed),
+            .delivered = atomic_load_explicit(&k->delivered, memory_order_relaxed),
+            .failed = atomic_load_explicit(&k->failed, memory_order_relaxed),
+            .consumed = atomic_load_explicit(&k->records, memory_order_relaxed),
+            .errors = atomic_load_explicit(&k->health.errors, memory_order_relaxed),
+            .retries = cs.retries,
+            .timeouts = cs.timeouts,
+            .disconnects = cs.disconnects,
+        };
+        tp_live_set_kafka(k->o.live, &lk);
     }
 }
 
@@ -507,6 +604,28 @@ static bool all_at_end(const struct tp_kprocess *k)
     if (!k->nparts) return false;
     for (size_t p = 0; p < TP_KAFKA_MAX_PARTITIONS; p++)
         if (k->parts[p] && !k->parts[p]->eof) return false;
+    return true;
+}
+
+/* After tp_kprocess_finish: the input is complete, so each partition's end is its high
+ * watermark now (asked of the leader once); done when every held partition reached it. A
+ * partition's EOF flag alone could be stale (set before the last ticks arrived). */
+static bool all_at_final_end(struct tp_kprocess *k)
+{
+    if (!k->nparts) return false;
+    int tmo = (int)TP_MIN(k->o.kafka.timeout_ns / TP_NS_PER_MS, 10000);
+    for (int32_t p = 0; p < TP_KAFKA_MAX_PARTITIONS; p++) {
+        struct part *pt = k->parts[p];
+        if (!pt) continue;
+        if (pt->end < 0) {
+            int64_t lo, hi;
+            rd_kafka_resp_err_t err =
+                rd_kafka_query_watermark_offsets(k->cons, k->o.kafka.topic_ticks, p, &lo, &hi, tmo);
+            if (err) return false;      /* asked again at the next check */
+            pt->end = hi > lo ? hi : 0; /* an empty partition (or all retained away) is done */
+        }
+        if (pt->end > 0 && pt->next < pt->end) return false;
+    }
     return true;
 }
 
@@ -537,6 +656,11 @@ static void *worker_main(void *arg)
             atomic_store_explicit(&k->reached, true, memory_order_release);
             break;
         }
+        if (tick && atomic_load_explicit(&k->finish, memory_order_acquire) && all_at_final_end(k)) {
+            tp_info("kafka process: every assigned partition read to the end of the input");
+            atomic_store_explicit(&k->reached, true, memory_order_release);
+            break;
+        }
     }
     checkpoint_due(k, true);
     /* Leaving the group revokes what is left (the rebalance callback commits nothing new). */
@@ -553,6 +677,7 @@ int tp_kprocess_new(const struct tp_kprocess_opts *o, struct tp_kprocess **ret)
     if (!k) return -ENOMEM;
     k->o = *o;
     k->health.role = "process";
+    k->lat_us = -1;
     tp_engine_cfg_default(&k->cfg);
     tp_kafka_dec_init(&k->dec);
     tp_buf_init(&k->key, 1024);
@@ -577,19 +702,29 @@ int tp_kprocess_start(struct tp_kprocess *k)
     k->prod = tp_kafka_new(conf, TP_KAFKA_PRODUCER, "process (outputs)");
     if (!k->prod) return -EIO;
     const char *topics[] = {ko->topic_ticks, ko->topic_bars, ko->topic_anomalies,
-                            ko->topic_checkpoints};
-    const bool compacted[] = {false, false, false, true};
-    int counts[4];
-    rc = tp_kafka_ensure_topics(k->prod, ko, topics, compacted, 4, counts);
+                            ko->topic_late,  ko->topic_gaps, ko->topic_checkpoints};
+    const bool compacted[] = {false, false, false, false, false, true};
+    int counts[6];
+    rc = tp_kafka_ensure_topics(k->prod, ko, topics, compacted, 6, counts);
     if (rc < 0) return rc;
-    k->rkt_bars = rd_kafka_topic_new(k->prod, ko->topic_bars, NULL);
-    k->rkt_anom = rd_kafka_topic_new(k->prod, ko->topic_anomalies, NULL);
-    if (!k->rkt_bars || !k->rkt_anom) {
-        tp_error("kafka process: cannot use the output topics: %s",
-                 rd_kafka_err2str(rd_kafka_last_error()));
-        return -EIO;
+    k->queue_cap = 0;
+    {
+        char v[64];
+        size_t vn = sizeof v;
+        if (rd_kafka_conf_get(rd_kafka_conf(k->prod), "queue.buffering.max.messages", v, &vn) ==
+            RD_KAFKA_CONF_OK)
+            k->queue_cap = strtoull(v, NULL, 10);
     }
-    rc = tp_kck_init(&k->ck, ko, k->prod, counts[3], &k->health);
+    for (int t = 0; t < OUT_N; t++) {
+        k->out_topic[t] = topics[1 + t];
+        k->rkt[t] = rd_kafka_topic_new(k->prod, topics[1 + t], NULL);
+        if (!k->rkt[t]) {
+            tp_error("kafka process: cannot use the output topic %s: %s", topics[1 + t],
+                     rd_kafka_err2str(rd_kafka_last_error()));
+            return -EIO;
+        }
+    }
+    rc = tp_kck_init(&k->ck, ko, k->prod, counts[5], &k->health);
     if (rc < 0) return rc;
     k->ck_on = true;
 
@@ -611,10 +746,10 @@ int tp_kprocess_start(struct tp_kprocess *k)
                  rd_kafka_err2str(err));
         return -EIO;
     }
-    tp_info("kafka process: group %s reads %s (%d partitions) on %s; outputs to %s and %s; "
-            "checkpoints in %s",
+    tp_info("kafka process: group %s reads %s (%d partitions) on %s; outputs to %s, %s, %s and "
+            "%s; checkpoints in %s",
             ko->group, ko->topic_ticks, counts[0], ko->brokers, ko->topic_bars, ko->topic_anomalies,
-            ko->topic_checkpoints);
+            ko->topic_late, ko->topic_gaps, ko->topic_checkpoints);
     rc = -pthread_create(&k->worker, NULL, worker_main, k);
     if (rc < 0) {
         tp_error("cannot start the kafka process thread: %s", strerror(-rc));
@@ -648,53 +783,68 @@ static void print_status(struct tp_kprocess *k, double rate)
             (unsigned long long)s.bad);
 }
 
-int tp_kprocess_run(struct tp_kprocess *k, const sigset_t *stop_signals)
+void tp_kprocess_finish(struct tp_kprocess *k)
 {
-    int64_t interval = k->o.status_interval_ns;
-    int64_t now = tp_mono_ns(), next_status = now + interval, last_t = now;
-    uint64_t last_records = 0;
-    const char *why = NULL;
-    for (;;) {
-        now = tp_mono_ns();
-        int64_t wait = MAIN_POLL_NS;
-        if (interval > 0 && next_status - now < wait) wait = TP_MAX(next_status - now, 0);
-        struct timespec ts = {.tv_sec = (time_t)(wait / TP_NS_PER_SEC),
-                              .tv_nsec = (long)(wait % TP_NS_PER_SEC)};
-        int sig = sigtimedwait(stop_signals, NULL, &ts);
-        if (sig > 0) {
-            tp_info("received %s: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
-            break;
-        }
-        if (failed(k)) {
-            why = "the process role failed";
-            break;
-        }
-        if (atomic_load_explicit(&k->reached, memory_order_acquire)) break;
-        now = tp_mono_ns();
-        if (interval > 0 && now >= next_status) {
-            uint64_t r = atomic_load_explicit(&k->records, memory_order_relaxed);
-            double secs = (double)(now - last_t) / 1e9;
-            print_status(k, secs > 0 ? (double)(r - last_records) / secs : 0);
-            last_records = r;
-            last_t = now;
-            next_status += interval;
-            if (next_status <= now) next_status = now + interval;
-        }
+    atomic_store_explicit(&k->finish, true, memory_order_release);
+}
+
+int tp_kprocess_step(struct tp_kprocess *k, const char **why)
+{
+    int64_t interval = k->o.status_interval_ns, now = tp_mono_ns();
+    if (!k->last_t) {
+        k->last_t = now;
+        k->next_status = now + interval;
     }
+    if (failed(k)) {
+        *why = "the process role failed";
+        return -1;
+    }
+    if (atomic_load_explicit(&k->reached, memory_order_acquire)) return 1;
+    if (interval > 0 && now >= k->next_status) {
+        uint64_t r = atomic_load_explicit(&k->records, memory_order_relaxed);
+        double secs = (double)(now - k->last_t) / 1e9;
+        print_status(k, secs > 0 ? (double)(r - k->last_records) / secs : 0);
+        k->last_records = r;
+        k->last_t = now;
+        k->next_status += interval;
+        if (k->next_status <= now) k->next_status = now + interval;
+    }
+    return 0;
+}
+
+int tp_kprocess_stop(struct tp_kprocess *k, const char *why)
+{
     int rc = stop_worker(k);
     struct tp_kprocess_stats s;
     tp_kprocess_stats(k, &s);
     double secs = (double)(tp_mono_ns() - k->started_mono) / 1e9;
     tp_info("stopped: %llu records in %.3f s (%.0f rec/s), %llu bars, %llu anomalies, %llu "
-            "delivered, %llu failed, %llu checkpoints, %llu restores, %llu rebalances, %llu bad, "
-            "%llu commit errors",
+            "late, %llu gaps, %llu delivered, %llu failed, %llu checkpoints, %llu restores, %llu "
+            "rebalances, %llu bad, %llu commit errors",
             (unsigned long long)s.records, secs, secs > 0 ? (double)s.records / secs : 0,
             (unsigned long long)s.bars, (unsigned long long)s.anomalies,
+            (unsigned long long)atomic_load_explicit(&k->late, memory_order_relaxed),
+            (unsigned long long)atomic_load_explicit(&k->gaps, memory_order_relaxed),
             (unsigned long long)s.delivered, (unsigned long long)s.failed,
             (unsigned long long)s.checkpoints, (unsigned long long)s.restores,
             (unsigned long long)s.rebalances, (unsigned long long)s.bad,
             (unsigned long long)s.commit_errors);
     return tp_kafka_role_exit(&k->health, "process", why, rc);
+}
+
+int tp_kprocess_run(struct tp_kprocess *k, const sigset_t *stop_signals)
+{
+    const char *why = NULL;
+    for (;;) {
+        struct timespec ts = {.tv_sec = 0, .tv_nsec = MAIN_POLL_NS};
+        int sig = sigtimedwait(stop_signals, NULL, &ts);
+        if (sig > 0) {
+            tp_info("received %s: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+            break;
+        }
+        if (tp_kprocess_step(k, &why)) break;
+    }
+    return tp_kprocess_stop(k, why);
 }
 
 void tp_kprocess_free(struct tp_kprocess *k)
@@ -704,8 +854,8 @@ void tp_kprocess_free(struct tp_kprocess *k)
     for (size_t p = 0; p < TP_KAFKA_MAX_PARTITIONS; p++) part_free(k->parts[p]);
     if (k->cons) rd_kafka_destroy(k->cons);
     if (k->ck_on) tp_kck_fini(&k->ck);
-    if (k->rkt_bars) rd_kafka_topic_destroy(k->rkt_bars);
-    if (k->rkt_anom) rd_kafka_topic_destroy(k->rkt_anom);
+    for (int t = 0; t < OUT_N; t++)
+        if (k->rkt[t]) rd_kafka_topic_destroy(k->rkt[t]);
     if (k->prod) {
         if (rd_kafka_outq_len(k->prod) > 0) {
             rd_kafka_purge(k->prod, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);

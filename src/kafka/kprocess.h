@@ -27,7 +27,7 @@
  * the run stops with exit 3.
  *
  * With exit_at_eof, the role stops once it holds partitions and has read every one of them
- * to its end.
+ * to its end. Late events and gaps go to `tickpipe.late` and `tickpipe.gaps` (kcodec.h keys).
  *
  * Threads: every function is for the main thread; the consumer, the producer and the
  * engines belong to the worker thread (rebalance callbacks run inside its consumer poll).
@@ -73,6 +73,18 @@ int tp_kprocess_start(struct tp_kprocess *k);
  * checkpoints, commits and leaves the group. TP_EXIT_OK or TP_EXIT_RUNTIME. */
 int tp_kprocess_run(struct tp_kprocess *k, const sigset_t *stop_signals);
 void tp_kprocess_free(struct tp_kprocess *k);
+
+/* The run in steps, for a caller that runs several roles in one loop (--role all):
+ * tp_kprocess_step prints the status line when due and returns 0 (go on), 1 (the end was
+ * reached: exit_at_eof, or after tp_kprocess_finish) or -1 (failed; *why set). Call it every
+ * 100 ms or so. tp_kprocess_stop then checkpoints, commits, leaves the group and returns the
+ * exit code (why: the failure to report, or NULL). tp_kprocess_run = step until a signal,
+ * then stop. */
+int tp_kprocess_step(struct tp_kprocess *k, const char **why);
+int tp_kprocess_stop(struct tp_kprocess *k, const char *why);
+/* The input is complete (every tick was delivered to the topic): the worker stops once every
+ * partition it holds is read to the topic's end as it is now. Any thread. */
+void tp_kprocess_finish(struct tp_kprocess *k);
 
 void tp_kprocess_stats(struct tp_kprocess *k, struct tp_kprocess_stats *ret);
 

@@ -77,6 +77,10 @@ struct tp_journal {
     _Alignas(64) _Atomic uint64_t a_written;
     _Atomic uint64_t a_durable, a_first, a_bytes;
     _Atomic int err;
+    /* What failed first, for the operator ("fdatasync of DIR/NNN.seg"): written once by the
+     * thread that wins where_set, before it publishes err. */
+    atomic_flag where_set;
+    char err_where[PATH_CAP + 64];
 
     /* Set by the committer, cleared by the writer. */
     _Alignas(64) _Atomic int tick;
@@ -86,6 +90,7 @@ struct tp_journal {
     pthread_cond_t wake; /* kick or stop for the committer */
     pthread_cond_t idle; /* a sync finished */
     int cur_fd;          /* the current segment; changes under mu while !syncing */
+    uint64_t cur_base;   /* its base offset (names the file in error reports), as cur_fd */
     bool syncing, kick, stop, thr_on;
     pthread_t thr;
 };
@@ -141,6 +146,19 @@ static void fail(struct tp_journal *j, int e)
     atomic_compare_exchange_strong(&j->err, &zero, e);
 }
 
+/* fail(), saying which operation on which file (base: a segment; UINT64_MAX: the directory). */
+static void fail_at(struct tp_journal *j, int e, const char *op, uint64_t base)
+{
+    if (!atomic_flag_test_and_set(&j->where_set)) {
+        if (base == UINT64_MAX)
+            snprintf(j->err_where, sizeof j->err_where, "%s of %s", op, j->dir);
+        else
+            snprintf(j->err_where, sizeof j->err_where, "%s of %s/%020llu.seg", op, j->dir,
+                     (unsigned long long)base);
+    }
+    fail(j, e);
+}
+
 static int write_all(const struct tp_io *io, int fd, const void *p, size_t n)
 {
     const uint8_t *s = p;
@@ -186,7 +204,7 @@ static int write_failed(struct tp_journal *j, int rc)
 {
     (void)j->io->ftruncate(j->cur_fd, (off_t)j->seg_size);
     j->blen = 0;
-    fail(j, rc);
+    fail_at(j, rc, "write", j->seg_base);
     return rc;
 }
 
@@ -246,16 +264,20 @@ static int roll(struct tp_journal *j)
     if (j->sync != TP_SYNC_NONE) {
         rc = do_sync(j->io, j->cur_fd);
         if (rc == 0) publish_durable(j, j->next);
+        if (rc < 0) fail_at(j, rc, "fdatasync", j->cur_base);
     }
     int fd = -1;
-    if (rc == 0) rc = create_segment(j, j->next, &fd);
+    if (rc == 0) {
+        rc = create_segment(j, j->next, &fd);
+        if (rc < 0) fail_at(j, rc, "creating the segment", j->next);
+    }
     if (rc < 0) {
-        fail(j, rc);
         pthread_mutex_unlock(&j->mu);
         return rc;
     }
     j->io->close(j->cur_fd);
     j->cur_fd = fd;
+    j->cur_base = j->next;
     pthread_mutex_unlock(&j->mu);
     j->seg_base = j->next;
     j->seg_size = TP_SEG_HDR;
@@ -355,7 +377,7 @@ int tp_journal_commit(struct tp_journal *j)
         uint64_t w = atomic_load_explicit(&j->a_written, memory_order_relaxed);
         rc = do_sync(j->io, j->cur_fd);
         if (rc < 0)
-            fail(j, rc);
+            fail_at(j, rc, "fdatasync", j->cur_base);
         else
             publish_durable(j, w);
     }
@@ -370,6 +392,7 @@ static void committer_sync(struct tp_journal *j)
     uint64_t w = atomic_load_explicit(&j->a_written, memory_order_acquire);
     if (w <= atomic_load_explicit(&j->a_durable, memory_order_relaxed)) return;
     int fd = j->cur_fd;
+    uint64_t base = j->cur_base;
     j->syncing = true;
     pthread_mutex_unlock(&j->mu);
     int rc = do_sync(j->io, fd);
@@ -377,7 +400,7 @@ static void committer_sync(struct tp_journal *j)
     j->syncing = false;
     pthread_cond_broadcast(&j->idle);
     if (rc < 0)
-        fail(j, rc);
+        fail_at(j, rc, "fdatasync", base);
     else
         publish_durable(j, w);
 }
@@ -588,7 +611,7 @@ static int recover_last(struct tp_journal *j, uint64_t base, struct tp_journal_r
     }
     tp_segr_fini(&r);
     j->cur_fd = fd;
-    j->seg_base = base;
+    j->seg_base = j->cur_base = base;
     j->seg_size = s.end;
     j->seg_records = s.frames;
     j->next = base + s.frames;
@@ -611,6 +634,7 @@ int tp_journal_open(const struct tp_journal_opts *opts, struct tp_journal **ret,
     if (strlen(opts->dir) + 2 + TP_SEG_NAMELEN >= PATH_CAP) return -ENAMETOOLONG;
     struct tp_journal *j = calloc(1, sizeof *j);
     if (!j) return -ENOMEM;
+    atomic_flag_clear(&j->where_set);
     snprintf(j->dir, sizeof j->dir, "%s", opts->dir);
     j->io = opts->io ? opts->io : &tp_io_posix;
     j->seg_bytes = opts->segment_bytes ? opts->segment_bytes : DEFAULT_SEGMENT;
@@ -743,7 +767,7 @@ int tp_journal_close(struct tp_journal *j)
         uint64_t w = atomic_load(&j->a_written);
         int rc = j->sync == TP_SYNC_NONE ? sync_all_unsynced(j) : do_sync(j->io, j->cur_fd);
         if (rc < 0)
-            fail(j, rc);
+            fail_at(j, rc, "fdatasync at close", j->cur_base);
         else
             publish_durable(j, w);
     }
@@ -834,7 +858,7 @@ int tp_journal_truncate(struct tp_journal *j, uint64_t offset)
         goto out_fail;
     }
     if (j->sync != TP_SYNC_NONE && (rc = do_sync(j->io, j->cur_fd)) < 0) goto out_fail;
-    j->seg_base = l.base[s];
+    j->seg_base = j->cur_base = l.base[s];
     j->seg_size = pos;
     j->seg_records = offset - l.base[s];
     j->next = offset;
@@ -848,7 +872,7 @@ int tp_journal_truncate(struct tp_journal *j, uint64_t offset)
     tp_seg_list_free(&l);
     return 0;
 out_fail:
-    fail(j, rc);
+    fail_at(j, rc, "truncate", j->seg_base);
     pthread_mutex_unlock(&j->mu);
     tp_seg_list_free(&l);
     return rc;
@@ -920,6 +944,11 @@ uint64_t tp_journal_first_offset(const struct tp_journal *j)
 uint64_t tp_journal_bytes(const struct tp_journal *j)
 {
     return atomic_load_explicit(&j->a_bytes, memory_order_relaxed);
+}
+
+const char *tp_journal_error_where(const struct tp_journal *j)
+{
+    return atomic_load_explicit(&j->err, memory_order_acquire) ? j->err_where : "";
 }
 
 int tp_journal_error(const struct tp_journal *j)

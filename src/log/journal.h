@@ -108,6 +108,9 @@ uint64_t tp_journal_durable(const struct tp_journal *j);      /* synced; any thr
 uint64_t tp_journal_first_offset(const struct tp_journal *j); /* oldest kept */
 uint64_t tp_journal_bytes(const struct tp_journal *j);        /* total on disk */
 int tp_journal_error(const struct tp_journal *j);             /* first fatal error or 0 */
+/* What the first fatal error was doing, for a log line: "fdatasync of DIR/NNN.seg", "write of
+ * DIR/NNN.seg", ...; "" while there is no error. Borrowed until tp_journal_close. Any thread. */
+const char *tp_journal_error_where(const struct tp_journal *j);
 
 /* A reader. Reads records in offset order; tails the journal. */
 struct tp_cursor;

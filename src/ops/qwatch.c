@@ -71,7 +71,7 @@ static void *watch_main(void *arg)
         tp_qwatch_poll(q->l, q->path, &seen); /* a bad file keeps the last good report */
         pthread_mutex_lock(&q->mu);
         struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
+        clock_gettime(CLOCK_MONOTONIC, &ts); /* the condvar's clock: immune to clock steps */
         int64_t t = (int64_t)ts.tv_sec * TP_NS_PER_SEC + ts.tv_nsec + q->interval_ns;
         ts.tv_sec = (time_t)(t / TP_NS_PER_SEC);
         ts.tv_nsec = (long)(t % TP_NS_PER_SEC);
@@ -94,7 +94,11 @@ int tp_qwatch_start(struct tp_live *l, const char *data, int64_t interval_ns,
     q->l = l;
     q->interval_ns = interval_ns > 0 ? interval_ns : 2 * TP_NS_PER_SEC;
     pthread_mutex_init(&q->mu, NULL);
-    pthread_cond_init(&q->cv, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&q->cv, &ca);
+    pthread_condattr_destroy(&ca);
     int rc = pthread_create(&q->thread, NULL, watch_main, q);
     if (rc) {
         pthread_mutex_destroy(&q->mu);

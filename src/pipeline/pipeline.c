@@ -293,7 +293,18 @@ static void *writer_main(void *arg)
         tp_bell_done(&p->data);
     }
     if (rc == 0) rc = tp_journal_commit(p->j);
-    if (rc < 0) atomic_store_explicit(&p->werr, rc, memory_order_release);
+    if (rc < 0) {
+        /* Said at once (the stop that follows may take a while: sinks drain first), with the
+         * file: a full disk or a failed fsync is the operator's to fix before a restart. */
+        const char *where = tp_journal_error_where(p->j);
+        tp_error("journal %s: %s%s%s; stopping: records below offset %llu are in the journal "
+                 "(durable below %llu), nothing after them was acknowledged; free the space or "
+                 "fix the disk, then restart",
+                 p->jdir, where, *where ? " failed: " : "", strerror(-rc),
+                 (unsigned long long)tp_journal_written(p->j),
+                 (unsigned long long)tp_journal_durable(p->j));
+        atomic_store_explicit(&p->werr, rc, memory_order_release);
+    }
     tp_buf_fini(&b);
     return NULL;
 }
@@ -410,6 +421,7 @@ static int stop_all(struct tp_pipeline *p)
         p->writer_on = false;
     }
     int wrc = atomic_load_explicit(&p->werr, memory_order_acquire);
+    bool told = wrc < 0; /* the writer logged its failure */
     if (p->proc) {
         /* The writer is joined: every input record is durable; the process stage reads them
          * all, commits the output journal and ends. */
@@ -436,14 +448,16 @@ static int stop_all(struct tp_pipeline *p)
     }
     if (p->j) {
         p->final_next = tp_journal_next_offset(p->j);
+        char where[PATH_CAP + 64];
+        snprintf(where, sizeof where, "%s", tp_journal_error_where(p->j));
         int crc = tp_journal_close(p->j);
         if (wrc == 0) wrc = crc;
         p->j = NULL;
+        if (wrc < 0 && !told)
+            tp_error("journal %s: %s%s%s", p->jdir, where, *where ? " failed: " : "",
+                     strerror(-wrc));
     }
-    if (wrc < 0) {
-        tp_error("journal %s: %s", p->jdir, strerror(-wrc));
-        if (rc == 0) rc = wrc;
-    }
+    if (wrc < 0 && rc == 0) rc = wrc;
     return rc;
 }
 
@@ -552,6 +566,10 @@ static void publish_live(struct tp_pipeline *p)
 {
     struct tp_live *l = p->o.live;
     if (!l) return;
+    uint64_t bad = 0;
+    for (size_t i = 0; i < p->nsrc; i++)
+        bad += atomic_load_explicit(&p->src[i]->bad, memory_order_relaxed);
+    tp_live_set_source_bad(l, bad);
     for (size_t i = 0; i < p->nsrc; i++) {
         struct tp_source *s = p->src[i];
         int link = atomic_load_explicit(&s->link, memory_order_relaxed);

@@ -410,10 +410,15 @@ int tp_process_stop(struct tp_process *p, struct tp_process_stats *final)
     int rc = atomic_load_explicit(&p->err, memory_order_acquire);
     tp_cursor_close(p->cur);
     p->cur = NULL;
+    char where[PATH_CAP + 64];
+    snprintf(where, sizeof where, "%s", tp_journal_error_where(p->out));
     int crc = tp_journal_close(p->out);
     p->out = NULL;
     if (rc == 0) rc = crc;
-    if (rc < 0) tp_error("journal %s: %s", p->odir, strerror(-rc));
+    if (rc < 0)
+        tp_error("journal %s: %s%s%s; the engine resumes from its last checkpoint at the next "
+                 "start",
+                 p->odir, where, *where ? " failed: " : "", strerror(-rc));
     free_all(p);
     return rc;
 }

@@ -27,6 +27,7 @@
 #define FIRST_BACKOFF  (100 * TP_NS_PER_MS)
 #define DEFAULT_MAX_BO (30 * TP_NS_PER_SEC)
 #define DEFAULT_FLUSH  TP_NS_PER_SEC
+#define STABLE_NS      (5 * TP_NS_PER_SEC) /* an attempt up this long ends an outage */
 
 struct tp_sinkrun {
     const struct tp_sink_ops *ops;
@@ -38,7 +39,15 @@ struct tp_sinkrun {
     pthread_t thread;
     bool thread_on;
     _Atomic bool finish, ended, up, caught_up;
-    bool opened; /* (runner thread) the current attempt's open succeeded: resets the backoff */
+    /* (runner thread) Outage bookkeeping. An attempt that opened but failed before any flush
+     * succeeded (a full disk under the lake: open works, every commit fails) is no progress:
+     * it neither resets the backoff nor ends the outage, so such a sink logs once per outage
+     * and per distinct error, and backs off to its cap, instead of every 100 ms. */
+    bool progressed;            /* a flush succeeded in the current attempt, or it stayed up
+                                   STABLE_NS: resets the backoff */
+    bool outage;                /* a failure was logged and no flush succeeded since */
+    bool said_open;             /* "connected again" was said during this outage */
+    int logged;                 /* the errno last logged in this outage */
     _Atomic int64_t give_up_at; /* monotonic deadline set by stop; 0 = none */
     _Atomic int fatal, error;
     _Atomic uint64_t ack[2], read[2], written, failures;
@@ -128,7 +137,11 @@ static int do_flush(struct tp_sinkrun *r, bool final)
 {
     uint64_t ack[2] = {TP_SINK_NO_ACK, TP_SINK_NO_ACK};
     int rc = r->ops->flush(r->self, final, ack);
-    if (rc == 0) set_ack(r, ack);
+    if (rc == 0) {
+        set_ack(r, ack);
+        r->progressed = true;
+        r->outage = r->said_open = false;
+    }
     return rc;
 }
 
@@ -144,17 +157,18 @@ static int attempt(struct tp_sinkrun *r)
     uint64_t ack[2] = {TP_SINK_NO_ACK, TP_SINK_NO_ACK};
     int rc = r->ops->open(r->self, ack);
     if (rc < 0) return rc;
-    r->opened = true;
     set_ack(r, ack);
     for (int l = 0; l < 2; l++) {
         r->want[l] = reads(r, l) ? ack[l] : 0;
         atomic_store_explicit(&r->read[l], r->want[l], memory_order_relaxed);
     }
-    if (atomic_exchange(&r->up, true) == false && atomic_load(&r->failures))
+    if (atomic_exchange(&r->up, true) == false && r->outage && !r->said_open) {
         tp_info("sink %s: connected again; resuming from its acknowledged offsets", r->ops->name);
+        r->said_open = true;
+    }
     atomic_store(&r->error, 0);
     int64_t flush_every = r->ops->flush_ns > 0 ? r->ops->flush_ns : DEFAULT_FLUSH;
-    int64_t last_flush = tp_mono_ns();
+    int64_t last_flush = tp_mono_ns(), opened_at = last_flush;
     bool dirty = false;
     for (;;) {
         bool finishing = atomic_load_explicit(&r->finish, memory_order_acquire);
@@ -193,6 +207,12 @@ static int attempt(struct tp_sinkrun *r)
             if (reads(r, l) && atomic_load_explicit(&r->ack[l], memory_order_relaxed) < bound[l])
                 all_acked = false;
         atomic_store_explicit(&r->caught_up, all_acked, memory_order_relaxed);
+        /* A connection that has stayed up without anything to flush also ends the outage (a
+         * quiet pipeline): the next failure is logged and backs off from the floor. */
+        if (r->outage && now - opened_at >= STABLE_NS) {
+            r->outage = r->said_open = false;
+            r->progressed = true;
+        }
         if (got) continue;
         if (stopping_now(r)) return -ETIMEDOUT;
         sleep_ns(IDLE_SLEEP_NS);
@@ -219,16 +239,18 @@ static void *runner_main(void *arg)
             atomic_store(&r->fatal, rc);
             break;
         }
-        uint64_t nfail = atomic_fetch_add(&r->failures, 1);
-        int prev = atomic_exchange(&r->error, -rc);
-        if (prev != -rc || nfail == 0)
+        atomic_fetch_add(&r->failures, 1);
+        atomic_store(&r->error, -rc);
+        if (!r->outage || r->logged != -rc)
             tp_warn("sink %s: %s; retrying with backoff (the journal keeps the data)", r->ops->name,
                     strerror(-rc));
+        r->outage = true;
+        r->logged = -rc;
         if (stopping_now(r)) break;
-        /* A connection that opened counts as a success: the next outage starts at the floor
-         * again. The wait is sliced so that a stop is seen. */
-        if (r->opened) tp_backoff_reset(&bo);
-        r->opened = false;
+        /* An attempt that made progress counts as a success: the next outage starts at the
+         * floor again. The wait is sliced so that a stop is seen. */
+        if (r->progressed) tp_backoff_reset(&bo);
+        r->progressed = false;
         int64_t until = tp_mono_ns() + tp_backoff_next(&bo);
         while (tp_mono_ns() < until && !stopping_now(r)) sleep_ns(10 * TP_NS_PER_MS);
     }

@@ -25,9 +25,11 @@
  *   - on a failure (any negative errno from open/write/flush, except the fatal ones) logs it
  *     once per outage, calls `close`, waits with capped exponential backoff (100 ms doubling
  *     to max_backoff_ns, with jitter), and starts over from `open`: the log keeps the data, the
- *     sink resumes from its acknowledged offsets, memory stays bounded. -EIO and -EBADMSG are
- *     fatal (a failed fsync is never retried silently; corrupt data is not skipped): the runner
- *     stops with the error and the pipeline shuts down.
+ *     sink resumes from its acknowledged offsets, memory stays bounded. An outage ends when a
+ *     flush succeeds or a connection stays up 5 s; an attempt that opened but failed before
+ *     that (a full disk under the lake) neither resets the backoff nor logs again. -EIO and
+ *     -EBADMSG are fatal (a failed fsync is never retried silently; corrupt data is not
+ *     skipped): the runner stops with the error and the pipeline shuts down.
  *
  * Payloads handed to `write` are borrowed until the call returns. The ops are called only on
  * the runner's thread.

@@ -334,6 +334,56 @@ static void named_arr(struct tp_jw *w, const char *key, const struct tp_live_nam
     tp_jw_arr_end(w);
 }
 
+static void i64_or_null(struct tp_jw *w, const char *key, int64_t v)
+{
+    tp_jw_key(w, key);
+    if (v < 0)
+        tp_jw_null(w);
+    else
+        tp_jw_i64(w, v);
+}
+
+/* The Kafka roles of this process (empty without Kafka); -1 figures are null. */
+static void kafka_arr(struct tp_jw *w, const struct tp_live_kafka *v, uint32_t n)
+{
+    tp_jw_key(w, "kafka");
+    tp_jw_arr(w);
+    for (uint32_t i = 0; i < n; i++) {
+        tp_jw_obj(w);
+        tp_jw_key(w, "role");
+        tp_jw_str(w, v[i].role);
+        i64_or_null(w, "producer_queue", v[i].producer_queue);
+        i64_or_null(w, "producer_queue_capacity",
+                    v[i].producer_queue < 0 ? -1 : v[i].producer_queue_cap);
+        tp_jw_key(w, "delivery_latency_ms");
+        if (v[i].delivery_latency_us < 0)
+            tp_jw_null(w);
+        else
+            tp_jw_num(w, (double)v[i].delivery_latency_us / 1e3);
+        i64_or_null(w, "consumer_lag", v[i].consumer_lag);
+        tp_jw_key(w, "partitions");
+        tp_jw_u64(w, v[i].partitions);
+        tp_jw_key(w, "rebalances");
+        tp_jw_u64(w, v[i].rebalances);
+        tp_jw_key(w, "delivered");
+        tp_jw_u64(w, v[i].delivered);
+        tp_jw_key(w, "failed");
+        tp_jw_u64(w, v[i].failed);
+        tp_jw_key(w, "consumed");
+        tp_jw_u64(w, v[i].consumed);
+        tp_jw_key(w, "errors");
+        tp_jw_u64(w, v[i].errors);
+        tp_jw_key(w, "retries");
+        tp_jw_u64(w, v[i].retries);
+        tp_jw_key(w, "timeouts");
+        tp_jw_u64(w, v[i].timeouts);
+        tp_jw_key(w, "disconnects");
+        tp_jw_u64(w, v[i].disconnects);
+        tp_jw_obj_end(w);
+    }
+    tp_jw_arr_end(w);
+}
+
 static void ms_or_null(struct tp_jw *w, const char *key, int64_t ns)
 {
     tp_jw_key(w, key);
@@ -380,6 +430,7 @@ void tp_api_health(struct tp_jw *w, const struct tp_live_stats *st, const struct
     named_arr(w, "sources", st->sources, st->nsources, 0);
     named_arr(w, "sinks", st->sinks, st->nsinks, 1);
     named_arr(w, "queues", st->queues, st->nqueues, 2);
+    kafka_arr(w, st->kafka, st->nkafka);
     tp_jw_obj_end(w);
 }
 

@@ -83,6 +83,7 @@ struct tp_live {
     void *notify_arg;
 
     struct tp_live_counters c;
+    uint64_t source_bad; /* tp_live_set_source_bad */
     uint64_t published, bars_final;
     int64_t intervals[TP_LIVE_MAX_INTERVALS];
     uint64_t bars_by_interval[TP_LIVE_MAX_INTERVALS];
@@ -90,6 +91,8 @@ struct tp_live {
     struct tp_live_named sources[TP_LIVE_MAX_NAMED], sinks[TP_LIVE_MAX_NAMED],
         queues[TP_LIVE_MAX_NAMED];
     uint32_t nsources, nsinks, nqueues;
+    struct tp_live_kafka kafka[TP_LIVE_MAX_KAFKA];
+    uint32_t nkafka;
 };
 
 void tp_live_cfg_default(struct tp_live_cfg *c)
@@ -462,6 +465,13 @@ void tp_live_set_counters(struct tp_live *l, const struct tp_live_counters *c)
     pthread_mutex_unlock(&l->mu);
 }
 
+void tp_live_set_source_bad(struct tp_live *l, uint64_t bad)
+{
+    pthread_mutex_lock(&l->mu);
+    l->source_bad = bad;
+    pthread_mutex_unlock(&l->mu);
+}
+
 static struct tp_live_named *named(struct tp_live_named *tab, uint32_t *n, const char *name,
                                    int *err)
 {
@@ -538,6 +548,22 @@ int tp_live_set_queue(struct tp_live *l, const char *name, uint64_t depth, uint6
         e->depth = depth;
         e->capacity = capacity;
         e->dropped = dropped;
+    }
+    pthread_mutex_unlock(&l->mu);
+    return err;
+}
+
+int tp_live_set_kafka(struct tp_live *l, const struct tp_live_kafka *k)
+{
+    if (!k->role[0] || !memchr(k->role, 0, sizeof k->role)) return -EINVAL;
+    int err = -ENOSPC;
+    pthread_mutex_lock(&l->mu);
+    uint32_t i = 0;
+    while (i < l->nkafka && strcmp(l->kafka[i].role, k->role)) i++;
+    if (i < TP_LIVE_MAX_KAFKA) {
+        l->kafka[i] = *k;
+        if (i == l->nkafka) l->nkafka++;
+        err = 0;
     }
     pthread_mutex_unlock(&l->mu);
     return err;
@@ -652,6 +678,7 @@ void tp_live_stats(struct tp_live *l, struct tp_live_stats *o)
 {
     pthread_mutex_lock(&l->mu);
     o->c = l->c;
+    o->c.bad += l->source_bad;
     o->published = l->published;
     o->bars_final = l->bars_final;
     memcpy(o->bars_by_interval, l->bars_by_interval, sizeof(o->bars_by_interval));
@@ -666,6 +693,8 @@ void tp_live_stats(struct tp_live *l, struct tp_live_stats *o)
     o->nsources = l->nsources;
     o->nsinks = l->nsinks;
     o->nqueues = l->nqueues;
+    memcpy(o->kafka, l->kafka, sizeof(o->kafka));
+    o->nkafka = l->nkafka;
     pthread_mutex_unlock(&l->mu);
 }
 

@@ -20,7 +20,8 @@
  *     status) with sequence numbers, which the HTTP thread drains; a reader that falls more
  *     than a ring behind learns how many it missed. Kinds no stream client wants
  *     (tp_live_feed_want) are not copied into it, so an idle dashboard costs nothing;
- *   - named sources, sinks and queues for /metrics: TP_LIVE_MAX_NAMED (32) each.
+ *   - named sources, sinks and queues for /metrics: TP_LIVE_MAX_NAMED (32) each; the health
+ *     of the Kafka roles running in this process: TP_LIVE_MAX_KAFKA (4).
  *
  * Memory is allocated lazily per instrument and per series, so the worst case is
  * max_instruments × (ticks × sizeof(struct tp_event) + 8 × bars × sizeof(struct tp_bar)),
@@ -102,6 +103,24 @@ struct tp_live_named {
     char error[TP_LIVE_ERROR_MAX + 1]; /* the last failure's text; empty when none */
 };
 
+/* The health of one Kafka role in this process (src/kafka/; docs/kafka.md): what /metrics
+ * and the dashboard's health panel show of its clients. -1 marks a figure the role does not
+ * have (no producer, no consumer, no delivery yet). */
+#define TP_LIVE_MAX_KAFKA 4 /* roles in one process: ingest, process, serve */
+struct tp_live_kafka {
+    char role[16];               /* "ingest", "process", "serve"; the entry's key */
+    int64_t producer_queue;      /* messages in the producer's queue (not yet delivered) */
+    int64_t producer_queue_cap;  /* its capacity (queue.buffering.max.messages); 0 unknown */
+    int64_t delivery_latency_us; /* mean produce-to-acknowledgement time, last period */
+    int64_t consumer_lag;        /* records behind the high watermarks of its partitions */
+    uint32_t partitions;         /* partitions its consumer holds */
+    uint64_t rebalances;         /* assignments and revocations */
+    uint64_t delivered, failed;  /* producer messages acknowledged / failed */
+    uint64_t consumed;           /* records its consumer read */
+    uint64_t errors;             /* client error callbacks (transient ones included) */
+    uint64_t retries, timeouts, disconnects; /* from the client's statistics */
+};
+
 /* A copy of one instrument's summary, as /api/instruments shows it. */
 struct tp_live_instr {
     uint32_t instr;
@@ -134,6 +153,8 @@ struct tp_live_stats {
     struct tp_live_named sinks[TP_LIVE_MAX_NAMED];
     struct tp_live_named queues[TP_LIVE_MAX_NAMED];
     uint32_t nsources, nsinks, nqueues;
+    struct tp_live_kafka kafka[TP_LIVE_MAX_KAFKA];
+    uint32_t nkafka;
 };
 
 struct tp_live;
@@ -158,6 +179,9 @@ void tp_live_bar_update(struct tp_live *l, const struct tp_bar *b);
 void tp_live_bar_final(struct tp_live *l, const struct tp_bar *b);
 void tp_live_anomaly(struct tp_live *l, const struct tp_anomaly *a);
 void tp_live_set_counters(struct tp_live *l, const struct tp_live_counters *c);
+/* The malformed rows and messages the sources rejected (an absolute value, added to the
+ * counters' `bad` in tp_live_stats): the pipeline's sources count them, not the engine. */
+void tp_live_set_source_bad(struct tp_live *l, uint64_t bad);
 /* Creates or updates the named entry. 0, -EINVAL (empty or too long name) or -ENOSPC. */
 int tp_live_set_source(struct tp_live *l, const char *name, enum tp_status st, uint64_t events,
                        uint64_t dropped);
@@ -168,6 +192,9 @@ int tp_live_set_sink_health(struct tp_live *l, const char *name, bool up, uint64
                             const char *last_error);
 int tp_live_set_queue(struct tp_live *l, const char *name, uint64_t depth, uint64_t capacity,
                       uint64_t dropped);
+
+/* Creates or replaces the entry of k->role. 0, -EINVAL (empty role) or -ENOSPC. */
+int tp_live_set_kafka(struct tp_live *l, const struct tp_live_kafka *k);
 
 /* The latest data-quality report: one JSON object as `tickpipe validate` stores it in
  * DATA/quality.json (src/ops/qwatch.h reads the file in a thread of its own and publishes it

@@ -57,6 +57,77 @@ static void sample_d(struct mw *m, const char *name, double val)
     if (!m->err) m->err = tp_buf_printf(m->b, "%s %.9g\n", name, val);
 }
 
+/* name{role="r"} value with a signed value (-1 stays -1: unknown). */
+static void sample_role_i(struct mw *m, const char *name, const char *role, int64_t v, double div)
+{
+    put(m, name);
+    put(m, "{role=\"");
+    label_value(m, role);
+    put(m, "\"}");
+    if (!m->err) m->err = tp_buf_printf(m->b, " %.9g\n", v < 0 ? -1.0 : (double)v / div);
+}
+
+/* The Kafka roles of this process (docs/kafka.md "Observability"); families without samples
+ * are left out when no role runs. */
+static void kafka_metrics(struct mw *m, const struct tp_live_stats *st)
+{
+    if (!st->nkafka) return;
+    const struct tp_live_kafka *k = st->kafka;
+    uint32_t n = st->nkafka;
+    family(m, "tickpipe_kafka_producer_queue_messages", "gauge",
+           "Messages in a Kafka role's producer queue, not yet acknowledged (-1 no producer).");
+    for (uint32_t i = 0; i < n; i++)
+        sample_role_i(m, "tickpipe_kafka_producer_queue_messages", k[i].role, k[i].producer_queue,
+                      1);
+    family(m, "tickpipe_kafka_producer_queue_capacity", "gauge",
+           "Capacity of that queue (queue.buffering.max.messages; 0 unknown).");
+    for (uint32_t i = 0; i < n; i++)
+        sample_role_i(m, "tickpipe_kafka_producer_queue_capacity", k[i].role,
+                      k[i].producer_queue < 0 ? -1 : k[i].producer_queue_cap, 1);
+    family(m, "tickpipe_kafka_delivery_latency_seconds", "gauge",
+           "Mean produce-to-acknowledgement time of the last period (-1 unknown).");
+    for (uint32_t i = 0; i < n; i++)
+        sample_role_i(m, "tickpipe_kafka_delivery_latency_seconds", k[i].role,
+                      k[i].delivery_latency_us, 1e6);
+    family(m, "tickpipe_kafka_consumer_lag_records", "gauge",
+           "Records behind the high watermarks of a role's partitions (-1 no consumer; per "
+           "partition: tickpipe_queue_depth{queue=\"kafka lag:TOPIC[P]\"}).");
+    for (uint32_t i = 0; i < n; i++)
+        sample_role_i(m, "tickpipe_kafka_consumer_lag_records", k[i].role, k[i].consumer_lag, 1);
+    family(m, "tickpipe_kafka_partitions", "gauge", "Partitions a role's consumer holds.");
+    for (uint32_t i = 0; i < n; i++)
+        sample_u(m, "tickpipe_kafka_partitions", "role", k[i].role, k[i].partitions);
+    family(m, "tickpipe_kafka_rebalances_total", "counter",
+           "Partition assignments and revocations of a role's consumer group.");
+    for (uint32_t i = 0; i < n; i++)
+        sample_u(m, "tickpipe_kafka_rebalances_total", "role", k[i].role, k[i].rebalances);
+    family(m, "tickpipe_kafka_delivered_total", "counter",
+           "Messages a role produced and the "
+           "cluster acknowledged.");
+    for (uint32_t i = 0; i < n; i++)
+        sample_u(m, "tickpipe_kafka_delivered_total", "role", k[i].role, k[i].delivered);
+    family(m, "tickpipe_kafka_delivery_failures_total", "counter",
+           "Messages whose delivery failed (the role stops).");
+    for (uint32_t i = 0; i < n; i++)
+        sample_u(m, "tickpipe_kafka_delivery_failures_total", "role", k[i].role, k[i].failed);
+    family(m, "tickpipe_kafka_consumed_total", "counter", "Records a role's consumer read.");
+    for (uint32_t i = 0; i < n; i++)
+        sample_u(m, "tickpipe_kafka_consumed_total", "role", k[i].role, k[i].consumed);
+    family(m, "tickpipe_kafka_client_errors_total", "counter",
+           "Errors librdkafka reported (transient ones included: a broker down, a timeout).");
+    for (uint32_t i = 0; i < n; i++)
+        sample_u(m, "tickpipe_kafka_client_errors_total", "role", k[i].role, k[i].errors);
+    family(m, "tickpipe_kafka_request_retries_total", "counter", "Requests librdkafka retried.");
+    for (uint32_t i = 0; i < n; i++)
+        sample_u(m, "tickpipe_kafka_request_retries_total", "role", k[i].role, k[i].retries);
+    family(m, "tickpipe_kafka_request_timeouts_total", "counter", "Requests that timed out.");
+    for (uint32_t i = 0; i < n; i++)
+        sample_u(m, "tickpipe_kafka_request_timeouts_total", "role", k[i].role, k[i].timeouts);
+    family(m, "tickpipe_kafka_disconnects_total", "counter", "Broker connections lost.");
+    for (uint32_t i = 0; i < n; i++)
+        sample_u(m, "tickpipe_kafka_disconnects_total", "role", k[i].role, k[i].disconnects);
+}
+
 int tp_metrics_write(struct tp_buf *b, const struct tp_live_stats *st,
                      const struct tp_serve_stats *ss)
 {
@@ -144,6 +215,8 @@ int tp_metrics_write(struct tp_buf *b, const struct tp_live_stats *st,
     for (uint32_t i = 0; i < st->nqueues; i++)
         sample_u(&m, "tickpipe_queue_dropped_total", "queue", st->queues[i].name,
                  st->queues[i].dropped);
+
+    kafka_metrics(&m, st);
 
     family(&m, "tickpipe_live_instruments", "gauge", "Instruments tracked by the live view.");
     sample_u(&m, "tickpipe_live_instruments", NULL, NULL, st->instruments);

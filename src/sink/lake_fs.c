@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/log.h"
 #include "core/tptime.h"
 #include "sink/lake.h"
 
@@ -162,6 +163,7 @@ int tp_lake_fsync_dir(const char *dir)
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) return -errno;
     int rc = fsync(fd) < 0 ? (errno == EINVAL || errno == EROFS ? 0 : -EIO) : 0;
+    if (rc < 0) tp_error("lake: fsync of the directory %s failed: %s", dir, strerror(errno));
     close(fd);
     return rc;
 }
@@ -332,7 +334,10 @@ int tp_lake_ack_write(const char *lake, const uint64_t ack[2])
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) return -errno;
     rc = write_all(fd, b, (size_t)n);
-    if (rc == 0 && fsync(fd) < 0) rc = -EIO;
+    if (rc == 0 && fsync(fd) < 0) {
+        tp_error("lake: fsync of %s failed: %s", tmp, strerror(errno));
+        rc = -EIO;
+    }
     if (close(fd) < 0 && rc == 0) rc = -errno;
     if (rc == 0 && rename(tmp, path) < 0) rc = -errno;
     if (rc == 0) rc = tp_lake_fsync_dir(dir);

@@ -27,6 +27,7 @@
 
 #include "core/buf.h"
 #include "core/instrument.h"
+#include "core/log.h"
 #include "core/tptime.h"
 #include "sink/lake.h"
 
@@ -781,7 +782,11 @@ static int write_file(struct tp_lake_writer *w, const struct rows *rs, const str
         tp_pq_writer_abort(pw);
     }
     struct stat st;
-    if (rc == 0 && fsync(fd) < 0) rc = -EIO;
+    if (rc == 0 && fsync(fd) < 0) {
+        /* Said here, where the file is known: the sink makes -EIO fatal (never retried). */
+        tp_error("lake: fsync of %s failed: %s", tmp, strerror(errno));
+        rc = -EIO;
+    }
     if (rc == 0 && fstat(fd, &st) == 0) w->st.bytes += (uint64_t)st.st_size;
     if (close(fd) < 0 && rc == 0) rc = -errno;
     if (rc == 0) {

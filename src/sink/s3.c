@@ -893,7 +893,7 @@ static void *syncer_main(void *arg)
         y->last_rc = rc;
         if (y->stop) break;
         struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
+        clock_gettime(CLOCK_MONOTONIC, &ts); /* the condvar's clock: immune to clock steps */
         int64_t t = (int64_t)ts.tv_sec * TP_NS_PER_SEC + ts.tv_nsec + y->interval_ns;
         ts.tv_sec = (time_t)(t / TP_NS_PER_SEC);
         ts.tv_nsec = (long)(t % TP_NS_PER_SEC);
@@ -916,7 +916,11 @@ int tp_s3_syncer_start(struct tp_s3 *s, const char *lake, int64_t interval_ns,
     y->s = s;
     y->interval_ns = interval_ns > 0 ? interval_ns : 10 * TP_NS_PER_SEC;
     pthread_mutex_init(&y->mu, NULL);
-    pthread_cond_init(&y->cv, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&y->cv, &ca);
+    pthread_condattr_destroy(&ca);
     int rc = pthread_create(&y->thread, NULL, syncer_main, y);
     if (rc) {
         pthread_mutex_destroy(&y->mu);

@@ -385,7 +385,10 @@ static int replay_run(struct tp_source *src)
                 rc = stream_next(rs, ev);
                 if (rc == -ESTALE) return rc;
                 if (rc < 0) return read_failed(rs, rc);
-                if (rc == S_BAD) continue;
+                if (rc == S_BAD) {
+                    atomic_fetch_add_explicit(&rs->base.bad, 1, memory_order_relaxed);
+                    continue;
+                }
                 if (rc == S_END) {
                     ended = true;
                     break;

@@ -432,8 +432,14 @@ static int sim_run(struct tp_source *src)
      * last records are in the future (a previous run at max pace), which the clock must not
      * go back behind. */
     int64_t offset = 0;
+    /* The pacing clock: the wall clock read once, advanced by CLOCK_MONOTONIC. A step of the
+     * wall clock (an operator's `date -s`, a VM restored from a snapshot, NTP stepping) then
+     * neither releases a burst of simulated hours nor stalls the market: event time stays
+     * continuous (docs/operations.md "Faults": clock jumps). */
+    const int64_t real0 = tp_now_ns(), mono0 = tp_mono_ns();
+#define PACE_NOW() (real0 + (tp_mono_ns() - mono0))
     if (src->live) {
-        int64_t first = tp_sim_peek_ts(sim), now = tp_now_ns();
+        int64_t first = tp_sim_peek_ts(sim), now = PACE_NOW();
         if (first > now) offset = first - now;
         if (offset > TP_NS_PER_SEC)
             tp_warn("sim: the journal's last event time is %.1f s ahead of the clock; event "
@@ -441,7 +447,7 @@ static int sim_run(struct tp_source *src)
                     (double)offset / 1e9);
     }
     while (!tp_source_stopping(src) && !budget_spent(ss)) {
-        int64_t limit = src->live ? tp_now_ns() + offset : INT64_MAX;
+        int64_t limit = src->live ? PACE_NOW() + offset : INT64_MAX;
         struct tp_event *slots;
         size_t n = tp_ring_reserve(ring, BATCH, &slots);
         if (!n) {
@@ -464,10 +470,11 @@ static int sim_run(struct tp_source *src)
         tp_ring_commit(ring, used);
         atomic_fetch_add_explicit(&src->emitted, used, memory_order_relaxed);
         if (used < n && src->live && !budget_spent(ss)) {
-            int64_t wait = tp_sim_peek_ts(sim) - offset - tp_now_ns();
+            int64_t wait = tp_sim_peek_ts(sim) - offset - PACE_NOW();
             if (wait > 0) tp_source_sleep(src, TP_MIN(TP_MAX(wait, MIN_SLEEP_NS), MAX_SLEEP_NS));
         }
     }
+#undef PACE_NOW
     bool ended = budget_spent(ss);
     struct tp_event fin[TP_SIM_MAX_INSTR];
     size_t k = tp_sim_final(sim, ended ? TP_ST_EOF : TP_ST_DISCONNECTED, fin);

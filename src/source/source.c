@@ -19,6 +19,7 @@ void tp_source_init(struct tp_source *s, const struct tp_source_ops *ops, const 
     tp_bell_init(&s->wake);
     atomic_init(&s->emitted, 0);
     atomic_init(&s->gaps, 0);
+    atomic_init(&s->bad, 0);
     atomic_init(&s->link, 0);
     s->pend = NULL;
     s->npend = s->pend_cap = 0;

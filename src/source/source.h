@@ -107,6 +107,8 @@ struct tp_source {
     struct tp_bell wake;      /* rung by tp_source_stop: interrupts tp_source_sleep */
     _Atomic uint64_t emitted; /* events committed to the ring */
     _Atomic uint64_t gaps;    /* gap records written */
+    _Atomic uint64_t bad;     /* rows or messages rejected as malformed by this process
+                                 (/metrics tickpipe_bad_events_total) */
     _Atomic int link;         /* a connected source's state (enum tp_status: connected, subscribed,
                                  disconnected); 0 for sources without a connection */
 

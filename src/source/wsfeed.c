@@ -576,6 +576,7 @@ static void on_message(void *ctx, const char *msg, size_t len, bool binary)
     }
     if (n < 0) {
         INC(f, c_bad);
+        INC(f, base.bad);
         log_bad(f, &r, msg, len);
         return;
     }
@@ -612,6 +613,7 @@ static void on_too_big(void *ctx, size_t len)
     f->last_rx_mono = tp_mono_ns();
     f->last_rx_real = tp_now_ns();
     INC(f, c_too_big);
+    INC(f, base.bad);
     tp_warn("%s: a %zu-byte message exceeds the size cap and was skipped", f->name, len);
 }
 

@@ -7,6 +7,8 @@
                                                  (a re-sent batch) is counted and skipped
   kafka_check.py bars BARS_CSV KCAT_DUMP         kcat -f '%k\t%s\n' of tickpipe.bars
   kafka_check.py anomalies ANOM_CSV KCAT_DUMP    kcat -f '%k\t%s\n' of tickpipe.anomalies
+  kafka_check.py late LATE_CSV KCAT_DUMP TICKS_DUMP   kcat -f '%k\t%s\n' of tickpipe.late, and
+                                                 the ticks dump as for `ticks`
 
 ticks: every event of the reference journal (`tickpipe journal dump`) arrives exactly once, keyed
 by its instrument, with the schema header, each instrument in one partition, in the journal's
@@ -167,7 +169,58 @@ def check_results(csv_path, kcat_dump, key_cols):
           f"(byte-identical: {'yes' if not problems else 'see above'})")
 
 
+def check_late(csv_path, kcat_dump, ticks_dump):
+    """Late events: the reference's rows (`tickpipe replay` late.csv), each once by key
+    instrument|interval|ts|OFFSET, where OFFSET is the late tick's offset in the ticks topic
+    and the value is that tick's value plus `interval`."""
+    ticks = {}
+    for p, o, key, hdrs, value in read_dump(ticks_dump, 5):
+        ticks[(key, o)] = raw_json(value)
+    ref = []
+    with open(csv_path, encoding="utf-8", newline="") as f:
+        for row in csv.DictReader(f):
+            ref.append(row)
+    first = {}
+    copies = 0
+    for key, value in read_dump(kcat_dump, 2):
+        if key in first:
+            copies += 1
+            if value != first[key]:
+                problem(f"late key {key} re-sent with different bytes")
+            continue
+        first[key] = value
+    got = []
+    for key, value in first.items():
+        v = raw_json(value)
+        off = key.rsplit("|", 1)[-1]
+        want_key = f"{v.get('instrument')}|{v.get('interval')}|{v.get('ts')}|{off}"
+        if key != want_key or not off.isdigit():
+            problem(f"late key {key}, expected {want_key}")
+        t = ticks.get((v.get("instrument"), off))
+        if t is None:
+            problem(f"late key {key}: no tick of {v.get('instrument')} at offset {off}")
+        else:
+            rest = dict(v)
+            rest.pop("interval", None)
+            if rest != t:
+                problem(f"late key {key}: value {rest} is not the tick at that offset {t}")
+        got.append(v)
+    cols = ["instrument", "interval", "ts", "price", "size", "side", "trade_id"]
+    want_rows = sorted(tuple(r[c] for c in cols) for r in ref)
+    got_rows = sorted(tuple(text(v.get(c)) for c in cols) for v in got)
+    if want_rows != got_rows:
+        problem(f"late: {len(got_rows)} in the topic, {len(want_rows)} in the reference; first "
+                f"differences: {sorted(set(want_rows) ^ set(got_rows))[:3]}")
+    print(f"late: {len(got)} keys ({len(ref)} in the reference), {copies} repeated copies")
+
+
 def main():
+    if len(sys.argv) == 5 and sys.argv[1] == "late":
+        check_late(*sys.argv[2:])
+        if problems:
+            print(f"{len(problems)} problem(s)", file=sys.stderr)
+            return 1
+        return 0
     if len(sys.argv) != 4:
         print(__doc__, file=sys.stderr)
         return 2

@@ -13,7 +13,8 @@
 set -uo pipefail
 source "$(dirname "$0")/kafka_lib.inc"
 kafka_setup kafka_failover
-mock_start tickpipe.ticks:4 tickpipe.bars:3 tickpipe.anomalies:2 tickpipe.checkpoints:4
+mock_start tickpipe.ticks:4 tickpipe.bars:3 tickpipe.anomalies:2 tickpipe.checkpoints:4 \
+    tickpipe.late:2 tickpipe.gaps:2
 
 proc=(--role process --kafka "$B" --status-interval 0 --http off --checkpoint-every 2000
       --kafka-checkpoint-interval 1500ms --kafka-opt session.timeout.ms=3000

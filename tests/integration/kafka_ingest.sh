@@ -14,8 +14,8 @@
 #   3. a delivery failure (every broker down, message.timeout.ms 1.5 s) is not swallowed: the
 #      run fails with exit 3 and says that deliveries failed;
 #   4. settings: `tickpipe help run` lists the Kafka settings; --role ingest without --kafka,
-#      an option that would weaken a guarantee and an unknown librdkafka option are usage
-#      errors (exit 2).
+#      an option that would weaken a guarantee, an unknown librdkafka option, an unknown role
+#      and --role serve without HTTP are usage errors (exit 2).
 set -uo pipefail
 source "$(dirname "$0")/kafka_lib.inc"
 kafka_setup kafka_ingest
@@ -23,7 +23,8 @@ mock_start tickpipe.ticks:4 tickpipe.faults:3 tickpipe.slow:3 tickpipe.fail:2
 
 # 4. Settings first (no cluster needed).
 help=$("$TICKPIPE" help run) || fail "help run failed"
-for s in --kafka --kafka-opt --kafka-topic-ticks --kafka-partitions --kafka-group --role; do
+for s in --kafka --kafka-opt --kafka-topic-ticks --kafka-topic-late --kafka-topic-gaps \
+    --kafka-serve-history --kafka-partitions --kafka-group --role; do
     grep -q -- "$s" <<<"$help" || fail "help run does not list $s"
 done
 expect_usage() {
@@ -35,7 +36,8 @@ expect_usage --role ingest
 expect_usage --role ingest --kafka "$B" --kafka-opt enable.idempotence=false
 expect_usage --role ingest --kafka "$B" --kafka-opt acks=1
 expect_usage --role ingest --kafka "$B" --kafka-opt no.such.setting=1
-expect_usage --kafka "$B"
+expect_usage --role serve --kafka "$B" --http off
+expect_usage --role sideways --kafka "$B"
 grep -q 'no.such.setting' "$tmp/usage.err" || true
 
 # 1. Sim → Kafka equals sim → journal.

@@ -11,12 +11,16 @@
 #      from its checkpoint at the end and produces nothing (the topics keep their counts);
 #   3. a run in another group starts over from the beginning and re-sends every result:
 #      each key then appears twice, byte-identical (deterministic values);
-#   4. with --http, /metrics shows every result delivered (sink kafka:tickpipe.bars), zero
-#      consumer lag per partition once caught up, and the producer's queue.
+#   4. with --http, /metrics shows every result delivered (sinks kafka:tickpipe.bars and
+#      kafka:tickpipe.anomalies, up, no lag), zero consumer lag per partition once caught up,
+#      the producer's queue, and the process role's tickpipe_kafka_* figures; with every
+#      broker down for a moment, the output sinks show down with the error text and the
+#      client errors are counted, then up again.
 set -uo pipefail
 source "$(dirname "$0")/kafka_lib.inc"
 kafka_setup kafka_process
-mock_start tickpipe.ticks:4 tickpipe.bars:3 tickpipe.anomalies:2 tickpipe.checkpoints:4
+mock_start tickpipe.ticks:4 tickpipe.bars:3 tickpipe.anomalies:2 tickpipe.checkpoints:4 \
+    tickpipe.late:2 tickpipe.gaps:2
 
 sim=(--seed 3 --sim-start 2026-03-01T09:30:00Z --sim-pace max --sim-events 40000
      --status-interval 0 --http off)
@@ -46,8 +50,9 @@ grep -q ' 0 failed' "$tmp/p1.log" || fail "deliveries failed: $(tail -1 "$tmp/p1
 # 2. Checkpoints and offsets: the same group has nothing left to do.
 ck=$(kcount tickpipe.checkpoints)
 [ "$ck" -ge 4 ] || fail "only $ck checkpoint messages"
-kcat -b "$B" -C -t tickpipe.checkpoints -o beginning -e -q -f '%k\n' 2>/dev/null |
-    grep -q '^tickpipe-process|tickpipe.ticks|0|0$' || fail "no checkpoint keyed for partition 0"
+kcat -b "$B" -C -t tickpipe.checkpoints -o beginning -e -q -f '%k\n' >"$tmp/ck_keys.txt" 2>/dev/null
+grep -q '^tickpipe-process|tickpipe.ticks|0|0$' "$tmp/ck_keys.txt" ||
+    fail "no checkpoint keyed for partition 0"
 nb=$(kcount tickpipe.bars)
 "$TICKPIPE" run "${proc[@]}" 2>"$tmp/p2.log" || { cat "$tmp/p2.log" >&2; fail "second run failed"; }
 grep -q ' 4 restores' "$tmp/p2.log" || { cat "$tmp/p2.log" >&2; fail "second run did not restore 4 partitions"; }
@@ -77,8 +82,10 @@ done
 ok=
 for _ in $(seq 150); do
     curl -s "http://127.0.0.1:$port/metrics" >"$tmp/metrics.txt" || true
-    if grep -q "tickpipe_sink_records_total{sink=\"kafka:tickpipe.bars\"} $((nbars + nanom))" \
-        "$tmp/metrics.txt" 2>/dev/null; then ok=1; break; fi
+    if grep -q "tickpipe_sink_records_total{sink=\"kafka:tickpipe.bars\"} $nbars" \
+        "$tmp/metrics.txt" 2>/dev/null &&
+        grep -q "tickpipe_sink_records_total{sink=\"kafka:tickpipe.anomalies\"} $nanom" \
+            "$tmp/metrics.txt"; then ok=1; break; fi
     sleep 0.2
 done
 [ -n "$ok" ] || { cat "$tmp/metrics.txt" >&2; fail "/metrics never showed every result delivered"; }
@@ -86,8 +93,42 @@ for q in 0 1 2 3; do
     grep -q "tickpipe_queue_depth{queue=\"kafka lag:tickpipe.ticks\[$q\]\"} 0" "$tmp/metrics.txt" ||
         { grep queue "$tmp/metrics.txt" >&2; fail "/metrics lacks a zero lag for partition $q"; }
 done
-grep -q 'tickpipe_queue_depth{queue="kafka:producer"}' "$tmp/metrics.txt" ||
+grep -q 'tickpipe_queue_depth{queue="kafka producer:process"}' "$tmp/metrics.txt" ||
     fail "/metrics lacks the producer queue"
+for want in 'tickpipe_sink_up{sink="kafka:tickpipe.bars"} 1' \
+    'tickpipe_sink_lag_records{sink="kafka:tickpipe.bars"} 0' \
+    'tickpipe_kafka_consumer_lag_records{role="process"} 0' \
+    'tickpipe_kafka_partitions{role="process"} 4' \
+    'tickpipe_kafka_producer_queue_messages{role="process"} 0' \
+    'tickpipe_kafka_delivery_failures_total{role="process"} 0'; do
+    grep -qF "$want" "$tmp/metrics.txt" || { grep kafka "$tmp/metrics.txt" >&2; fail "/metrics lacks $want"; }
+done
+grep -q 'tickpipe_kafka_rebalances_total{role="process"} [1-9]' "$tmp/metrics.txt" ||
+    fail "/metrics shows no rebalance of the process role"
+grep -q 'tickpipe_kafka_delivery_latency_seconds{role="process"} [0-9]' "$tmp/metrics.txt" ||
+    fail "/metrics shows no delivery latency of the process role"
+# Every broker down for a moment: the output sinks show down with the error, the client
+# errors are counted; back up (and 5 s without an error): up again.
+metric() { curl -s "http://127.0.0.1:$port/metrics" | grep -F "$1" | awk '{print $2}'; }
+for b in 1 2 3; do mock_cmd "down $b"; done
+ok=
+for _ in $(seq 50); do
+    [ "$(metric 'tickpipe_sink_up{sink="kafka:tickpipe.bars"}')" = 0 ] && { ok=1; break; }
+    sleep 0.2
+done
+curl -s "http://127.0.0.1:$port/api/health" >"$tmp/health_down.json"
+for b in 1 2 3; do mock_cmd "up $b"; done
+[ -n "$ok" ] || fail "the bars sink still shows up with every broker down"
+grep -q '"name":"kafka:tickpipe.bars","records":[0-9]*,"errors":0,"up":false,"lag":0,"error":"[^"]' \
+    "$tmp/health_down.json" || fail "/api/health lacks the sink's error: $(cat "$tmp/health_down.json")"
+[ "$(metric 'tickpipe_kafka_client_errors_total{role="process"}')" -gt 0 ] ||
+    fail "no client error counted with every broker down"
+ok=
+for _ in $(seq 100); do
+    [ "$(metric 'tickpipe_sink_up{sink="kafka:tickpipe.bars"}')" = 1 ] && { ok=1; break; }
+    sleep 0.2
+done
+[ -n "$ok" ] || fail "the bars sink does not show up again"
 kill -TERM $p4
 wait $p4 || { cat "$tmp/p4.log" >&2; fail "the metrics instance failed on SIGTERM"; }
 echo "kafka_process: ok ($nbars bars, $ck checkpoint messages)"

@@ -69,6 +69,9 @@ on_tty etl "$TP" etl --data "$dir/data" --every 1m:price --out "$dir/etl.tty.csv
 piped etl "$TP" etl --data "$dir/data" --every 1m:price --out "$dir/etl.pipe.csv"
 cmp -s "$dir/etl.tty.csv" "$dir/etl.pipe.csv" || fail "etl: outputs differ"
 check etl 'etl: journal: [0-9]+ records read'
+on_tty etl_lake "$TP" etl --data "$dir/data" --every 1m:price --input lake
+piped etl_lake "$TP" etl --data "$dir/data" --every 1m:price --input lake
+check etl_lake 'etl: lake: summarizing'
 
 # compact (each on its own copy: compaction changes the lake)
 on_tty compact "$TP" compact --data "$dir/data"

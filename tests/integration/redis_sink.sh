@@ -134,7 +134,7 @@ stop_redis
 aof=(--save '' --appendonly yes --appendfsync always)
 start_redis "$tmp/r3" "${aof[@]}"
 subscribe "$tmp/sub3a"
-"$TICKPIPE" run --data "$tmp/b" --sim-pace live --sim-rate 20000 --sim-events 70000 \
+"$TICKPIPE" run --data "$tmp/b" --sim-pace live --sim-rate 20000 --sim-events 160000 \
     --redis-maxlen "$maxlen" --exit-at-eof --status-interval 0 --http 127.0.0.1:0 \
     --redis "$url" 2>"$tmp/b.log" &
 tpid=$!
@@ -180,7 +180,7 @@ for _ in $(seq 20); do # up to 1 s (published every 0.5 s): the sim appends 2000
 done
 [ "${lag_out2:-0}" -gt "$lag_out" ] 2>/dev/null ||
     fail "the lag did not grow during the outage ($lag_out, then $lag_out2)"
-sleep "$(awk -v a="$t_out" -v b="$(date +%s.%N)" 'BEGIN { d = 2 - (b - a); print d > 0 ? d : 0 }')"
+sleep "$(awk -v a="$t_out" -v b="$(date +%s.%N)" 'BEGIN { d = 2 - (b - a); print (d > 0 ? d : 0) }')"
 kill -0 "$tpid" 2>/dev/null || fail "tickpipe ended during the outage (the run is too short)"
 start_redis "$tmp/r3" "${aof[@]}"
 subscribe "$tmp/sub3b"

@@ -672,6 +672,10 @@ static void enospc_case(enum tp_sync_mode mode, size_t max_write, long long budg
     uint64_t written = tp_journal_written(j), durable = tp_journal_durable(j);
     ASSERT(written <= ok && durable <= written);
     ASSERT_EQ_INT(tp_journal_error(j), -ENOSPC);
+    /* The operator is told which file: a write (or a roll creating a segment) in dir. */
+    const char *where = tp_journal_error_where(j);
+    ASSERT((!strncmp(where, "write of ", 9) || !strncmp(where, "creating the segment of ", 24)) &&
+           strstr(where, dir) && strstr(where, ".seg"));
     ASSERT_EQ_INT(tp_journal_append(j, b, 10, NULL), -ENOSPC);
     F.budget = -1; /* space is back: the journal stays failed */
     ASSERT_EQ_INT(tp_journal_append(j, b, 10, NULL), -ENOSPC);
@@ -801,9 +805,13 @@ static void test_fsync_failure(void)
     append_range(j, 0, 10, 0);
     ASSERT_EQ_INT(tp_journal_commit(j), 0);
     ASSERT_EQ_U64(tp_journal_durable(j), 10);
+    ASSERT_EQ_STR(tp_journal_error_where(j), "");
     append_range(j, 10, 20, 0);
     F.fsync_fail = 1;
     ASSERT_EQ_INT(tp_journal_commit(j), -EIO);
+    char want[512];
+    snprintf(want, sizeof want, "fdatasync of %s/00000000000000000000.seg", dir);
+    ASSERT_EQ_STR(tp_journal_error_where(j), want);
     F.fsync_fail = 0; /* the disk "works" again: no retry, the journal stays failed */
     ASSERT_EQ_INT(tp_journal_commit(j), -EIO);
     ASSERT_EQ_INT(tp_journal_append(j, "x", 1, NULL), -EIO);
@@ -826,6 +834,8 @@ static void test_fsync_failure(void)
     ASSERT_EQ_INT(tp_journal_flush(j), 0);
     for (int t = 0; t < 5000 && !tp_journal_error(j); t++) usleep(1000);
     ASSERT_EQ_INT(tp_journal_error(j), -EIO);
+    snprintf(want, sizeof want, "fdatasync of %s/00000000000000000000.seg", dir);
+    ASSERT_EQ_STR(tp_journal_error_where(j), want); /* the committer's failure names it too */
     F.fsync_fail = 0;
     ASSERT_EQ_INT(tp_journal_append(j, "x", 1, NULL), -EIO);
     ASSERT_EQ_INT(tp_journal_commit(j), -EIO);

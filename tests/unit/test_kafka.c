@@ -231,6 +231,117 @@ static void test_output_keys(void)
     tp_buf_fini(&v2);
 }
 
+/* Bars and anomalies read back by the serve role: decode ∘ encode gives the same bytes. */
+static void test_output_roundtrip(void)
+{
+    struct tp_bar bar = {0};
+    ASSERT_EQ_INT(tp_instr_intern("sim:ETH-USD", 11, &bar.instr), 0);
+    bar.interval_ns = 5 * 60 * TP_NS_PER_SEC;
+    bar.ts = INT64_C(1795437000000000000);
+    bar.open = 3001.25;
+    bar.high = 3010.5;
+    bar.low = 2999.125;
+    bar.close = 3005;
+    bar.volume = 1.5e-3;
+    bar.notional = 4.50751;
+    bar.vwap = 3005.0066666666666;
+    bar.trades = 17;
+    bar.buy_volume = 1e-3;
+    bar.sell_volume = 5e-4;
+    bar.first_ts = bar.ts + 12345;
+    bar.last_ts = bar.ts + 299999999999;
+    bar.final = true;
+    tp_ind_values_clear(&bar.ind);
+    bar.ind.sma = 3000.1;
+    bar.ind.rsi = 55.5;
+    struct tp_buf v, v2;
+    tp_buf_init(&v, 1 << 16);
+    tp_buf_init(&v2, 1 << 16);
+    ASSERT_EQ_INT(tp_kafka_bar_json(&v, &bar), 0);
+    struct tp_kafka_dec d;
+    tp_kafka_dec_init(&d);
+    struct tp_bar got;
+    const char *why = NULL;
+    ASSERT_EQ_INT(tp_kafka_bar_parse(&d, v.p, v.len, &got, &why), 0);
+    ASSERT_EQ_INT(got.instr, bar.instr);
+    ASSERT(got.final && got.trades == 17 && got.ts == bar.ts && got.last_ts == bar.last_ts);
+    ASSERT(isnan(got.ind.ema) && got.ind.rsi == 55.5);
+    ASSERT_EQ_INT(tp_kafka_bar_json(&v2, &got), 0);
+    ASSERT(v.len == v2.len && !memcmp(v.p, v2.p, v.len));
+
+    struct tp_anomaly a = {.instr = bar.instr,
+                           .ts = bar.ts + 7,
+                           .kind = TP_AN_CROSSED_QUOTE,
+                           .observed = 3001,
+                           .expected = 3000.5,
+                           .score = NAN};
+    struct tp_anomaly ga;
+    tp_buf_reset(&v);
+    tp_buf_reset(&v2);
+    ASSERT_EQ_INT(tp_kafka_anomaly_json(&v, &a), 0);
+    ASSERT_EQ_INT(tp_kafka_anomaly_parse(&d, v.p, v.len, &ga, &why), 0);
+    ASSERT(ga.kind == TP_AN_CROSSED_QUOTE && ga.interval_ns == 0 && ga.ts == a.ts);
+    ASSERT_EQ_INT(tp_kafka_anomaly_json(&v2, &ga), 0);
+    ASSERT(v.len == v2.len && !memcmp(v.p, v2.p, v.len));
+    static const char *const bad[] = {"{\"instrument\":\"a:B\",\"ts\":1,\"kind\":\"boom\"}",
+                                      "{\"instrument\":\"a:B\",\"kind\":\"stale\"}", "[]"};
+    for (size_t i = 0; i < TP_ARRAY_LEN(bad); i++)
+        ASSERT_EQ_INT(tp_kafka_anomaly_parse(&d, bad[i], strlen(bad[i]), &ga, &why), -EINVAL);
+    const char *nobar = "{\"instrument\":\"a:B\",\"ts\":1,\"interval\":\"soon\"}";
+    ASSERT_EQ_INT(tp_kafka_bar_parse(&d, nobar, strlen(nobar), &got, &why), -EINVAL);
+    ASSERT_EQ_STR(why, "bad interval");
+    tp_kafka_dec_fini(&d);
+    tp_buf_fini(&v);
+    tp_buf_fini(&v2);
+}
+
+/* Late events and gaps: keys unique per input offset / first missing id, values as §5. */
+static void test_late_gap(void)
+{
+    struct tp_event e = ev(TP_KIND_TRADE, "sim:BTC-USD", INT64_C(1795437240000000001));
+    e.price = 60000.5;
+    e.size = 0.25;
+    tp_event_set_id(&e, 42);
+    struct tp_buf k, v;
+    tp_buf_init(&k, 1024);
+    tp_buf_init(&v, 1 << 16);
+    ASSERT_EQ_INT(tp_kafka_late_key(&k, &e, 60 * TP_NS_PER_SEC, 1234), 0);
+    ASSERT_EQ_STR(k.p, "sim:BTC-USD|1m|2026-11-23T12:34:00.000000001Z|1234");
+    ASSERT_EQ_INT(tp_kafka_late_json(&v, &e, 60 * TP_NS_PER_SEC), 0);
+    ASSERT(strstr(v.p, "\"trade_id\":42") && strstr(v.p, "\"price\":60000.5"));
+    ASSERT(v.len > 14 && !strcmp(v.p + v.len - 16, "\"interval\":\"1m\"}"));
+    /* The late value is a tick that decodes to the same event (its interval ignored). */
+    struct tp_kafka_dec d;
+    tp_kafka_dec_init(&d);
+    struct tp_event got;
+    const char *why;
+    ASSERT_EQ_INT(tp_kafka_tick_parse(&d, v.p, v.len, &got, &why), 0);
+    ASSERT(got.ts == e.ts && got.price == e.price && got.trade_id == 42);
+    tp_kafka_dec_fini(&d);
+
+    struct tp_gap g = {.instr = e.instr, .ts = e.ts, .first_missing = 100, .last_missing = 120};
+    tp_buf_reset(&k);
+    tp_buf_reset(&v);
+    ASSERT_EQ_INT(tp_kafka_gap_key(&k, &g), 0);
+    ASSERT_EQ_STR(k.p, "sim:BTC-USD||2026-11-23T12:34:00.000000001Z|100");
+    ASSERT_EQ_INT(tp_kafka_gap_json(&v, &g), 0);
+    ASSERT_EQ_STR(v.p, "{\"instrument\":\"sim:BTC-USD\",\"ts\":\"2026-11-23T12:34:00.000000001Z\","
+                       "\"first_missing\":100,\"last_missing\":120,\"backfilled\":false}");
+    g.by_time = true;
+    g.first_missing = (uint64_t)INT64_C(1795437180000000000);
+    g.last_missing = (uint64_t)INT64_C(1795437181000000000);
+    g.backfilled = true;
+    tp_buf_reset(&k);
+    tp_buf_reset(&v);
+    ASSERT_EQ_INT(tp_kafka_gap_key(&k, &g), 0);
+    ASSERT_EQ_STR(k.p,
+                  "sim:BTC-USD||2026-11-23T12:34:00.000000001Z|2026-11-23T12:33:00.000000000Z");
+    ASSERT_EQ_INT(tp_kafka_gap_json(&v, &g), 0);
+    ASSERT(strstr(v.p, "\"last_missing\":\"2026-11-23T12:33:01.000000000Z\",\"backfilled\":true"));
+    tp_buf_fini(&k);
+    tp_buf_fini(&v);
+}
+
 static void test_opt_check(void)
 {
     char err[600];
@@ -341,4 +452,5 @@ static void test_map_trades(void)
 TPT_MAIN({"tick_roundtrip", test_tick_roundtrip}, {"tick_parse_foreign", test_tick_parse_foreign},
          {"tick_parse_rejects", test_tick_parse_rejects}, {"output_keys", test_output_keys},
          {"opt_check", test_opt_check}, {"map_forex", test_map_forex},
-         {"map_trades", test_map_trades})
+         {"map_trades", test_map_trades}, {"output_roundtrip", test_output_roundtrip},
+         {"late_gap", test_late_gap})

@@ -718,6 +718,81 @@ static void test_api(void)
 
 /* Every line is a comment (# HELP / # TYPE) or `name{labels} value`; every sample's family
  * was declared first. */
+/* The Kafka roles' health: keyed by role, replaced on update, -1 figures as -1 / null. */
+static void test_metrics_kafka(void)
+{
+    struct tp_live *l = tp_live_new(NULL);
+    ASSERT(l != NULL);
+    struct tp_live_stats st;
+    tp_live_stats(l, &st);
+    struct tp_serve_stats ss;
+    memset(&ss, 0, sizeof(ss));
+    struct tp_buf b;
+    tp_buf_init(&b, 1 << 20);
+    ASSERT_EQ_INT(tp_metrics_write(&b, &st, &ss), 0);
+    tp_buf_putc(&b, 0);
+    ASSERT(!strstr(b.p, "tickpipe_kafka_")); /* no Kafka role: no family */
+
+    struct tp_live_kafka k = {.role = "process",
+                              .producer_queue = 3,
+                              .producer_queue_cap = 100,
+                              .delivery_latency_us = 2500,
+                              .consumer_lag = 7,
+                              .partitions = 4,
+                              .rebalances = 1,
+                              .delivered = 9};
+    ASSERT_EQ_INT(tp_live_set_kafka(l, &k), 0);
+    k.rebalances = 2; /* an update replaces the entry */
+    ASSERT_EQ_INT(tp_live_set_kafka(l, &k), 0);
+    struct tp_live_kafka sv = {.role = "serve",
+                               .producer_queue = -1,
+                               .delivery_latency_us = -1,
+                               .consumer_lag = 0,
+                               .consumed = 11};
+    ASSERT_EQ_INT(tp_live_set_kafka(l, &sv), 0);
+    struct tp_live_kafka none = {.role = ""};
+    ASSERT_EQ_INT(tp_live_set_kafka(l, &none), -EINVAL);
+    struct tp_live_kafka more[3] = {{.role = "a"}, {.role = "b"}, {.role = "c"}};
+    ASSERT_EQ_INT(tp_live_set_kafka(l, &more[0]), 0);
+    ASSERT_EQ_INT(tp_live_set_kafka(l, &more[1]), 0);
+    ASSERT_EQ_INT(tp_live_set_kafka(l, &more[2]), -ENOSPC);
+    tp_live_stats(l, &st);
+    ASSERT_EQ_INT(st.nkafka, 4);
+    tp_buf_reset(&b);
+    ASSERT_EQ_INT(tp_metrics_write(&b, &st, &ss), 0);
+    tp_buf_putc(&b, 0);
+    const char *want[] = {
+        "tickpipe_kafka_producer_queue_messages{role=\"process\"} 3\n",
+        "tickpipe_kafka_producer_queue_capacity{role=\"process\"} 100\n",
+        "tickpipe_kafka_delivery_latency_seconds{role=\"process\"} 0.0025\n",
+        "tickpipe_kafka_consumer_lag_records{role=\"process\"} 7\n",
+        "tickpipe_kafka_rebalances_total{role=\"process\"} 2\n",
+        "tickpipe_kafka_producer_queue_messages{role=\"serve\"} -1\n",
+        "tickpipe_kafka_delivery_latency_seconds{role=\"serve\"} -1\n",
+        "tickpipe_kafka_consumed_total{role=\"serve\"} 11\n",
+        "# TYPE tickpipe_kafka_rebalances_total counter\n",
+    };
+    for (size_t i = 0; i < TP_ARRAY_LEN(want); i++)
+        if (!strstr(b.p, want[i])) TPT_FAIL("missing %s in\n%s", want[i], b.p);
+    struct tp_buf h;
+    tp_buf_init(&h, 1 << 20);
+    struct tp_jw w;
+    tp_jw_init(&w, &h);
+    tp_api_health(&w, &st, &ss);
+    tp_buf_putc(&h, 0);
+    const char *hwant[] = {
+        "\"kafka\":[{\"role\":\"process\",\"producer_queue\":3,\"producer_queue_capacity\":100,"
+        "\"delivery_latency_ms\":2.5,\"consumer_lag\":7,\"partitions\":4,\"rebalances\":2,",
+        "{\"role\":\"serve\",\"producer_queue\":null,\"producer_queue_capacity\":null,"
+        "\"delivery_latency_ms\":null,\"consumer_lag\":0,",
+    };
+    for (size_t i = 0; i < TP_ARRAY_LEN(hwant); i++)
+        if (!strstr(h.p, hwant[i])) TPT_FAIL("missing %s in\n%s", hwant[i], h.p);
+    tp_buf_fini(&h);
+    tp_buf_fini(&b);
+    tp_live_free(l);
+}
+
 static void test_metrics(void)
 {
     struct tp_live *l = live_small(8, 8, 8, 8);
@@ -1119,6 +1194,6 @@ TPT_MAIN({"live_cfg", test_live_cfg}, {"live_ticks_ring", test_live_ticks_ring},
          {"live_anomalies", test_live_anomalies}, {"live_feed", test_live_feed},
          {"live_capacity", test_live_capacity}, {"json_writer", test_json_writer},
          {"json_reader", test_json_reader}, {"rows", test_rows}, {"api", test_api},
-         {"metrics", test_metrics}, {"stream_sub", test_stream_sub},
-         {"stream_queue", test_stream_queue}, {"parse_addr", test_parse_addr},
-         {"token_rule", test_token_rule}, {"server", test_server})
+         {"metrics", test_metrics}, {"metrics_kafka", test_metrics_kafka},
+         {"stream_sub", test_stream_sub}, {"stream_queue", test_stream_queue},
+         {"parse_addr", test_parse_addr}, {"token_rule", test_token_rule}, {"server", test_server})

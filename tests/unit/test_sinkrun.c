@@ -252,7 +252,34 @@ static void test_input_only(void)
     cleanup();
 }
 
+/* A sink whose open works but whose flushes fail (a full disk under the lake: the directory
+ * opens, every commit fails) made no progress: the backoff must grow, not restart at the
+ * floor after every open. Five failed flushes wait at least 50+100+200+400+800 ms (equal
+ * jitter keeps half of each step); restarting at the floor each time would take 250 ms. */
+static void test_backoff_grows_without_progress(void)
+{
+    make_journals();
+    static struct msink m = {.fail_write_at = -1, .fatal_at = -1, .fail_flushes = 5};
+    struct tp_sinkrun_env env = {
+        .dir = {dirs[0], dirs[1]}, .bound = bound, .max_backoff_ns = 5 * TP_NS_PER_SEC};
+    struct tp_sinkrun *r;
+    int64_t t0 = tp_mono_ns();
+    ASSERT_EQ_INT(tp_sinkrun_start(&ops_both, &m, &env, &r), 0);
+    for (int i = 0; i < 1000 && !tp_sinkrun_caught_up(r); i++) usleep(10000);
+    int64_t took = tp_mono_ns() - t0;
+    ASSERT(tp_sinkrun_caught_up(r));
+    struct tp_sinkrun_stats s;
+    tp_sinkrun_stats(r, &s);
+    ASSERT_EQ_U64(s.failures, 5);
+    ASSERT(took >= 1500 * TP_NS_PER_MS);
+    ASSERT_EQ_INT(m.opens, 6);
+    ASSERT_EQ_INT(tp_sinkrun_stop(r, TP_NS_PER_SEC), 0);
+    check_all_durable(&m, NREC, NREC);
+    cleanup();
+}
+
 TPT_MAIN({"delivers_everything", test_delivers_everything},
+         {"backoff_grows_without_progress", test_backoff_grows_without_progress},
          {"transient_failures_resume_from_ack", test_transient_failures_resume_from_ack},
          {"fatal_stops", test_fatal_stops}, {"gives_up_at_stop", test_gives_up_at_stop},
          {"input_only", test_input_only})
