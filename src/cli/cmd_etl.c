@@ -104,6 +104,22 @@ struct job {
 
 /* ---- inputs postgres and lake: one pass of etl/etl_job.h ---- */
 
+/* Progress on stderr when it is a terminal (DESIGN.md §4), none when piped: the records read
+ * from the journal at most four times a second, the spec being computed in PostgreSQL. */
+static bool progress_on;
+static int64_t progress_t0, progress_last;
+
+static void progress_records(uint64_t n, bool done)
+{
+    if (!progress_on) return;
+    int64_t now = tp_mono_ns();
+    if (!done && now - progress_last < 250 * TP_NS_PER_MS) return;
+    progress_last = now;
+    double secs = (double)(now - progress_t0) / 1e9;
+    fprintf(stderr, "\r\033[Ketl: journal: %llu records read, %.1f s", (unsigned long long)n, secs);
+    if (done) fputc('\n', stderr);
+}
+
 static int run_pass(const struct job *j)
 {
     struct tp_etl_job *ej = calloc(1, sizeof *ej);
@@ -118,6 +134,7 @@ static int run_pass(const struct job *j)
     ej->pg = j->in == IN_PG ? j->pg : NULL;
     ej->lake = lake;
     ej->full = j->full;
+    ej->progress = progress_on;
     int rc = tp_etl_job_pass(ej);
     free(ej);
     return rc;
@@ -153,7 +170,7 @@ static int read_journal(const struct job *j, struct tp_etl_agg *a, uint64_t *nre
         uint64_t off;
         rc = tp_cursor_next(c, &p, &n, &off);
         if (rc <= 0) break;
-        (*nrec)++;
+        if ((++*nrec & 0xFFFF) == 0) progress_records(*nrec, false);
         if (tp_rec_type(p, n) != TP_REC_EVENT) continue;
         struct tp_event e;
         if ((rc = tp_rec_get_event(p, n, &e)) < 0) break;
@@ -161,6 +178,7 @@ static int read_journal(const struct job *j, struct tp_etl_agg *a, uint64_t *nre
             rc = tp_etl_agg_add(a, i, &j->spec[i], &e, off);
         if (rc < 0) break;
     }
+    progress_records(*nrec, true);
     if (rc < 0)
         tp_error("etl: %s: %s", tp_cursor_where(c),
                  rc == -E2BIG ? "more windows than fit in memory (8M): use --postgres input"
@@ -312,6 +330,8 @@ int tp_cmd_etl(int argc, char **argv)
     char err[256];
     if (j.pg && tp_pg_conninfo_check(j.pg, err, sizeof err) < 0) return bad("postgres", j.pg, err);
     int64_t every_ns = S("schedule")->i;
+    progress_on = isatty(STDERR_FILENO) == 1;
+    progress_t0 = tp_mono_ns();
 
     sigset_t stop;
     sigemptyset(&stop);

@@ -867,10 +867,11 @@ int tp_cmd_run(int argc, char **argv)
     if (s3sync) {
         struct tp_s3_stats st;
         int s3rc = tp_s3_syncer_stop(s3sync, true, &st);
-        tp_info("s3: %llu files uploaded (%llu bytes, %llu parts), %llu retries, %llu failed",
+        tp_info("s3: %llu files uploaded (%llu bytes, %llu parts), %llu retries, %llu failed, "
+                "%llu replaced by compaction deleted",
                 (unsigned long long)st.uploaded, (unsigned long long)st.bytes,
                 (unsigned long long)st.parts, (unsigned long long)st.retries,
-                (unsigned long long)st.errors);
+                (unsigned long long)st.errors, (unsigned long long)st.deleted);
         if (s3rc < 0 && rc == 0) rc = TP_EXIT_RUNTIME;
     }
     tp_pipeline_free(p);

@@ -41,6 +41,9 @@ static int pass_pg(const struct tp_etl_job *j)
     for (uint32_t i = 0; i < j->nspec && rc == 0; i++) {
         struct tp_pg_etl_result res;
         int64_t t0 = tp_mono_ns();
+        if (j->progress)
+            fprintf(stderr, "etl: [%u/%u] %s: summarizing in PostgreSQL...\n", i + 1, j->nspec,
+                    j->spec[i].name);
         rc = tp_pg_etl_update(e, &j->spec[i], j->full, &res, err, sizeof err);
         if (rc < 0) {
             tp_error("etl: %s: %s", j->spec[i].name, err);
@@ -59,6 +62,9 @@ static int pass_lake(const struct tp_etl_job *j)
     char err[512];
     struct tp_etl_lake_result res;
     int64_t t0 = tp_mono_ns();
+    if (j->progress)
+        fprintf(stderr, "etl: lake: summarizing the tick files of %s (%u spec%s)...\n", j->lake,
+                j->nspec, j->nspec == 1 ? "" : "s");
     int rc = tp_etl_lake_update(j->lake, j->spec, j->nspec, j->full, &res, err, sizeof err);
     if (rc < 0) {
         tp_error("etl: lake: %s", err);

@@ -30,6 +30,7 @@ struct tp_etl_job {
     const char *pg;   /* conninfo: the PostgreSQL input; NULL: the lake */
     const char *lake; /* the lake's root (lake input) */
     bool full;        /* recompute every window */
+    bool progress;    /* progress lines on stderr (a terminal, DESIGN.md §4) */
 };
 
 /* Parses one INTERVAL:FIELD into the job (a spec already there is not added twice). 0, or

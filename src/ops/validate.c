@@ -14,7 +14,7 @@
 
 static const char *const check_names[TP_VC_N] = {
     "schema", "partitions", "counts",   "nulls",     "values",  "duplicates",
-    "bars",   "reconcile",  "coverage", "freshness", "journal",
+    "bars",   "reconcile",  "coverage", "freshness", "journal", "database",
 };
 static const char *const check_titles[TP_VC_N] = {
     "files readable, columns present with their types",
@@ -28,6 +28,7 @@ static const char *const check_titles[TP_VC_N] = {
     "no missing day, no long run of minutes without ticks, recorded gaps",
     "latest event of each instrument within --max-age",
     "journal records equal lake rows, file by file",
+    "lake, database and journal counts agree per day and instrument",
 };
 
 const char *tp_vcheck_name(enum tp_vcheck c)
@@ -57,6 +58,29 @@ void tp_validate_opts_default(struct tp_validate_opts *o, const char *data)
     o->lateness_ns = 2 * TP_NS_PER_SEC;
     o->journal = true;
     o->max_examples = 20;
+    o->lake = true;
+}
+
+struct viday *vx_iday(struct tp_validate_report *r, uint32_t instr, int64_t day)
+{
+    uint64_t key[2];
+    tp_vmap_key(instr, (uint64_t)day, key);
+    uint32_t *slot = tp_vmap_get(&r->idaymap, key);
+    if (slot) return &r->iday[*slot];
+    if (r->niday >= VX_IDAY_MAX) return NULL;
+    if (r->niday == r->capiday) {
+        size_t n = r->capiday ? r->capiday * 2 : 256;
+        struct viday *v = realloc(r->iday, n * sizeof *v);
+        if (!v) return NULL;
+        r->iday = v;
+        r->capiday = n;
+    }
+    if (tp_vmap_put(&r->idaymap, key, (uint32_t)r->niday, NULL) < 0) return NULL;
+    struct viday *e = &r->iday[r->niday++];
+    memset(e, 0, sizeof *e);
+    e->instr = instr;
+    e->day = day;
+    return e;
 }
 
 struct vinst *vx_inst(struct tp_validate_report *r, uint32_t id)
@@ -72,12 +96,26 @@ struct vinst *vx_inst(struct tp_validate_report *r, uint32_t id)
     return &r->inst[id];
 }
 
-void vx_problem(struct tp_validate_report *r, enum tp_vcheck c, enum tp_vstatus sev, uint32_t file,
-                uint32_t instr, int64_t ts, const char *fmt, ...)
+static void problem(struct tp_validate_report *r, enum tp_vcheck c, enum tp_vstatus sev,
+                    const char *src, uint32_t instr, int64_t ts, const char *fmt, va_list ap)
+    __attribute__((format(printf, 7, 0)));
+
+static void problem(struct tp_validate_report *r, enum tp_vcheck c, enum tp_vstatus sev,
+                    const char *src, uint32_t instr, int64_t ts, const char *fmt, va_list ap)
 {
     struct vcheck *k = &r->c[c];
     k->problems++;
     if (sev > k->st) k->st = sev;
+    if (instr != UINT32_MAX && ts != INT64_MIN) {
+        struct viday *d = vx_iday(r, instr, tp_floor_div(ts, 86400 * TP_NS_PER_SEC));
+        if (d) {
+            d->fail += sev == TP_VS_FAIL;
+            d->warn += sev == TP_VS_WARN;
+            if (sev == TP_VS_FAIL) d->failed_mask |= 1u << c;
+        } else {
+            r->iday_dropped++;
+        }
+    }
     /* warnings keep a few examples; a failure takes the place of a warning when full */
     size_t warns = 0, slot = k->nex;
     for (size_t i = 0; i < k->nex; i++) warns += k->ex[i].severity == TP_VS_WARN;
@@ -95,14 +133,30 @@ void vx_problem(struct tp_validate_report *r, enum tp_vcheck c, enum tp_vstatus 
     if (slot == k->nex) k->nex++;
     struct vex *e = &k->ex[slot];
     e->severity = sev;
-    e->file = file < r->files.n ? strdup(r->files.v[file].rel) : NULL;
+    e->file = src ? strdup(src) : NULL;
+    e->instrument[0] = 0;
     if (instr != UINT32_MAX)
         snprintf(e->instrument, sizeof e->instrument, "%s", tp_vstrs_get(&r->instr, instr));
     e->has_ts = ts != INT64_MIN;
     e->ts = ts;
+    vsnprintf(e->detail, sizeof e->detail, fmt, ap);
+}
+
+void vx_problem(struct tp_validate_report *r, enum tp_vcheck c, enum tp_vstatus sev, uint32_t file,
+                uint32_t instr, int64_t ts, const char *fmt, ...)
+{
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(e->detail, sizeof e->detail, fmt, ap);
+    problem(r, c, sev, file < r->files.n ? r->files.v[file].rel : NULL, instr, ts, fmt, ap);
+    va_end(ap);
+}
+
+void vx_problem_src(struct tp_validate_report *r, enum tp_vcheck c, enum tp_vstatus sev,
+                    const char *src, uint32_t instr, int64_t ts, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    problem(r, c, sev, src, instr, ts, fmt, ap);
     va_end(ap);
 }
 
@@ -157,12 +211,41 @@ int tp_validate_run(const struct tp_validate_opts *o, struct tp_validate_report 
     r->o.data = r->data;
     r->run_at = tp_now_ns();
     int64_t t0 = tp_mono_ns();
-    int rc = vx_lake(r, err, errcap);
+    bool pg = o->postgres && *o->postgres;
+    int rc = 0;
+    if (o->lake) {
+        r->lake_ran = true;
+        rc = vx_lake(r, err, errcap);
+        if (rc == 0) {
+            if (o->journal)
+                rc = vx_journal(r, err, errcap);
+            else
+                vx_skip(r, TP_VC_JOURNAL, "not asked (--no-journal)");
+        }
+        /* the lake's counts per (instrument, day), for the database check */
+        for (size_t i = 0; rc == 0 && pg && i < r->ndays; i++) {
+            const struct vdaycount *d = &r->days[i];
+            unsigned y, m, dd;
+            if (sscanf(d->date, "%4u-%2u-%2u", &y, &m, &dd) != 3) continue;
+            struct viday *e = vx_iday(r, d->instr, tp_days_from_civil(y, m, dd));
+            if (!e) {
+                r->iday_dropped++;
+                continue;
+            }
+            e->lake = true;
+            e->lake_ticks += d->ticks;
+            e->lake_bars += d->bars_1m;
+        }
+    } else {
+        vx_skip(r, TP_VC_JOURNAL, "the lake was not checked (--postgres without --data)");
+    }
     if (rc == 0) {
-        if (o->journal)
-            rc = vx_journal(r, err, errcap);
-        else
-            vx_skip(r, TP_VC_JOURNAL, "not asked (--no-journal)");
+        if (pg) {
+            r->pg_ran = true;
+            rc = vx_pg(r, err, errcap);
+        } else {
+            vx_skip(r, TP_VC_DATABASE, "no database (--postgres)");
+        }
     }
     if (rc < 0) {
         tp_validate_free(r);
@@ -184,6 +267,8 @@ void tp_validate_free(struct tp_validate_report *r)
     free(r->inst);
     free(r->days);
     free(r->pend);
+    free(r->iday);
+    tp_vmap_fini(&r->idaymap);
     tp_lake_files_fini(&r->files);
     free(r);
 }
@@ -229,6 +314,19 @@ int tp_validate_json(const struct tp_validate_report *r, struct tp_buf *out)
         tp_jw_u64(&w, r->table_rows[t]);
     }
     tp_jw_obj_end(&w);
+    tp_jw_key(&w, "lake");
+    tp_jw_bool(&w, r->lake_ran);
+    tp_jw_key(&w, "postgres");
+    tp_jw_bool(&w, r->pg_ran);
+    if (r->pg_ran) {
+        tp_jw_key(&w, "db_rows");
+        tp_jw_obj(&w);
+        for (int t = 0; t < TP_LF_N; t++) {
+            tp_jw_key(&w, tp_lf_table_name((enum tp_lf_table)t));
+            tp_jw_u64(&w, r->db_rows[t]);
+        }
+        tp_jw_obj_end(&w);
+    }
     tp_jw_key(&w, "settings");
     tp_jw_obj(&w);
     tp_jw_key(&w, "max_gap");
@@ -314,6 +412,42 @@ int tp_validate_json(const struct tp_validate_report *r, struct tp_buf *out)
         tp_jw_obj_end(&w);
     }
     tp_jw_arr_end(&w);
+    if (r->pg_ran && r->lake_ran) {
+        /* per (instrument, day) the counts the database check compared */
+        tp_jw_key(&w, "reconcile_days");
+        tp_jw_arr(&w);
+        for (size_t i = 0; i < r->niday; i++) {
+            const struct viday *d = &r->iday[i];
+            if (!d->lake && !d->db && !d->jnl) continue;
+            char date[16];
+            tp_date_format(d->day * 86400 * TP_NS_PER_SEC, date);
+            tp_jw_obj(&w);
+            tp_jw_key(&w, "date");
+            tp_jw_str(&w, date);
+            tp_jw_key(&w, "instrument");
+            tp_jw_str(&w, tp_vstrs_get(&r->instr, d->instr));
+            tp_jw_key(&w, "lake_ticks");
+            tp_jw_u64(&w, d->lake_ticks);
+            tp_jw_key(&w, "db_ticks");
+            tp_jw_u64(&w, d->db_ticks);
+            tp_jw_key(&w, "journal_ticks");
+            if (d->jnl)
+                tp_jw_u64(&w, d->j_ticks);
+            else
+                tp_jw_null(&w);
+            tp_jw_key(&w, "lake_bars_1m");
+            tp_jw_u64(&w, d->lake_bars);
+            tp_jw_key(&w, "db_bars_1m");
+            tp_jw_u64(&w, d->db_bars);
+            tp_jw_key(&w, "journal_bars_1m");
+            if (d->jnl)
+                tp_jw_u64(&w, d->j_bars);
+            else
+                tp_jw_null(&w);
+            tp_jw_obj_end(&w);
+        }
+        tp_jw_arr_end(&w);
+    }
     tp_jw_obj_end(&w);
     if (!w.err) w.err = tp_buf_putc(out, '\n');
     return w.err;
@@ -341,6 +475,15 @@ void tp_validate_print(const struct tp_validate_report *r, FILE *f)
             (unsigned long long)r->table_rows[TP_LF_ANOMALIES],
             (unsigned long long)r->table_rows[TP_LF_LATE],
             (unsigned long long)r->table_rows[TP_LF_GAPS], (double)r->elapsed_ns / 1e9);
+    if (r->pg_ran)
+        fprintf(f,
+                "  database: %llu ticks, %llu bars, %llu anomalies, %llu late, %llu gaps%s\n",
+                (unsigned long long)r->db_rows[TP_LF_TICKS],
+                (unsigned long long)r->db_rows[TP_LF_BARS],
+                (unsigned long long)r->db_rows[TP_LF_ANOMALIES],
+                (unsigned long long)r->db_rows[TP_LF_LATE],
+                (unsigned long long)r->db_rows[TP_LF_GAPS],
+                r->lake_ran ? "" : " (the lake was not checked)");
     int failed = 0, warned = 0;
     for (int c = 0; c < TP_VC_N; c++) {
         const struct vcheck *k = &r->c[c];

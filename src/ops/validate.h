@@ -2,6 +2,10 @@
  * validate.h — `tickpipe validate`: data-quality checks over the lake and the journals of a
  * data directory (DESIGN.md §4, §5; docs/validate.md lists every check and its rules).
  *
+ * With o.postgres the same checks run as SQL over the database's tables (aggregates computed
+ * by the server; only counts and the rows kept as examples come back), and with the lake too
+ * the `database` check reconciles lake, database and journal counts per day and instrument.
+ *
  * One run reads every Parquet file of the lake (DATA/lake, lakefiles.h) day by day, in date
  * order, and the journals under DATA/journal (when present), and produces a report: for each
  * check a status (ok, warn, fail, skip), a count of problems and the first few of them, each
@@ -34,6 +38,7 @@ enum tp_vcheck {
     TP_VC_COVERAGE,   /* missing days, minutes without ticks, recorded gaps */
     TP_VC_FRESHNESS,  /* the latest event of each instrument within max_age of as_of */
     TP_VC_JOURNAL,    /* journal record counts equal lake row counts, file by file */
+    TP_VC_DATABASE,   /* per day and instrument: lake, database and journal counts agree */
     TP_VC_N
 };
 
@@ -51,6 +56,10 @@ struct tp_validate_opts {
     int64_t lateness_ns; /* the engine's allowed lateness (default 2 s), for reconcile */
     bool journal;        /* compare with the journals (default true) */
     size_t max_examples; /* problems kept per check (default 20) */
+    bool lake;           /* check the lake (default true) */
+    /* PostgreSQL (a libpq conninfo; borrowed; NULL or "" = none): the same checks in SQL over
+     * its tables, and with lake, the lake/database/journal reconciliation (vpg.c). */
+    const char *postgres;
     /* Progress (may be NULL): files done of total. */
     void (*progress)(void *ctx, uint64_t done, uint64_t total);
     void *ctx;
@@ -67,6 +76,14 @@ struct tp_validate_report;
 int tp_validate_run(const struct tp_validate_opts *o, struct tp_validate_report **ret, char *err,
                     size_t errcap);
 void tp_validate_free(struct tp_validate_report *r);
+
+/* Stores the report in the `quality` table of the database the run checked (o.postgres):
+ * each (instrument, day) the database or the report knows gets validated_at, validation (ok,
+ * warn, fail), problems and failed_checks; the whole report (json, as tp_validate_json made
+ * it) goes to quality_reports. Migrates the schema first (forward only); refuses (-ENOENT)
+ * a database without tickpipe's schema. Blocks on the network. 0 or a negative errno (err). */
+int tp_validate_store_pg(const struct tp_validate_report *r, const struct tp_buf *json, char *err,
+                         size_t errcap);
 
 /* True when no check failed. */
 bool tp_validate_ok(const struct tp_validate_report *r);

@@ -58,6 +58,21 @@ struct vpending {
     char detail[160];
 };
 
+/* Per (instrument, UTC day): the problems found (all checks), for the quality table, and the
+ * counts the `database` check reconciles. Kept in r->iday (vx_iday). */
+struct viday {
+    uint32_t instr;
+    int64_t day; /* days since 1970-01-01 */
+    uint64_t fail, warn;
+    uint32_t failed_mask; /* bit per enum tp_vcheck that failed here */
+    bool lake, db, jnl;   /* which sources have counts below */
+    uint64_t lake_ticks, lake_bars, db_ticks, db_bars, j_ticks, j_bars; /* bars: 1m */
+    uint64_t db_trades, db_quotes;
+    int64_t db_first, db_last;
+};
+
+#define VX_IDAY_MAX (1u << 22)
+
 struct tp_validate_report {
     struct tp_validate_opts o;
     char data[512];
@@ -75,8 +90,33 @@ struct tp_validate_report {
     struct tp_lake_files files;
     uint64_t files_read, rows_read;
     uint64_t table_rows[TP_LF_N];
-    uint64_t dates; /* distinct dates */
+    uint64_t dates;         /* distinct dates */
+    bool lake_ran;          /* the lake was checked (o.lake) */
+    bool pg_ran;            /* the database was checked (o.postgres) */
+    struct tp_vmap idaymap; /* (instr, day) → index into iday */
+    struct viday *iday;
+    size_t niday, capiday;
+    uint64_t iday_dropped;
+    /* the journals as vx_journal found them (jhave: segments were read) */
+    bool jhave[2];
+    uint64_t jfirst[2], jnext[2];
+    /* the database: rows per table, the postgres sink's acknowledged offsets */
+    uint64_t db_rows[TP_LF_N];
+    bool db_ack_known;
+    uint64_t db_ack[2];
+    bool lake_ack_known;
+    uint64_t lake_ack[2];
 };
+
+/* Like vx_problem, with a source named by a string ("postgres:ticks"; NULL for none). */
+void vx_problem_src(struct tp_validate_report *r, enum tp_vcheck c, enum tp_vstatus sev,
+                    const char *src, uint32_t instr, int64_t ts, const char *fmt, ...)
+    __attribute__((format(printf, 7, 8)));
+/* The (instrument, day) entry, created when absent; NULL past VX_IDAY_MAX or out of memory. */
+struct viday *vx_iday(struct tp_validate_report *r, uint32_t instr, int64_t day);
+/* Checks the database (o.postgres). 0 or a negative errno (err filled) when the run cannot
+ * go on (the server unreachable or gone); SQL errors of one check are that check's failure. */
+int vx_pg(struct tp_validate_report *r, char *err, size_t errcap);
 
 /* Records a problem of check c (severity WARN or FAIL). file is a lake file's index or
  * UINT32_MAX; instr an instrument id or UINT32_MAX; ts may be INT64_MIN for none. */

@@ -116,6 +116,8 @@ struct rowkey {
     char date[16];
     char venue[TP_LAKE_PVAL_MAX + 1];
     char interval[16];
+    uint32_t tinstr; /* the record's instrument (core/instrument.h id) */
+    int64_t ts, ivl;
 };
 
 static bool record_key(bool input, const void *p, size_t n, struct rowkey *k)
@@ -130,12 +132,15 @@ static bool record_key(bool input, const void *p, size_t n, struct rowkey *k)
         const struct tp_instrument *in = tp_instr_get(e.instr);
         if (!in) return false;
         k->table = TP_LF_TICKS;
+        k->tinstr = e.instr;
         snprintf(k->venue, sizeof k->venue, "%.*s", (int)in->venue_len, in->name);
         ts = e.ts;
     } else if (t == TP_REC_BAR) {
         struct tp_bar b;
         if (tp_rec_get_bar(p, n, &b) < 0) return false;
         k->table = TP_LF_BARS;
+        k->tinstr = b.instr;
+        k->ivl = b.interval_ns;
         tp_duration_format(b.interval_ns, k->interval, sizeof k->interval);
         ts = b.ts;
     } else if (t == TP_REC_ANOMALY) {
@@ -157,8 +162,39 @@ static bool record_key(bool input, const void *p, size_t n, struct rowkey *k)
     } else {
         return false;
     }
+    k->ts = ts;
     tp_date_format(ts, k->date);
     return true;
+}
+
+/* For the database check: journal ticks and 1m bars per (instrument, day). icache maps
+ * core instrument ids to the report's (id + 1; 0 unknown). */
+#define ICACHE 4096
+static void tally(struct tp_validate_report *r, const struct rowkey *k, uint32_t *icache)
+{
+    if (k->table != TP_LF_TICKS && !(k->table == TP_LF_BARS && k->ivl == 60 * TP_NS_PER_SEC))
+        return;
+    uint32_t id;
+    if (k->tinstr < ICACHE && icache[k->tinstr]) {
+        id = icache[k->tinstr] - 1;
+    } else {
+        const char *name = tp_instr_name(k->tinstr);
+        if (!name || tp_vstrs_intern(&r->instr, name, strlen(name), &id) < 0) {
+            r->iday_dropped++;
+            return;
+        }
+        if (k->tinstr < ICACHE) icache[k->tinstr] = id + 1;
+    }
+    struct viday *d = vx_iday(r, id, tp_floor_div(k->ts, 86400 * TP_NS_PER_SEC));
+    if (!d) {
+        r->iday_dropped++;
+        return;
+    }
+    d->jnl = true;
+    if (k->table == TP_LF_TICKS)
+        d->j_ticks++;
+    else
+        d->j_bars++;
 }
 
 static bool key_matches(const struct rowkey *k, const struct tp_lake_file *f)
@@ -214,6 +250,8 @@ static int check_log(struct tp_validate_report *r, struct jlog *L, bool input,
     /* first pass would need the end; the cursor reads to the end and we judge after */
     size_t gi = 0;
     uint64_t off = L->jfirst;
+    bool pg = r->o.postgres && *r->o.postgres;
+    uint32_t *icache = pg ? calloc(ICACHE, sizeof *icache) : NULL;
     const void *p;
     size_t n;
     for (;;) {
@@ -223,6 +261,7 @@ static int check_log(struct tp_validate_report *r, struct jlog *L, bool input,
         struct range *g = gi < L->nranges && L->ranges[gi].first <= off ? &L->ranges[gi] : NULL;
         struct rowkey k;
         if (!record_key(input, p, n, &k)) continue;
+        if (icache) tally(r, &k, icache);
         L->counted++;
         if (off >= L->ack) {
             L->pending++;
@@ -248,6 +287,7 @@ static int check_log(struct tp_validate_report *r, struct jlog *L, bool input,
                        (unsigned long long)L->ack);
         }
     }
+    free(icache);
     if (rc < 0) {
         vx_problem(r, TP_VC_JOURNAL, TP_VS_FAIL, UINT32_MAX, UINT32_MAX, INT64_MIN,
                    "%s journal unreadable at %s: %s", L->name, tp_cursor_where(c), strerror(-rc));
@@ -255,6 +295,9 @@ static int check_log(struct tp_validate_report *r, struct jlog *L, bool input,
         return 0;
     }
     L->jnext = tp_cursor_offset(c);
+    r->jhave[input ? 0 : 1] = true;
+    r->jfirst[input ? 0 : 1] = L->jfirst;
+    r->jnext[input ? 0 : 1] = L->jnext;
     tp_cursor_close(c);
 
     /* file by file */
@@ -317,6 +360,8 @@ int vx_journal(struct tp_validate_report *r, char *err, size_t errcap)
             end = TP_MAX(end, f->last + 1);
         }
         L->ack = have_ack ? ack[l] : end;
+        r->lake_ack_known = true;
+        r->lake_ack[l] = L->ack;
         sort_r = r;
         qsort(L->files, L->nfiles, sizeof *L->files, cmp_range);
         for (size_t i = 0; i < L->nfiles;) {

@@ -78,12 +78,21 @@ static const char SCHEMA_V1[] =
     "next_offset bigint NOT NULL, updated_at timestamptz NOT NULL DEFAULT now(), "
     "PRIMARY KEY (sink, log));";
 
+/* tickpipe validate's results (docs/validate.md): per instrument and day in quality, the
+ * whole report in quality_reports */
+static const char SCHEMA_V2[] =
+    "ALTER TABLE quality ADD COLUMN validated_at timestamptz, ADD COLUMN validation text, "
+    "ADD COLUMN problems bigint, ADD COLUMN failed_checks text;"
+    "CREATE TABLE quality_reports (run_at timestamptz PRIMARY KEY, ok boolean NOT NULL, "
+    "report jsonb NOT NULL);";
+
 static const struct migration {
     int version;
     const char *what;
     const char *sql;
 } migrations[] = {
     {1, "ticks, bars, anomalies, late, gaps, quality, summary, tickpipe_offsets", SCHEMA_V1},
+    {2, "validation results: quality columns, quality_reports", SCHEMA_V2},
 };
 
 _Static_assert(TP_ARRAY_LEN(migrations) == TP_PG_SCHEMA_VERSION, "one migration per version");

@@ -25,7 +25,7 @@
 #include "sink/pg.h"
 
 /* The newest schema version this tickpipe creates (tickpipe_schema_version). */
-#define TP_PG_SCHEMA_VERSION 1
+#define TP_PG_SCHEMA_VERSION 2
 
 /* Connects with a libpq conninfo string or URL (password from PGPASSWORD or ~/.pgpass, as
  * libpq does), with tickpipe's defaults for what the string leaves out: connect_timeout 10 s,

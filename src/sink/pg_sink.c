@@ -59,7 +59,8 @@ enum { B_TICKS, B_QUAL, B_BARS, B_ANOM, B_LATE, B_GAPS, NBUF };
 
 static const char *const copy_into[NBUF] = {
     [B_TICKS] = "COPY ticks FROM STDIN (FORMAT binary)",
-    [B_QUAL] = "COPY stage_quality FROM STDIN (FORMAT binary)",
+    [B_QUAL] = "COPY stage_quality (instrument, ts, ticks, trades, quotes, late, gaps, anomalies) "
+               "FROM STDIN (FORMAT binary)",
     [B_BARS] = "COPY stage_bars FROM STDIN (FORMAT binary)",
     [B_ANOM] = "COPY stage_anomalies FROM STDIN (FORMAT binary)",
     [B_LATE] = "COPY stage_late FROM STDIN (FORMAT binary)",

@@ -42,7 +42,7 @@ struct tp_s3 {
     CURL *curl;
     struct s3state st;
     struct {
-        _Atomic uint64_t uploaded, bytes, parts, skipped, resumed, retries, errors;
+        _Atomic uint64_t uploaded, bytes, parts, skipped, resumed, retries, errors, deleted;
     } stats;
 };
 
@@ -187,6 +187,7 @@ void tp_s3_get_stats(const struct tp_s3 *s, struct tp_s3_stats *o)
     o->resumed = atomic_load(&s->stats.resumed);
     o->retries = atomic_load(&s->stats.retries);
     o->errors = atomic_load(&s->stats.errors);
+    o->deleted = atomic_load(&s->stats.deleted);
 }
 
 /* ---- one request ------------------------------------------------------------------------- */
@@ -736,6 +737,98 @@ int tp_s3_upload_file(struct tp_s3 *s, const char *path, const char *key_rel, ch
     return rc;
 }
 
+/* ---- compaction: deleting the replaced objects ------------------------------------------ */
+
+/* DELETE key. A missing object is a success (S3 answers 204 either way; some servers 404). */
+static int delete_object(struct tp_s3 *s, const char *key, char *err, size_t errcap)
+{
+    struct req q = {.method = "DELETE", .key = key, .fd = -1};
+    struct resp r;
+    tp_buf_init(&r.body, RESP_MAX);
+    int rc = request(s, &q, &r, err, errcap);
+    if (rc == 0 && r.status != 204 && r.status != 200 && r.status != 404)
+        rc = http_error(&r, &q, err, errcap);
+    tp_buf_fini(&r.body);
+    return rc;
+}
+
+static int cmp_rel(const void *key, const void *elem)
+{
+    return strcmp(key, ((const struct tp_lake_file *)elem)->rel);
+}
+
+/* The index of the first file of f whose rel is >= key (f is sorted by rel). */
+static size_t lower_bound(const struct tp_lake_files *f, const char *key)
+{
+    size_t lo = 0, hi = f->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (cmp_rel(key, &f->v[mid]) > 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* True when a file of the lake in rel's directory, of its log, covers [first, last] and is
+ * recorded as uploaded under its current size and mtime: the merged file of a compaction. */
+static bool covered(struct tp_s3 *s, const struct tp_lake_files *f, const char *rel, size_t dirlen,
+                    const char *log, uint64_t first, uint64_t last)
+{
+    char dir[S3_KEY_MAX], key[S3_KEY_MAX];
+    if (dirlen + 2 > sizeof dir) return false;
+    memcpy(dir, rel, dirlen + 1); /* with its '/' */
+    dir[dirlen + 1] = 0;
+    for (size_t i = lower_bound(f, dir); i < f->n; i++) {
+        const struct tp_lake_file *x = &f->v[i];
+        if (strncmp(x->rel, dir, dirlen + 1)) break;
+        if (strchr(x->rel + dirlen + 1, '/')) continue; /* deeper */
+        if (!x->named || strcmp(x->log, log) || x->first > first || x->last < last) continue;
+        int n = snprintf(key, sizeof key, "%s%s%s", s->prefix, s->prefix[0] ? "/" : "", x->rel);
+        if (n < 0 || (size_t)n >= sizeof key) continue;
+        if (s3state_done(&s->st, key, x->size, x->mtime_ns)) return true;
+    }
+    return false;
+}
+
+/* Deletes the uploaded objects that compaction replaced (s3.h). 0 or the first error. */
+static int prune(struct tp_s3 *s, const struct tp_lake_files *f, char *err, size_t errcap)
+{
+    size_t plen = strlen(s->prefix);
+    int first = 0;
+    char e[512];
+    for (size_t i = 0; i < s->st.n; i++) {
+        const struct s3_done *d = &s->st.v[i];
+        if (d->gone) continue;
+        const char *rel = d->key;
+        if (plen) {
+            if (strncmp(rel, s->prefix, plen) || rel[plen] != '/') continue;
+            rel += plen + 1;
+        }
+        size_t at = lower_bound(f, rel);
+        if (at < f->n && !strcmp(f->v[at].rel, rel)) continue; /* still in the lake */
+        const char *slash = strrchr(rel, '/');
+        char log[16];
+        uint32_t part;
+        uint64_t lo, hi;
+        if (!slash || !tp_lake_name_parse(slash + 1, log, &part, &lo, &hi)) continue;
+        if (!covered(s, f, rel, (size_t)(slash - rel), log, lo, hi)) continue;
+        int rc = delete_object(s, d->key, e, sizeof e);
+        if (rc == 0) {
+            rc = s3state_forget(&s->st, d->key);
+            if (rc < 0) snprintf(e, sizeof e, "writing uploaded.log: %s", strerror(-rc));
+        }
+        if (rc == 0) {
+            atomic_fetch_add(&s->stats.deleted, 1);
+        } else if (!first) {
+            first = rc;
+            snprintf(err, errcap, "deleting %.200s (replaced by compaction): %.250s", d->key, e);
+        }
+    }
+    return first;
+}
+
 int tp_s3_sync_lake(struct tp_s3 *s, const char *lake, uint64_t *ret_uploaded, char *err,
                     size_t errcap)
 {
@@ -757,6 +850,12 @@ int tp_s3_sync_lake(struct tp_s3 *s, const char *lake, uint64_t *ret_uploaded, c
             first = rc;
             snprintf(err, errcap, "%s", e);
         }
+    }
+    /* after the uploads: a replaced object goes only once its replacement is recorded */
+    rc = prune(s, &f, e, sizeof e);
+    if (rc < 0 && !first) {
+        first = rc;
+        snprintf(err, errcap, "%s", e);
     }
     tp_lake_files_fini(&f);
     if (ret_uploaded) *ret_uploaded = up;

@@ -17,7 +17,8 @@
  *   uploaded.log        one line per uploaded object, appended and fdatasync'ed once the
  *                       server has acknowledged it: "v1 SIZE MTIME_NS ETAG KEY"; a torn last
  *                       line (a crash while appending) is ignored. A file whose key is there
- *                       with the same size and mtime is not uploaded again.
+ *                       with the same size and mtime is not uploaded again. "del KEY" records
+ *                       an object deleted from the store (below), after the server said so.
  *   mpu/<sha256(key)>   a multipart upload in progress: a header line "v1 SIZE MTIME_NS
  *                       PART_SIZE UPLOAD_ID KEY", then "part N ETAG" per acknowledged part,
  *                       each appended and fdatasync'ed before the next part is sent. Resuming
@@ -26,6 +27,16 @@
  *                       (NoSuchUpload) starts again; the file is removed after the object is
  *                       recorded in uploaded.log.
  * Keys are idempotent: uploading the same file again writes the same object.
+ *
+ * Compaction (`tickpipe compact`, lake.h) replaces a partition's part files by one merged
+ * file whose offset range covers theirs. After a sync pass has uploaded what is new, an
+ * uploaded key whose file is gone from the lake is deleted from the store when, and only
+ * when, a file of the same partition directory and log whose range covers the gone file's is
+ * in the lake and recorded as uploaded (the merged file): the store holds the rows at every
+ * moment (the old objects, or the merged one, or briefly both), and a crash between the upload
+ * and the deletes only delays the deletes to the next pass (a DELETE of an object already
+ * gone is a success). A file removed from the lake for any other reason (by hand, to save
+ * space) stays in the store.
  *
  * Credentials come from the config or the standard variables AWS_ACCESS_KEY_ID,
  * AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN (sent as x-amz-security-token, signed), and
@@ -71,6 +82,7 @@ struct tp_s3_stats {
     uint64_t resumed;  /* multipart uploads continued from their state */
     uint64_t retries;  /* requests tried again */
     uint64_t errors;   /* uploads that failed */
+    uint64_t deleted;  /* objects deleted: replaced by a compacted file */
 };
 
 struct tp_s3;
@@ -90,8 +102,9 @@ void tp_s3_free(struct tp_s3 *s);
 int tp_s3_upload_file(struct tp_s3 *s, const char *path, const char *key, char *err, size_t errcap);
 
 /* Uploads every *.parquet file of the lake (lakefiles.h) not uploaded yet, under its path
- * relative to the lake. Continues past a failed file. 0 when all are uploaded (*ret_uploaded
- * now; may be NULL), or the first error (err). */
+ * relative to the lake, then deletes the objects that compaction replaced (above). Continues
+ * past a failed file. 0 when all are uploaded and the deletes done (*ret_uploaded now; may be
+ * NULL), or the first error (err). */
 int tp_s3_sync_lake(struct tp_s3 *s, const char *lake, uint64_t *ret_uploaded, char *err,
                     size_t errcap);
 

@@ -19,6 +19,8 @@
 struct s3_done {
     uint64_t size;
     int64_t mtime;
+    char *key; /* owned */
+    bool gone; /* deleted from the store ("del" line) */
 };
 
 /* uploaded.log, loaded into a map of key → (size, mtime). One thread. */
@@ -34,6 +36,9 @@ int s3state_open(struct s3state *st, const char *dir, char *err, size_t errcap);
 void s3state_close(struct s3state *st);
 /* True when key was uploaded with this size and mtime. */
 bool s3state_done(const struct s3state *st, const char *key, uint64_t size, int64_t mtime);
+/* Records that key was deleted from the store: appends "del KEY" to uploaded.log and
+ * fdatasyncs it; the key is then no longer done. 0 or -errno. */
+int s3state_forget(struct s3state *st, const char *key);
 /* Appends a line to uploaded.log and fdatasyncs it. 0 or -errno. */
 int s3state_record(struct s3state *st, const char *key, uint64_t size, int64_t mtime,
                    const char *etag);

@@ -66,7 +66,9 @@ static int remember(struct s3state *st, const char *key, uint64_t size, int64_t 
     int rc = tp_vmap_put(&st->map, k, (uint32_t)st->n, &slot);
     if (rc < 0) return rc;
     if (rc == 0) { /* uploaded again (the file changed): the newest line wins */
-        st->v[*slot] = (struct s3_done){size, mtime};
+        st->v[*slot].size = size;
+        st->v[*slot].mtime = mtime;
+        st->v[*slot].gone = false;
         return 0;
     }
     if (st->n == st->cap) {
@@ -76,13 +78,27 @@ static int remember(struct s3state *st, const char *key, uint64_t size, int64_t 
         st->v = v;
         st->cap = cap;
     }
-    st->v[st->n++] = (struct s3_done){size, mtime};
+    char *copy = strdup(key);
+    if (!copy) return -ENOMEM;
+    st->v[st->n++] = (struct s3_done){size, mtime, copy, false};
     return 0;
 }
 
-/* "v1 SIZE MTIME ETAG KEY" */
+static void mark_gone(struct s3state *st, const char *key)
+{
+    uint64_t k[2];
+    key_of(key, k);
+    const uint32_t *slot = tp_vmap_get(&st->map, k);
+    if (slot) st->v[*slot].gone = true;
+}
+
+/* "v1 SIZE MTIME ETAG KEY", or "del KEY" (the object was deleted from the store) */
 static int parse_done(char *line, struct s3state *st)
 {
+    if (!strncmp(line, "del ", 4) && line[4]) {
+        mark_gone(st, line + 4);
+        return 0;
+    }
     unsigned long long size;
     long long mtime;
     int off = 0;
@@ -165,6 +181,7 @@ void s3state_close(struct s3state *st)
     if (st->log_fd >= 0) close(st->log_fd);
     st->log_fd = -1;
     tp_vmap_fini(&st->map);
+    for (size_t i = 0; i < st->n; i++) free(st->v[i].key);
     free(st->v);
     st->v = NULL;
     st->n = st->cap = 0;
@@ -175,7 +192,17 @@ bool s3state_done(const struct s3state *st, const char *key, uint64_t size, int6
     uint64_t k[2];
     key_of(key, k);
     const uint32_t *slot = tp_vmap_get(&st->map, k);
-    return slot && st->v[*slot].size == size && st->v[*slot].mtime == mtime;
+    return slot && !st->v[*slot].gone && st->v[*slot].size == size && st->v[*slot].mtime == mtime;
+}
+
+int s3state_forget(struct s3state *st, const char *key)
+{
+    char line[S3_LINE_MAX];
+    int n = snprintf(line, sizeof line, "del %s\n", key);
+    if (n < 0 || (size_t)n >= sizeof line || strchr(key, '\n')) return -E2BIG;
+    int rc = s3_write_sync(st->log_fd, line, (size_t)n);
+    if (rc == 0) mark_gone(st, key);
+    return rc;
 }
 
 int s3state_record(struct s3state *st, const char *key, uint64_t size, int64_t mtime,

@@ -14,7 +14,12 @@
 #  3. a lake (tests/tools/lake_tool) is synced: every *.parquet file is stored under the same
 #     key, byte-identical, listed by the server; a second sync uploads nothing;
 #  4. `tickpipe run --s3 URL --s3-endpoint URL` uploads the lake of its data directory before
-#     it exits.
+#     it exits;
+#  5. after `tickpipe compact` replaces a day's files, a sync uploads only the merged files and
+#     deletes the objects they replaced; the server exiting at the first DELETE (a crash
+#     between upload and delete) leaves the merged files stored and the old ones too (nothing
+#     lost); the next sync deletes them without uploading anything again, after which the
+#     store equals the lake byte for byte; a file removed from the lake by hand stays stored.
 set -euo pipefail
 TP=${TICKPIPE:?TICKPIPE must name the tickpipe binary}
 SRC=${TP_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -109,6 +114,46 @@ listed=$(cd "$dir/srv/objects/bkt/lake" && find . -name '*.parquet' | wc -l)
 "$TOOL" sync s3://bkt/lake "$EP" "$dir/data/s3" "$dir/data/lake" >"$dir/out"
 grep -q '"uploaded": 0,' "$dir/out" && grep -q "\"skipped\": $n," "$dir/out" || fail "second sync: $(cat "$dir/out")"
 [ "$(grep -c '^put ' "$dir/log")" -eq "$n" ] || fail "objects stored more than once"
+
+# ---- 5. compaction: replaced objects deleted, never before their replacement is stored ----
+"$TP" run --data "$dir/cmp" --sim-pace max --status-interval 0 --http off --sim-events 12000 \
+  --lake-batch 1500 --exit-at-eof 2>"$dir/cmp.log" || fail "run for compaction: $(tail -3 "$dir/cmp.log")"
+"$TOOL" sync s3://bkt/cmp "$EP" "$dir/cmp/s3" "$dir/cmp/lake" >"$dir/out" 2>"$dir/err" || fail "sync before compact: $(cat "$dir/err")"
+before=$(cd "$dir/cmp/lake" && find . -name '*.parquet' | sort)
+"$TP" compact --data "$dir/cmp" >"$dir/compact.out" 2>&1 || fail "compact: $(cat "$dir/compact.out")"
+after=$(cd "$dir/cmp/lake" && find . -name '*.parquet' | sort)
+gone=$(comm -23 <(echo "$before") <(echo "$after") | wc -l)
+new=$(comm -13 <(echo "$before") <(echo "$after") | wc -l)
+[ "$gone" -gt 5 ] && [ "$new" -gt 0 ] || fail "compaction replaced $gone files by $new"
+stored() { (cd "$dir/srv/objects/bkt/cmp" && find . -name '*.parquet' | sort); }
+stop_server
+: >"$dir/log"
+start_server --exit-on-delete
+set +e
+"$TOOL" sync s3://bkt/cmp "$EP" "$dir/cmp/s3" "$dir/cmp/lake" 1000000000 1000000000 2 >"$dir/out" 2>"$dir/err"; rc=$?
+set -e
+[ $rc -eq 1 ] || { stop_server; fail "sync with the server gone at the first delete: exit $rc ($(cat "$dir/out" "$dir/err"))"; }
+wait "$spid" 2>/dev/null || true; spid=
+grep -q "\"uploaded\": $new," "$dir/out" || fail "merged files uploaded: $(cat "$dir/out"), want $new"
+[ "$(grep -c '^put ' "$dir/log")" -eq "$new" ] || fail "puts: $(grep '^put ' "$dir/log")"
+# nothing lost: every file of the lake is stored, and the replaced ones still are
+for f in $after; do cmp -s "$dir/cmp/lake/$f" "$(obj "cmp/${f#./}")" || fail "after the crash: $f not stored"; done
+[ "$(stored | wc -l)" -eq $(( $(echo "$before" | wc -l) + new )) ] || fail "after the crash: $(stored | wc -l) objects"
+start_server
+: >"$dir/log"
+"$TOOL" sync s3://bkt/cmp "$EP" "$dir/cmp/s3" "$dir/cmp/lake" >"$dir/out" 2>"$dir/err" || fail "sync after the crash: $(cat "$dir/err")"
+grep -q '"uploaded": 0,' "$dir/out" && grep -q "\"deleted\": $gone}" "$dir/out" || fail "sync after the crash: $(cat "$dir/out"), want $gone deleted"
+[ "$(grep -c '^put ' "$dir/log")" -eq 0 ] || fail "a file was uploaded again: $(cat "$dir/log")"
+[ "$(stored)" = "$after" ] || fail "the store differs from the lake: $(diff <(stored) <(echo "$after") | head -5)"
+for f in $after; do cmp -s "$dir/cmp/lake/$f" "$(obj "cmp/${f#./}")" || fail "$f differs in the store"; done
+"$TOOL" sync s3://bkt/cmp "$EP" "$dir/cmp/s3" "$dir/cmp/lake" >"$dir/out"
+grep -q '"uploaded": 0,' "$dir/out" && grep -q '"deleted": 0}' "$dir/out" || fail "third sync: $(cat "$dir/out")"
+# a file removed by hand (not replaced by a merged file) stays in the store
+victim=$(echo "$after" | head -1)
+rm "$dir/cmp/lake/$victim"
+"$TOOL" sync s3://bkt/cmp "$EP" "$dir/cmp/s3" "$dir/cmp/lake" >"$dir/out"
+grep -q '"deleted": 0}' "$dir/out" && [ -f "$(obj "cmp/${victim#./}")" ] || fail "a file removed by hand was deleted from the store"
+echo "compaction: $gone objects replaced by $new, deleted after a crash between upload and delete; store equals lake"
 
 # ---- 4. tickpipe run --s3 ----
 "$BUILD/lake_tool" "$dir/run" --days 1 >/dev/null

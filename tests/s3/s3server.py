@@ -8,15 +8,18 @@ signed headers (host, x-amz-date and x-amz-content-sha256 at least; x-amz-securi
 and the signature; a mismatch is 403 SignatureDoesNotMatch.
 
 Path-style requests (/bucket/key): PUT object; POST ?uploads, PUT ?partNumber&uploadId,
-POST ?uploadId (complete), DELETE ?uploadId (abort); HEAD and GET object; GET bucket
+POST ?uploadId (complete), DELETE ?uploadId (abort); HEAD, GET and DELETE object; GET bucket
 ?list-type=2 (ListObjectsV2, prefix only). Objects live under DIR/objects/<bucket>/<key>,
 multipart uploads under DIR/uploads/<id>/ — on disk, so a restarted server continues them.
 
   s3server.py --dir DIR --port-file F [--log F] [--token T] [--exit-after-parts N]
+              [--exit-on-delete]
 
 --exit-after-parts N: the process exits (no answer) when a part request arrives after N parts
-were stored by this process — a server going away in the middle of an upload. --log appends
-one line per stored object, part, completion and abort.
+were stored by this process — a server going away in the middle of an upload.
+--exit-on-delete: the process exits (no answer) at the first DELETE of an object — a crash
+between an upload and the deletes that follow it. --log appends one line per stored object,
+part, completion, abort and deleted object.
 """
 import argparse, datetime, hashlib, hmac, http.server, json, os, re, socketserver, sys, threading, uuid
 from urllib.parse import quote, unquote
@@ -29,6 +32,7 @@ ap.add_argument("--port-file", required=True)
 ap.add_argument("--log")
 ap.add_argument("--token")
 ap.add_argument("--exit-after-parts", type=int, default=-1)
+ap.add_argument("--exit-on-delete", action="store_true")
 args = ap.parse_args()
 lock = threading.RLock()
 parts_stored = 0
@@ -207,6 +211,15 @@ class H(http.server.BaseHTTPRequestHandler):
                 os.rmdir(d)
                 log(f"abort {key}")
                 return self.reply(204)
+        if c == "DELETE" and key:
+            if args.exit_on_delete:
+                log("exit")
+                os._exit(3)
+            existed = os.path.isfile(obj)
+            if existed:
+                os.unlink(obj)
+            log(f"delete {key} {'existed' if existed else 'absent'}")
+            return self.reply(204)
         if c == "PUT" and key:
             os.makedirs(os.path.dirname(obj), exist_ok=True)
             with open(obj + ".tmp", "wb") as f:

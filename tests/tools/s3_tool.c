@@ -48,14 +48,15 @@ int main(int argc, char **argv)
     struct tp_s3_stats st;
     tp_s3_get_stats(s, &st);
     printf("{\"result\": \"%s\", \"uploaded\": %llu, \"skipped\": %llu, \"parts\": %llu, "
-           "\"resumed\": %llu, \"retries\": %llu, \"errors\": %llu, \"bytes\": %llu}\n",
+           "\"resumed\": %llu, \"retries\": %llu, \"errors\": %llu, \"bytes\": %llu, "
+           "\"deleted\": %llu}\n",
            rc < 0    ? "error"
            : rc == 1 ? "skipped"
                      : "uploaded",
            (unsigned long long)st.uploaded, (unsigned long long)st.skipped,
            (unsigned long long)st.parts, (unsigned long long)st.resumed,
            (unsigned long long)st.retries, (unsigned long long)st.errors,
-           (unsigned long long)st.bytes);
+           (unsigned long long)st.bytes, (unsigned long long)st.deleted);
     if (rc < 0) fprintf(stderr, "s3_tool: %s\n", err);
     tp_s3_free(s);
     return rc < 0 ? 1 : 0;
