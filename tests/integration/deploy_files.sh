@@ -44,14 +44,19 @@ else
 fi
 
 "$TP" help run >"$dir/help"
-keys=$(sed -n 's/^# \([a-z0-9-]*\) = .*/\1/p' "$SRC/deploy/tickpipe.conf")
+keys=$(sed -n 's/^# \([a-z0-9-]*\) =\( .*\)\{0,1\}$/\1/p' "$SRC/deploy/tickpipe.conf")
 [ -n "$keys" ] || fail "tickpipe.conf has no settings"
 for k in $keys; do
   grep -q -- "--$k" "$dir/help" || fail "tickpipe.conf: '$k' is not a setting of tickpipe run"
 done
-# uncommented (without s3, which needs credentials, and the empty ones), it parses
+# and the other way round: every setting of `tickpipe help run` is in the example, commented
+for k in $(sed -n 's/^  --\([a-z0-9-]*\).*/\1/p' "$dir/help"); do
+  printf '%s\n' $keys | grep -qx -- "$k" || fail "tickpipe.conf lacks the setting '$k'"
+done
+# uncommented (without s3, which needs credentials, the empty ones, and those that need a
+# companion: etl-schedule needs etl-every, kafka-* need kafka), it parses
 sed -n 's/^# \([a-z0-9-]* = [^ #]*\).*/\1/p' "$SRC/deploy/tickpipe.conf" |
-  grep -v -e '^s3' -e ' = $' -e '^token' >"$dir/conf"
+  grep -v -e '^s3' -e ' = $' -e '^token' -e '^etl-schedule' -e '^kafka-' >"$dir/conf"
 set +e
 "$TP" run -c "$dir/conf" --data "$dir/data" --http off --sim-events 100 --sim-pace max \
   --exit-at-eof --status-interval 0 >"$dir/out" 2>&1; rc=$?
