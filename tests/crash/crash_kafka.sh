@@ -16,10 +16,10 @@
 #      tickpipe.ticks once, uninterrupted: the replay source resumes from the embedded journal's
 #      position records, which the ticks topic does not hold, so a killed ingest is not resumable
 #      exactly (docs/kafka.md "The ingest role") and is not killed here.
-#   2. `run --role process` (checkpoints every 1000 records of a partition and every 300 ms) is
+#   2. `run --role process` (checkpoints every 1000 records of a partition and every 100 ms) is
 #      started and SIGKILLed, in turn:
 #        - early:  2-400 ms after the spawn (joining the group, restoring checkpoints);
-#        - random: 10-300 ms after it logged its assignment (mid-stream, between checkpoints).
+#        - random: 50-500 ms after it logged its assignment (mid-stream, between checkpoints).
 #      Each restart joins the same group once the dead member's session expired, restores every
 #      partition from its latest checkpoint and re-sends the results after it.
 #   3. A final run with --exit-at-eof reads every partition to its end.
@@ -28,8 +28,8 @@
 # of the same file); tickpipe.bars, tickpipe.anomalies and tickpipe.late hold, by key, exactly
 # the final bars, anomalies and late events of `tickpipe replay FILE` (none missing, none
 # extra, every column), and a key repeated in a topic (re-sent after a kill) is byte-identical
-# to its first copy. At least one restart must have resumed a partition from a checkpoint inside
-# the topic (the kills came mid-stream). Prints what the kills hit and the time taken.
+# to its first copy. At least one restart must have resumed from checkpoints (some partition
+# past 0) with records still to read (the kills came mid-stream). Prints what the kills hit and the time taken.
 set -uo pipefail
 SRC=${TP_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 TICKPIPE=${TICKPIPE:-$SRC/build/tickpipe}
@@ -88,7 +88,7 @@ grep -q ', all delivered' "$tmp/ingest.log" || { cat "$tmp/ingest.log" >&2; fail
 nticks=$(kcount tickpipe.ticks)
 
 proc=(--role process --kafka "$B" --status-interval 0 --http off --checkpoint-every 1000
-      --kafka-checkpoint-interval 300ms "${kopt[@]}")
+      --kafka-checkpoint-interval 100ms "${kopt[@]}")
 early=0 random=0 inside=0 atend=0 unassigned=0
 # The end offset of every partition of the ticks topic, "p:end" per line.
 for p in 0 1 2 3; do
@@ -96,20 +96,20 @@ for p in 0 1 2 3; do
     [ -n "$e" ] || fail "no end offset of tickpipe.ticks partition $p"
     ends[p]=$e
 done
-# where LOG: none (no assignment logged), inside (a partition resumed at 0 < offset < end),
-# end (every partition resumed at its end), start (otherwise: from the beginning).
+# where LOG: none (no assignment logged); end (every partition resumed at its end: nothing
+# left); inside (some partition resumed from a checkpoint, past 0, and some work left); start
+# (every partition from the beginning).
 where() {
-    local line p o w=start all=1
+    local line p o any=0 all=1
     line=$(grep -o 'kafka process: assigned .*' "$1" | head -1)
     [ -n "$line" ] || { echo none; return; }
     for t in $(echo "$line" | grep -Eo '[0-9]+@[0-9a-z]+'); do
         p=${t%@*} o=${t#*@}
         [ "$o" = start ] && o=0
-        [ "$o" -gt 0 ] && [ "$o" -lt "${ends[p]}" ] && w=inside
+        [ "$o" -gt 0 ] && any=1
         [ "$o" -ne "${ends[p]}" ] && all=0
     done
-    [ $all -eq 1 ] && w=end
-    echo $w
+    if [ $all -eq 1 ]; then echo end; elif [ $any -eq 1 ]; then echo inside; else echo start; fi
 }
 for round in $(seq "$kills"); do
     log=$tmp/p$round.log
@@ -123,14 +123,14 @@ for round in $(seq "$kills"); do
     else
         random=$((random + 1))
         for _ in $(seq 1500); do grep -q 'kafka process: assigned' "$log" && break; sleep 0.01; done
-        sleep "$(awk -v r=$RANDOM 'BEGIN { printf "%.3f", 0.01 + 0.29 * r / 32767 }')"
+        sleep "$(awk -v r=$RANDOM 'BEGIN { printf "%.3f", 0.05 + 0.45 * r / 32767 }')"
     fi
     kill -KILL $pid 2>/dev/null
     wait $pid 2>/dev/null
     rc=$?
     [ $rc -eq 137 ] || { cat "$log" >&2; fail "round $round: the process run exited $rc before the kill"; }
     # What the kill hit: before the assignment; or an instance that resumed some partition from
-    # a checkpoint inside the topic (past 0, before its end); or one that had nothing left.
+    # a checkpoint (past 0) with work left; or one that had nothing left.
     what=$(where "$log")
     case $what in
     none) unassigned=$((unassigned + 1)) ;;
@@ -149,8 +149,8 @@ grep -q ' 0 failed' "$log" || fail "deliveries failed: $(grep stopped "$log")"
 [ "$(where "$log")" = inside ] && inside=$((inside + 1))
 final=$(grep -o 'stopped: [0-9]* records' "$log")
 echo "crash_kafka: kills: $early early, $random after the assignment; $unassigned before any" \
-    "assignment, $atend in a run that found every partition done; $inside run(s) resumed a" \
-    "partition from a checkpoint inside the topic; the final run: $final of $nticks"
+    "assignment, $atend in a run that found every partition done; $inside run(s) resumed" \
+    "partition(s) from checkpoints with records left; the final run: $final of $nticks"
 [ "$inside" -ge 1 ] || fail "no restart resumed a partition from a checkpoint (the kills came too late)"
 
 kdump tickpipe.ticks '%p\t%o\t%k\t%h\t%s\n' "$tmp/ticks.txt"
