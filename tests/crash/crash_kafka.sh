@@ -10,15 +10,17 @@
 #
 # The cluster is librdkafka's mock (tests/tools/kafka_mock.c via tests/integration/
 # kafka_lib.inc: three brokers on loopback, session timeout 3 s). Input: `tickpipe gen
-# --dataset trades` (8 instruments, out-of-order, late and duplicate rows; default rows = 4000
-# per kill, between 20000 and 200000: the mock keeps at most 5 MiB per partition).
+# --dataset trades` (8 instruments, out-of-order, late and duplicate rows; default rows = 1000
+# per kill, between 20000 and 80000: the mock keeps at most 5 MiB per partition, about 48000
+# ticks, and the partition holding the most of these 8 instruments gets 3/8 of the rows).
 #   1. `run --role ingest --source replay:FILE@max --exit-at-eof` writes every row to
 #      tickpipe.ticks once, uninterrupted: the replay source resumes from the embedded journal's
 #      position records, which the ticks topic does not hold, so a killed ingest is not resumable
 #      exactly (docs/kafka.md "The ingest role") and is not killed here.
 #   2. `run --role process` (checkpoints every 1000 records of a partition and every 100 ms) is
 #      started and SIGKILLed, in turn:
-#        - early:  2-400 ms after the spawn (joining the group, restoring checkpoints);
+#        - early:  2-400 ms after the spawn (start-up, metadata, joining the group: always before
+#                  the assignment, which waits for the dead member's session to expire);
 #        - random: 50-500 ms after it logged its assignment (mid-stream, between checkpoints).
 #      Each restart joins the same group once the dead member's session expired, restores every
 #      partition from its latest checkpoint and re-sends the results after it.
@@ -49,9 +51,9 @@ while [ $# -gt 0 ]; do
     esac
 done
 if [ -z "$rows" ]; then
-    rows=$((kills * 4000))
+    rows=$((kills * 1000))
     [ "$rows" -lt 20000 ] && rows=20000
-    [ "$rows" -gt 200000 ] && rows=200000
+    [ "$rows" -gt 80000 ] && rows=80000
 fi
 RANDOM=$seed
 export TICKPIPE TP_BUILD
