@@ -43,7 +43,9 @@ bench: deps build
 # The crash campaign's long form (tests/crash/crash.sh, docs/testing.md): the optimized binary
 # SIGKILLed CRASH_KILLS times while it replays into its journals and lake, then compared with
 # an uninterrupted run. CRASH_ROWS and CRASH_SEED are passed through when set;
-# CRASH_ARGS=--postgres adds the PostgreSQL sink.
+# CRASH_ARGS=--postgres adds the PostgreSQL sink; CRASH_ARGS=--kafka runs the Kafka leg instead
+# (tests/crash/crash_kafka.sh: `run --role process` SIGKILLed CRASH_KILLS times on librdkafka's
+# mock cluster, its topics compared with `tickpipe replay`; needs kcat).
 CRASH_KILLS ?= 100
 CRASH_ARGS ?=
 

@@ -5,6 +5,8 @@
 # outputs must equal those of an uninterrupted run of the same input.
 #
 #   tests/crash/crash.sh [--kills N] [--rows N] [--seed N] [--keep] [--postgres]
+#   tests/crash/crash.sh --kafka [--kills N] [--rows N] [--seed N] [--keep]
+#       (the Kafka roles instead, on librdkafka's mock cluster: tests/crash/crash_kafka.sh)
 #   env: TICKPIPE (binary, default build/tickpipe), TP_BUILD (where journal_bars is, default
 #        the binary's directory), TP_SRC (the repository), CRASH_KILLS, CRASH_ROWS, CRASH_SEED
 #
@@ -42,6 +44,7 @@ kills=${CRASH_KILLS:-100}
 rows=${CRASH_ROWS:-}
 seed=${CRASH_SEED:-$((RANDOM * 32768 + RANDOM))}
 keep=0 pg=0
+for a in "$@"; do [ "$a" = --kafka ] && exec bash "$SRC/tests/crash/crash_kafka.sh" "$@"; done
 while [ $# -gt 0 ]; do
     case $1 in
     --kills) kills=$2; shift 2 ;;
@@ -49,7 +52,7 @@ while [ $# -gt 0 ]; do
     --seed) seed=$2; shift 2 ;;
     --keep) keep=1; shift ;;
     --postgres) pg=1; shift ;;
-    *) echo "usage: crash.sh [--kills N] [--rows N] [--seed N] [--keep] [--postgres]" >&2; exit 2 ;;
+    *) echo "usage: crash.sh [--kills N] [--rows N] [--seed N] [--keep] [--postgres|--kafka]" >&2; exit 2 ;;
     esac
 done
 [ -n "$rows" ] || rows=$((kills * 20000 < 160000 ? 160000 : kills * 20000))
