@@ -931,6 +931,13 @@ static int make_kingest(struct tp_live *live, bool max_pace, struct tp_kingest *
             tp_kingest_free(g);
             return rc;
         }
+        /* The ticks topic carries no file positions (the journal's TP_REC_SOURCE_POS): a
+         * restarted ingest reads a replay file from its start again. Said, not hidden. */
+        if (!strncmp(src->list[i], "replay:", 7))
+            tp_warn("--source %s with --role %s: a replay file is not resumed over Kafka; if "
+                    "this run is restarted, the file is sent again from its start (run it once "
+                    "to its end, or use the embedded pipeline)",
+                    src->list[i], S("role")->str);
         tp_kingest_add_source(g, s);
     }
     *ret = g;

@@ -87,6 +87,8 @@ kopt=(--kafka-opt session.timeout.ms=3000 --kafka-opt heartbeat.interval.ms=300)
     --http off --status-interval 0 "${kopt[@]}" 2>"$tmp/ingest.log" ||
     { cat "$tmp/ingest.log" >&2; fail "ingest failed"; }
 grep -q ', all delivered' "$tmp/ingest.log" || { cat "$tmp/ingest.log" >&2; fail "ingest did not deliver everything"; }
+grep -q 'a replay file is not resumed over Kafka' "$tmp/ingest.log" ||
+  fail "the ingest role did not warn that a replay file is not resumed over Kafka"
 nticks=$(kcount tickpipe.ticks)
 
 proc=(--role process --kafka "$B" --status-interval 0 --http off --checkpoint-every 1000
