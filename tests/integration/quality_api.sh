@@ -12,6 +12,7 @@ dir=$(mktemp -d)
 pid=
 trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$dir"' EXIT
 
+: >"$dir/run.err" # exists before the loop reads it (the background job opens it later)
 "$TP" run --data "$dir/d" --http 127.0.0.1:0 --sim-rate 50 --status-interval 0 2>"$dir/run.err" &
 pid=$!
 port=
