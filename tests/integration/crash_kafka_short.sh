@@ -9,4 +9,4 @@
 set -uo pipefail
 : "${TICKPIPE:?TICKPIPE must name the tickpipe binary}"
 SRC=${TP_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
-exec bash "$SRC/tests/crash/crash_kafka.sh" --kills "${CRASH_SHORT_KILLS:-5}" --rows 20000
+exec bash "$SRC/tests/crash/crash_kafka.sh" --kills "${CRASH_SHORT_KILLS:-5}" --rows 40000
