@@ -218,6 +218,22 @@ bool tp_kafka_healthy(struct tp_kafka_health *h, int64_t window_ns, const char *
     return true;
 }
 
+void tp_kafka_role_loop(int (*step)(void *self, const char **why), void *self, int64_t poll_ns,
+                        const sigset_t *stop_signals, const char **why)
+{
+    *why = NULL;
+    for (;;) {
+        struct timespec ts = {.tv_sec = poll_ns / TP_NS_PER_SEC,
+                              .tv_nsec = (long)(poll_ns % TP_NS_PER_SEC)};
+        int sig = sigtimedwait(stop_signals, NULL, &ts);
+        if (sig > 0) {
+            tp_info("received %s: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+            return;
+        }
+        if (step(self, why)) return;
+    }
+}
+
 int tp_kafka_role_exit(struct tp_kafka_health *h, const char *role, const char *why, int rc)
 {
     struct tp_kafka_client_stats cs;

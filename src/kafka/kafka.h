@@ -25,6 +25,8 @@
 #include <librdkafka/rdkafka.h>
 #include <stdatomic.h>
 
+#include <signal.h>
+
 #include "core/tp.h"
 
 #define TP_KAFKA_SCHEMA_HEADER  "tickpipe-schema" /* value: TP_KAFKA_SCHEMA_VERSION */
@@ -88,6 +90,10 @@ void tp_kafka_client_stats(struct tp_kafka_health *h, struct tp_kafka_client_sta
 /* The end of a role's run: logs the client's counters, and the failure (`why`, or a shutdown
  * that failed with rc < 0). Returns the exit code. */
 int tp_kafka_role_exit(struct tp_kafka_health *h, const char *role, const char *why, int rc);
+/* A role's main loop: calls step(self, why) every poll_ns until it returns non-zero or one of
+ * stop_signals arrives (logged). *why is what step left there (NULL when none). */
+void tp_kafka_role_loop(int (*step)(void *self, const char **why), void *self, int64_t poll_ns,
+                        const sigset_t *stop_signals, const char **why);
 
 enum tp_kafka_kind { TP_KAFKA_PRODUCER, TP_KAFKA_CONSUMER, TP_KAFKA_READER };
 

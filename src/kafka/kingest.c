@@ -549,19 +549,15 @@ int tp_kingest_stop(struct tp_kingest *g, const char *why)
     return tp_kafka_role_exit(&g->health, "ingest", why, rc);
 }
 
+static int step_fn(void *self, const char **why)
+{
+    return tp_kingest_step(self, why);
+}
+
 int tp_kingest_run(struct tp_kingest *g, const sigset_t *stop_signals)
 {
-    const char *why = NULL;
-    for (;;) {
-        int64_t wait = g->o.exit_at_eof ? POLL_NS / 10 : POLL_NS;
-        struct timespec ts = {.tv_sec = 0, .tv_nsec = (long)wait};
-        int sig = sigtimedwait(stop_signals, NULL, &ts);
-        if (sig > 0) {
-            tp_info("received %s: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
-            break;
-        }
-        if (tp_kingest_step(g, &why)) break;
-    }
+    const char *why;
+    tp_kafka_role_loop(step_fn, g, g->o.exit_at_eof ? POLL_NS / 10 : POLL_NS, stop_signals, &why);
     return tp_kingest_stop(g, why);
 }
 

@@ -832,18 +832,15 @@ int tp_kprocess_stop(struct tp_kprocess *k, const char *why)
     return tp_kafka_role_exit(&k->health, "process", why, rc);
 }
 
+static int step_fn(void *self, const char **why)
+{
+    return tp_kprocess_step(self, why);
+}
+
 int tp_kprocess_run(struct tp_kprocess *k, const sigset_t *stop_signals)
 {
-    const char *why = NULL;
-    for (;;) {
-        struct timespec ts = {.tv_sec = 0, .tv_nsec = MAIN_POLL_NS};
-        int sig = sigtimedwait(stop_signals, NULL, &ts);
-        if (sig > 0) {
-            tp_info("received %s: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
-            break;
-        }
-        if (tp_kprocess_step(k, &why)) break;
-    }
+    const char *why;
+    tp_kafka_role_loop(step_fn, k, MAIN_POLL_NS, stop_signals, &why);
     return tp_kprocess_stop(k, why);
 }
 

@@ -420,18 +420,15 @@ int tp_kserve_stop(struct tp_kserve *s, const char *why)
                               atomic_load_explicit(&s->err, memory_order_acquire));
 }
 
+static int step_fn(void *self, const char **why)
+{
+    return tp_kserve_step(self, why);
+}
+
 int tp_kserve_run(struct tp_kserve *s, const sigset_t *stop_signals)
 {
-    const char *why = NULL;
-    for (;;) {
-        struct timespec ts = {.tv_sec = 0, .tv_nsec = MAIN_POLL_NS};
-        int sig = sigtimedwait(stop_signals, NULL, &ts);
-        if (sig > 0) {
-            tp_info("received %s: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
-            break;
-        }
-        if (tp_kserve_step(s, &why)) break;
-    }
+    const char *why;
+    tp_kafka_role_loop(step_fn, s, MAIN_POLL_NS, stop_signals, &why);
     return tp_kserve_stop(s, why);
 }
 
