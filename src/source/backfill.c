@@ -409,9 +409,9 @@ static int page_other(struct tp_backfill *b, const char **error)
     if (j->window && !reached && (!m || b->venue == TP_BACKFILL_BYBIT)) {
         if (b->venue == TP_BACKFILL_BYBIT)
             snprintf(b->err, sizeof b->err,
-                     "the %u most recent trades the venue returns do not reach back to the "
-                     "gap's start",
-                     b->page_size);
+                     "the %d most recent trades the venue returned (of at most %u) do not reach "
+                     "back to the gap's start",
+                     m, b->page_size);
         else
             snprintf(b->err, sizeof b->err, "the venue returned no older trades");
         *error = b->err;
@@ -463,7 +463,9 @@ static int page_done(struct tp_backfill *b, CURLcode code, const char **error)
             snprintf(b->err, sizeof b->err, "%s", curl_easy_strerror(code));
         else
             snprintf(b->err, sizeof b->err, "HTTP %ld", status);
-        if (b->tries++ < RETRIES) {
+        /* A 4xx other than 429 (an unknown symbol, a missing endpoint) will not change. */
+        bool lasting = code == CURLE_OK && status >= 400 && status < 500 && status != 429;
+        if (!lasting && b->tries++ < RETRIES) {
             b->retry_at = tp_mono_ns() + (TP_NS_PER_SEC / 2 << (b->tries - 1));
             return 0;
         }

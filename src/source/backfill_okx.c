@@ -10,7 +10,8 @@
  * The rows have the shape of the WebSocket `trades` channel's data, so they go through the
  * live OKX parser (venue_okx.c) wrapped as a trades push: the same exact decimals, taker
  * side, venue time and id form (a numeric tradeId string becomes a number) as the stream.
- * Rows of another instId are skipped.
+ * Rows of another instId are skipped; a row without a tradeId (optional on the stream) makes
+ * the body unusable: a fetched trade must be recognizable as a repeat.
  */
 #include "core/buf.h"
 #include "source/backfill_int.h"
@@ -78,6 +79,11 @@ int tp_backfill_parse_okx(const char *body, size_t len, uint32_t instr, const ch
         struct tp_event *e = &tmp[i];
         if (e->kind != TP_KIND_TRADE || e->vsym_len != vl || memcmp(e->venue_symbol, vsym, vl))
             continue;
+        if (!(e->flags & TP_EV_HAS_ID)) { /* optional on the stream; needed here (dedup) */
+            if (err && errcap) snprintf(err, errcap, "a trade has no tradeId");
+            n = -EINVAL;
+            goto out;
+        }
         if (k == cap) {
             n = -E2BIG;
             goto out;
