@@ -65,7 +65,8 @@ static struct tp_setting settings[] = {
         "VENUE=DURATION (repeatable): least time between two requests of a REST poller; "
         "defaults alphavantage=15s, coingecko=2s, yahoo=1s, fmp=1s"),
     SET("rest-timeout", TP_SET_DUR, "10s",
-        "REST pollers: a request without a complete response after this long is retried"),
+        "REST pollers and the venues' gap backfill: a request without a complete response "
+        "after this long is retried"),
     SET("rest-backoff-min", TP_SET_DUR, "2s",
         "REST pollers: first retry delay after a failure or a rate-limit note; doubles, with "
         "jitter"),
@@ -555,6 +556,7 @@ static void wsfeed_opts(struct tp_wsfeed_opts *wo)
         .backoff_min_ns = S("venue-backoff-min")->i,
         .backoff_max_ns = S("venue-backoff-max")->i,
         .backfill = !strcmp(S("venue-backfill")->str, "on"),
+        .backfill_timeout_ns = S("rest-timeout")->i,
     };
 }
 

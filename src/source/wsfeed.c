@@ -1039,6 +1039,7 @@ static int feed_run(struct tp_source *src)
         struct tp_backfill_opts bo = {.base_url = f->bf_base,
                                       .agg = (f->sp->channels & TP_VCH_AGG) != 0,
                                       .venue = f->bf_venue,
+                                      .timeout_ns = f->o.backfill_timeout_ns,
                                       .market = f->sp->market};
         if (tp_backfill_new(&bo, &f->bf) < 0) tp_warn("%s: gap backfill unavailable", f->name);
     }
