@@ -106,9 +106,11 @@ int tp_backfill_parse_binance(const char *body, size_t len, bool agg, uint32_t i
                               const char *vsym, uint64_t first, uint64_t last, int64_t recv,
                               struct tp_event *ev, size_t cap, uint64_t *max_id);
 
-/* (added) The REST parsers of the other venues: every trade of one body, for instr / vsym,
- * received at recv, into ev[0..cap), in the venue's order (newest first). Returns the count,
- * -EINVAL (malformed, or the venue's error envelope: err gets its text when errcap), -E2BIG. */
+/* (added) The REST parsers of the other venues: every trade of one body for native symbol
+ * vsym (rows of other symbols skipped), as instr, received at recv, into ev[0..cap): Coinbase
+ * and Bybit in the body's order (newest first), OKX in time order (the live parser orders
+ * them). Each trade has an id. Returns the count, -EINVAL (malformed, or the venue's error
+ * envelope: err gets its text when errcap), -E2BIG (more than cap). */
 int tp_backfill_parse_coinbase(const char *body, size_t len, uint32_t instr, const char *vsym,
                                int64_t recv, struct tp_event *ev, size_t cap, char *err,
                                size_t errcap);
