@@ -17,6 +17,7 @@
 #include "source/backfill_int.h"
 #include "source/venue.h"
 
+#define ROWS_MAX  4096
 #define WRAP_HEAD "{\"arg\":{\"channel\":\"trades\"},\"data\":"
 
 int tp_backfill_parse_okx(const char *body, size_t len, uint32_t instr, const char *vsym,
@@ -56,6 +57,10 @@ int tp_backfill_parse_okx(const char *body, size_t len, uint32_t instr, const ch
         goto out;
     }
     size_t rows = tp_json_size(&js, data);
+    if (rows > ROWS_MAX) { /* a page is 100 rows: room for the live parser, capped */
+        n = -E2BIG;
+        goto out;
+    }
     tmp = malloc(rows * sizeof *tmp);
     if (!tmp) {
         n = -ENOMEM;
