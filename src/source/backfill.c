@@ -355,7 +355,7 @@ static bool reaches_start(const struct job *j, const struct tp_event *e)
 static int page_other(struct tp_backfill *b, const char **error)
 {
     struct job *j = &b->q[b->head];
-    char why[100];
+    char why[100] = "";
     int64_t recv = tp_now_ns();
     const char *body = b->body.p ? b->body.p : "";
     int m = b->venue == TP_BACKFILL_COINBASE
@@ -367,7 +367,11 @@ static int page_other(struct tp_backfill *b, const char **error)
                 : tp_backfill_parse_bybit(body, b->body.len, j->instr, j->vsym, recv, b->pg,
                                           b->page_size, why, sizeof why);
     if (m < 0) {
-        snprintf(b->err, sizeof b->err, "%s", m == -E2BIG ? "a page holds too many trades" : why);
+        snprintf(b->err, sizeof b->err, "%s",
+                 m == -E2BIG    ? "a page holds too many trades"
+                 : m == -ENOMEM ? "out of memory"
+                 : why[0]       ? why
+                                : "the response is not usable");
         *error = b->err;
         return 1;
     }
