@@ -106,15 +106,18 @@ static struct tp_setting settings[] = {
         "group commit: longest time before a record is durable"),
     SET("sync-records", TP_SET_INT, "10000",
         "group commit: also commit after this many records (0 = no count limit)"),
-    SET("segment-bytes", TP_SET_INT, "67108864", "journal segment size in bytes (at least 4096)"),
+    SET("segment-bytes", TP_SET_INT, "67108864",
+        "segment size in bytes of the input and output journals (at least 4096)"),
     SET("ring-capacity", TP_SET_INT, "65536",
         "events held between each source and the journal writer (a power of two)"),
     SET("status-interval", TP_SET_DUR, "5s",
         "how often a status line goes to stderr (events/s, offsets, drops); 0 = never"),
     SET("retention-bytes", TP_SET_INT, "0",
-        "delete the oldest input journal segments beyond this many bytes (0 = no limit)"),
+        "delete the oldest segments of each journal (input, output) beyond this many bytes, "
+        "never what a sink has not acknowledged or a restart needs (0 = no limit)"),
     SET("retention-age", TP_SET_DUR, "7d",
-        "delete input journal segments older than this (0 = no limit)"),
+        "delete segments of each journal (input, output) older than this, never what a sink "
+        "has not acknowledged or a restart needs (0 = no limit)"),
     SET("checkpoint-every", TP_SET_INT, "100000",
         "process stage: write an engine checkpoint to the output journal after every this "
         "many input records (a restart resumes from the last one)"),

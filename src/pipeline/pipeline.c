@@ -72,6 +72,10 @@ struct tp_pipeline {
     size_t nsink;
     char odir[PATH_CAP];        /* the output journal's directory */
     _Atomic uint64_t out_bound; /* the process stage's durable output offset */
+    _Atomic uint64_t out_keep;  /* the oldest output offset a sink has not acknowledged
+                                   (UINT64_MAX: none reads it), for the process stage's
+                                   retention of the output journal; 0 until the writer's first
+                                   retention turn */
 };
 
 int tp_pipeline_new(const struct tp_pipeline_opts *o, struct tp_pipeline **ret)
@@ -94,6 +98,7 @@ int tp_pipeline_new(const struct tp_pipeline_opts *o, struct tp_pipeline **ret)
     atomic_init(&p->rejected, 0);
     atomic_init(&p->last_append_mono, 0);
     atomic_init(&p->proc_checkpoint, 0);
+    atomic_init(&p->out_keep, 0);
     *ret = p;
     return 0;
 }
@@ -136,17 +141,25 @@ static uint64_t sink_bound(void *ctx, enum tp_sink_log log)
     return p->o.journal.sync == TP_SYNC_NONE ? tp_journal_written(p->j) : tp_journal_durable(p->j);
 }
 
+/* The oldest offset of `log` some sink has not acknowledged (UINT64_MAX when no sink reads
+ * it). A sink that has not opened yet counts as acknowledged at 0 (sinkrun.c). */
+static uint64_t sinks_keep(struct tp_pipeline *p, enum tp_sink_log log)
+{
+    uint64_t keep = UINT64_MAX;
+    for (size_t i = 0; i < p->nsink && p->sink[i]; i++) {
+        struct tp_sinkrun_stats s;
+        tp_sinkrun_stats(p->sink[i], &s);
+        if (s.ack[log] != TP_SINK_NO_ACK) keep = TP_MIN(keep, s.ack[log]);
+    }
+    return keep;
+}
+
 /* The oldest input offset something still needs: the process stage's last checkpoint and
  * every sink's acknowledgement. */
 static uint64_t keep_from(struct tp_pipeline *p)
 {
     uint64_t keep = atomic_load_explicit(&p->proc_checkpoint, memory_order_relaxed);
-    for (size_t i = 0; i < p->nsink && p->sink[i]; i++) {
-        struct tp_sinkrun_stats s;
-        tp_sinkrun_stats(p->sink[i], &s);
-        if (s.ack[TP_LOG_INPUT] != TP_SINK_NO_ACK) keep = TP_MIN(keep, s.ack[TP_LOG_INPUT]);
-    }
-    return keep;
+    return TP_MIN(keep, sinks_keep(p, TP_LOG_INPUT));
 }
 
 void tp_pipeline_stats(const struct tp_pipeline *p, struct tp_pipeline_stats *ret)
@@ -283,7 +296,11 @@ static void *writer_main(void *arg)
              * acknowledgement: keep everything after the oldest. */
             uint64_t keep = keep_from(p);
             int n = tp_journal_retain(p->j, keep, p->o.retention_bytes, p->o.retention_age_ns);
-            if (n > 0) tp_info("retention: removed %d old journal segment(s)", n);
+            if (n > 0) tp_info("retention: removed %d old input journal segment(s)", n);
+            /* The output journal is the process stage's to trim (its writer, journal.h): it
+             * gets the sinks' part of its keep_from from here (the sinks are all started
+             * before this thread, so reading them races with nothing). */
+            atomic_store_explicit(&p->out_keep, sinks_keep(p, TP_LOG_OUTPUT), memory_order_release);
             last_retain = now;
         }
         if (got) continue;
@@ -498,6 +515,10 @@ int tp_pipeline_start(struct tp_pipeline *p)
         .live_events_below = p->o.live_durable ? UINT64_MAX : tp_journal_next_offset(p->j),
         .checkpointed = &p->proc_checkpoint,
         .out_bound = &p->out_bound,
+        .segment_bytes = p->o.journal.segment_bytes,
+        .retention_bytes = p->o.retention_bytes,
+        .retention_age_ns = p->o.retention_age_ns,
+        .sinks_keep = &p->out_keep,
     };
     rc = tp_process_start(&pro, &p->proc);
     if (rc < 0) {

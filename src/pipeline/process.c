@@ -11,6 +11,10 @@
  *  3. `finish` is set only after the input writer was joined; the thread reads it before
  *     asking the cursor, so a cursor that is dry after `finish` was seen has read everything.
  *  4. An error is sticky (err); the thread then stops and the pipeline shuts down.
+ *  5. Retention (this thread: the output journal's writer) never deletes a segment holding a
+ *     record at or after min(the last checkpoint record, *sinks_keep). The checkpoint record
+ *     itself is kept: a restart loads it and cuts only what follows it; and every sink resumes
+ *     at or after its acknowledgement. A checkpoint counts only once committed (durable).
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -30,6 +34,7 @@
 #define PARTIAL_EVERY            (250 * TP_NS_PER_MS)
 #define COUNTERS_EVERY           TP_NS_PER_SEC
 #define PARTIAL_SLOTS            4096 /* throttle slots, by instrument id modulo */
+#define RETAIN_EVERY             TP_NS_PER_SEC
 #define PATH_CAP                 4096
 
 struct tp_process {
@@ -41,12 +46,15 @@ struct tp_process {
     struct tp_buf b;     /* one output record */
     struct tp_buf state; /* one checkpoint's engine state */
     uint64_t input_next; /* thread-local copy */
+    uint64_t ck_off;     /* output offset of the last committed checkpoint; UINT64_MAX: none */
+    int retain_err;      /* (thread) the retention errno last logged, so it is said once */
 
     pthread_t thread;
     bool thread_on;
     _Atomic bool finish;
     _Atomic int err;
     _Atomic uint64_t a_input_next, a_checkpoint, a_bars, a_anomalies, a_late, a_gaps;
+    _Atomic uint64_t a_ck_off, a_retained;
     int64_t partial_at[PARTIAL_SLOTS];
     int64_t last_recv, last_seen; /* the last event's ts_recv, and when the engine saw it */
 };
@@ -118,6 +126,7 @@ static void on_gap(void *ctx, const struct tp_gap *g)
 static void publish_checkpoint(struct tp_process *p)
 {
     atomic_store_explicit(&p->a_checkpoint, p->input_next, memory_order_relaxed);
+    atomic_store_explicit(&p->a_ck_off, p->ck_off, memory_order_relaxed);
     if (p->o.checkpointed)
         atomic_store_explicit(p->o.checkpointed, p->input_next, memory_order_relaxed);
 }
@@ -130,7 +139,8 @@ static int write_checkpoint(struct tp_process *p)
     tp_buf_reset(&p->b);
     p->b.max = TP_JOURNAL_MAX_RECORD;
     rc = tp_rec_put_checkpoint(&p->b, p->input_next, p->state.p, p->state.len);
-    if (rc == 0) rc = tp_journal_append(p->out, p->b.p, p->b.len, NULL);
+    uint64_t off = 0;
+    if (rc == 0) rc = tp_journal_append(p->out, p->b.p, p->b.len, &off);
     if (p->b.cap > OUT_BUF_MAX) {
         /* Do not keep a checkpoint-sized buffer for small records. */
         tp_buf_fini(&p->b);
@@ -138,7 +148,10 @@ static int write_checkpoint(struct tp_process *p)
     }
     p->b.max = OUT_BUF_MAX;
     if (rc == 0) rc = tp_journal_commit(p->out);
-    if (rc == 0) publish_checkpoint(p);
+    if (rc == 0) {
+        p->ck_off = off; /* durable: retention may now go up to it (invariant 5) */
+        publish_checkpoint(p);
+    }
     return rc;
 }
 
@@ -175,6 +188,16 @@ static int recover(struct tp_process *p)
         return rc;
     }
     tp_cursor_close(c);
+    if (!found && first > 0) {
+        /* Retention keeps the last checkpoint (invariant 5): without one the records before
+         * `first` are gone and the input they came from may be too. Cutting everything and
+         * starting from input offset 0 would not give the same outputs: refuse. */
+        tp_error("journal %s: no checkpoint in its records %llu..%llu (older ones were removed "
+                 "by retention): the engine cannot resume; move the output journal away to "
+                 "reprocess the input journal from its start",
+                 p->odir, (unsigned long long)first, (unsigned long long)next);
+        return -EBADMSG;
+    }
     uint64_t cut = found ? ck_off + 1 : first;
     if (cut < next) {
         rc = tp_journal_truncate(p->out, cut);
@@ -202,6 +225,7 @@ static int recover(struct tp_process *p)
             "input offset %llu",
             p->odir, (unsigned long long)ck_off, (unsigned long long)scanned,
             (unsigned long long)p->input_next);
+    p->ck_off = ck_off;
     publish_checkpoint(p);
     return 0;
 }
@@ -241,6 +265,27 @@ static void publish_bound(struct tp_process *p)
     atomic_store_explicit(p->o.out_bound, b, memory_order_release);
 }
 
+/* Deletes old output segments: never one holding the last checkpoint record, a record after
+ * it, or a record a sink has not acknowledged (invariant 5). A failure (a segment that cannot
+ * be removed) is logged once per errno and retried at the next turn; it stops nothing. */
+static void retain_outputs(struct tp_process *p)
+{
+    uint64_t keep = p->ck_off == UINT64_MAX ? 0 : p->ck_off;
+    if (p->o.sinks_keep)
+        keep = TP_MIN(keep, atomic_load_explicit(p->o.sinks_keep, memory_order_acquire));
+    if (keep <= tp_journal_first_offset(p->out)) return;
+    int n = tp_journal_retain(p->out, keep, p->o.retention_bytes, p->o.retention_age_ns);
+    if (n > 0) {
+        atomic_fetch_add_explicit(&p->a_retained, (uint64_t)n, memory_order_relaxed);
+        tp_info("retention: removed %d old output journal segment(s); it starts at offset %llu", n,
+                (unsigned long long)tp_journal_first_offset(p->out));
+        p->retain_err = 0;
+    } else if (n < 0 && p->retain_err != -n) {
+        p->retain_err = -n;
+        tp_warn("journal %s: retention failed: %s (retried every second)", p->odir, strerror(-n));
+    }
+}
+
 static void sleep_ns(int64_t ns)
 {
     struct timespec ts = {.tv_sec = 0, .tv_nsec = (long)ns};
@@ -277,8 +322,9 @@ static void *process_main(void *arg)
 {
     struct tp_process *p = arg;
     int rc = 0;
-    int64_t last_flush = tp_mono_ns(), last_counters = 0;
+    int64_t last_flush = tp_mono_ns(), last_counters = 0, last_retain = last_flush;
     bool dirty = false;
+    bool retain = p->o.retention_bytes || p->o.retention_age_ns > 0;
     for (;;) {
         bool finishing = atomic_load_explicit(&p->finish, memory_order_acquire);
         const void *rec;
@@ -306,6 +352,10 @@ static void *process_main(void *arg)
         if (p->o.live && now - last_counters >= COUNTERS_EVERY) {
             publish_counters(p);
             last_counters = now;
+        }
+        if (retain && now - last_retain >= RETAIN_EVERY) {
+            retain_outputs(p);
+            last_retain = now;
         }
         if (!idle) continue;
         if (finishing) break;
@@ -340,6 +390,9 @@ int tp_process_start(const struct tp_process_opts *o, struct tp_process **ret)
     tp_buf_init(&p->state, TP_JOURNAL_MAX_RECORD);
     atomic_init(&p->finish, false);
     atomic_init(&p->err, 0);
+    p->ck_off = UINT64_MAX;
+    atomic_init(&p->a_ck_off, UINT64_MAX);
+    atomic_init(&p->a_retained, 0);
     int n = snprintf(p->odir, sizeof p->odir, "%s/journal/output", o->data_dir);
     if (n < 0 || (size_t)n >= sizeof p->odir) {
         free_all(p);
@@ -357,6 +410,7 @@ int tp_process_start(const struct tp_process_opts *o, struct tp_process **ret)
     struct tp_journal_opts jo;
     tp_journal_opts_default(&jo, p->odir);
     jo.sync = o->sync;
+    if (o->segment_bytes) jo.segment_bytes = o->segment_bytes;
     struct tp_journal_recovery rep;
     int rc = tp_journal_open(&jo, &p->out, &rep);
     if (rc < 0) {
@@ -438,6 +492,9 @@ void tp_process_stats(const struct tp_process *p, struct tp_process_stats *ret)
         .late = atomic_load_explicit(&p->a_late, memory_order_relaxed),
         .gaps = atomic_load_explicit(&p->a_gaps, memory_order_relaxed),
         .output_next = p->out ? tp_journal_next_offset(p->out) : 0,
+        .checkpoint_offset = atomic_load_explicit(&p->a_ck_off, memory_order_relaxed),
+        .output_first = p->out ? tp_journal_first_offset(p->out) : 0,
+        .retained = atomic_load_explicit(&p->a_retained, memory_order_relaxed),
     };
     *ret = s;
 }

@@ -7,11 +7,13 @@
  * Checkpoints are deterministic: after input offset o, when (o + 1) % checkpoint_every == 0,
  * a TP_REC_CHECKPOINT (input_next = o + 1, the engine's state) is appended and the output
  * journal committed. At start the output journal is scanned for its last checkpoint (a full
- * scan: O(output journal) for now), cut right after it (the outputs past it are regenerated
+ * scan of what retention kept), cut right after it (the outputs past it are regenerated
  * identically, because the engine is deterministic and the input journal is append-only), the
  * engine loaded from it, and the input cursor started at its input_next (0 and a fresh engine
- * when there is none). The engine is never flushed at shutdown: open windows stay open in the
- * next checkpoint's state, and close when their input arrives.
+ * when there is none). The scan starts at the oldest record retention kept; retention keeps
+ * the last checkpoint record, so an output journal with records but no checkpoint in them is
+ * refused (-EBADMSG) rather than cut to nothing. The engine is never flushed at shutdown: open
+ * windows stay open in the next checkpoint's state, and close when their input arrives.
  *
  * Stop: tp_process_finish, called once the input journal's writer is joined (so every input
  * record is durable), lets the thread process everything, commit, and end.
@@ -38,6 +40,16 @@ struct tp_process_opts {
     _Atomic uint64_t *checkpointed; /* NULL, or set to each checkpoint's input_next */
     _Atomic uint64_t *out_bound;    /* NULL, or set to the output offset below which records
                                        are durable (written, with durable_only false) */
+    /* Added: the output journal's segment size (0 = the journal's default) and its retention
+     * (both 0 = none). The process thread, the output journal's writer, deletes old segments
+     * every second, never one holding a record at or after its last checkpoint record or
+     * *sinks_keep (see below). */
+    uint64_t segment_bytes;
+    uint64_t retention_bytes;
+    int64_t retention_age_ns;
+    _Atomic uint64_t *sinks_keep; /* the oldest output offset a sink has not acknowledged,
+                                     published by the pipeline (0 until it knows: nothing is
+                                     removed); NULL = no sink reads the output journal */
 };
 
 struct tp_process_stats {
@@ -45,6 +57,9 @@ struct tp_process_stats {
     uint64_t checkpoint;                  /* input_next of the last checkpoint written or loaded */
     uint64_t bars, anomalies, late, gaps; /* outputs appended by this process */
     uint64_t output_next;                 /* the output journal's next offset */
+    /* Added: the output offset of the last checkpoint record (UINT64_MAX when none), the
+     * oldest output offset on disk, and output segments deleted by retention in this process. */
+    uint64_t checkpoint_offset, output_first, retained;
 };
 
 struct tp_process;
