@@ -24,6 +24,11 @@
  * close the input journal. Records a source handed to its ring before it was
  * joined are in the journal after a clean stop.
  *
+ * Retention (retention_bytes, retention_age_ns) applies to each journal on its own: the writer
+ * thread trims the input journal, the process stage the output journal (journal.segment_bytes
+ * sets both journals' segment size), never a segment holding a record a sink has not
+ * acknowledged or the last checkpoint still needs (docs/journal.md "Retention in tickpipe run").
+ *
  * Threads: every function here is for the main thread; tp_pipeline_stats may be called from
  * any thread.
  */
@@ -44,20 +49,16 @@ struct tp_pipeline_opts {
     const char *data_dir;           /* the input journal is DATA/journal/input */
     struct tp_journal_opts journal; /* dir is filled in by the pipeline */
     size_t ring_capacity;           /* events per source ring, a power of two */
-    /* Retention of each journal (its own size and age; 0 = no limit): old segments go, never
-     * one holding a record a sink has not acknowledged or the last checkpoint still needs.
-     * The writer thread trims the input journal, the process stage the output journal
-     * (journal.segment_bytes applies to both). */
-    uint64_t retention_bytes;   /* 0 = no size limit */
-    int64_t retention_age_ns;   /* 0 = no age limit */
-    int64_t status_interval_ns; /* 0 = no status line */
-    bool exit_at_eof;           /* stop when every source has reached its end (at once with none) */
-    uint64_t resume_records;    /* journal tail shown to sources at start (0 = none) */
-    uint64_t checkpoint_every;  /* process stage: input records per checkpoint */
-    struct tp_live *live;       /* process stage publishes here; NULL = nowhere */
-    bool live_durable;          /* events reach the live store after the engine read them
-                                   durably, not provisionally as the writer appends them */
-    int64_t sink_give_up_ns;    /* at stop, how long a failing sink is retried; 0 = 10 s */
+    uint64_t retention_bytes;       /* 0 = no size limit */
+    int64_t retention_age_ns;       /* 0 = no age limit */
+    int64_t status_interval_ns;     /* 0 = no status line */
+    bool exit_at_eof;          /* stop when every source has reached its end (at once with none) */
+    uint64_t resume_records;   /* journal tail shown to sources at start (0 = none) */
+    uint64_t checkpoint_every; /* process stage: input records per checkpoint */
+    struct tp_live *live;      /* process stage publishes here; NULL = nowhere */
+    bool live_durable;         /* events reach the live store after the engine read them
+                                  durably, not provisionally as the writer appends them */
+    int64_t sink_give_up_ns;   /* at stop, how long a failing sink is retried; 0 = 10 s */
 };
 
 struct tp_pipeline_stats {
