@@ -218,7 +218,7 @@ static void test_retain_resume(void)
     p = start(data, in, j, true, &keep);
     stats(p, &s);
     ASSERT_EQ_U64(s.checkpoint_offset, ck);
-    ASSERT_EQ_U64(s.input_next, N_INPUT / 1000 * 1000);
+    ASSERT_EQ_U64(s.checkpoint, N_INPUT / 1000 * 1000); /* the thread may already be past it */
     wait_input(p);
     ASSERT_EQ_INT(tp_process_stop(p, &s), 0);
     ASSERT_EQ_U64(s.output_next, rs.output_next);
