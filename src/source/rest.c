@@ -676,7 +676,8 @@ static int build(struct poller *p, const char *spec, const struct tp_rest_opts *
         if (strlen(at + 1) >= sizeof p->opt || !at[1])
             return fail(err, errcap, "has a bad option after '@'");
         memcpy(p->opt, at + 1, strlen(at + 1) + 1);
-        if (strcmp(p->vname, "coingecko") && strcmp(p->vname, "yahoo"))
+        if (strcmp(p->vname, "coingecko") && strcmp(p->vname, "yahoo") &&
+            strcmp(p->vname, "alphavantage"))
             return fail(err, errcap, "has an option, which %s does not take", p->vname);
     }
     p->in = calloc(TP_REST_MAX_SYMS, sizeof *p->in);
