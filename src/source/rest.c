@@ -286,6 +286,8 @@ static void group_outcome(struct poller *p, int64_t now)
             char why[64];
             snprintf(why, sizeof why, "%s answers again", p->vname);
             group_switch(g, p->gi, why);
+            /* its other requests are overdue already; this one just polled */
+            atomic_store_explicit(&p->gkick, false, memory_order_relaxed);
         }
     } else if (p->verdict == V_FAIL) {
         p->gfails++;
