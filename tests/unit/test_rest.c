@@ -576,6 +576,25 @@ static void test_specs(void)
     tp_rest_status(src, line, sizeof line);
     ASSERT_EQ_STR(line, "waiting for the first poll");
     ASSERT(tp_instr_find("coingecko:ETH-EUR", 17) != 0);
+    /* Failover groups: REST sources only, two at least, each in one group. */
+    struct tp_source *y, *a, *w;
+    ASSERT_EQ_INT(tp_rest_source_new("coingecko:ethereum", &o, &y, err, sizeof err), 0);
+    ASSERT_EQ_INT(tp_rest_source_new("alphavantage:EUR-USD@5min", &o, &a, err, sizeof err), 0);
+    ASSERT_EQ_INT(tp_rest_source_new("alphavantage:GBP-USD", &o, &w, err, sizeof err), 0);
+    struct tp_source *g1[] = {src};
+    ASSERT_EQ_INT(tp_rest_failover(g1, 1, 0, 0, err, sizeof err), -EINVAL);
+    ASSERT(strstr(err, "2 to 8"));
+    struct tp_source *g2[] = {src, src};
+    ASSERT_EQ_INT(tp_rest_failover(g2, 2, 0, 0, err, sizeof err), -EINVAL);
+    ASSERT(strstr(err, "named twice"));
+    struct tp_source *g3[] = {a, y};
+    ASSERT_EQ_INT(tp_rest_failover(g3, 2, 2, SEC, err, sizeof err), 0);
+    struct tp_source *g4[] = {w, y};
+    ASSERT_EQ_INT(tp_rest_failover(g4, 2, 0, 0, err, sizeof err), -EINVAL);
+    ASSERT(strstr(err, "another failover group"));
+    tp_source_free(a); /* members are freed one by one, the group with the last */
+    tp_source_free(w);
+    tp_source_free(y);
     tp_source_free(src);
 }
 
