@@ -25,6 +25,12 @@
  * GLOBAL_QUOTE) by values. The journal's tail seeds the last events (resume), so a restart does
  * not repeat them either. A full ring drops and records a gap (source.h).
  *
+ * Failover groups (tp_rest_failover, docs/venues.md): sources linked into a priority-ordered
+ * group poll only while they are the group's active member; a member is judged after each poll
+ * (p->verdict: data, a failure, or an error about one symbol that says nothing of the source),
+ * unhealthy members probe with one request every `probe`, and switches are journaled as
+ * `failover` status records by each member's own thread (see "failover groups" below).
+ *
  * The source writes no connection status records: a poll every few minutes is not a
  * connection, and `connected` would make the engine's stale detector fire between polls.
  * Its state is in tp_source.link (subscribed while some request's last poll gave data,
@@ -116,6 +122,7 @@ struct poller {
     bool gprobing;     /* a probe request is in flight */
     int64_t gprobe_at; /* (mono) when a down member probes next */
     bool gnote;        /* a switch to journal for this member's instruments */
+    bool gwas_active;  /* the role its status line shows */
     char gnote_id[TP_TRADE_ID_MAX + 1];
     _Atomic bool gkick;                       /* became the polling member: poll now */
     enum { V_FAIL, V_OK, V_NEUTRAL } verdict; /* (src) the last poll's outcome, for the group */
@@ -157,6 +164,8 @@ static const char *dur(int64_t ns, char *buf, size_t cap)
 
 /* ---- status -------------------------------------------------------------------------- */
 
+static bool group_state(struct poller *p, char *out, size_t cap);
+
 static void update_status(struct poller *p)
 {
     bool up = false;
@@ -178,6 +187,14 @@ static void update_status(struct poller *p)
             o += (size_t)snprintf(s + o, sizeof s - o, "%s%s: %s", o ? "; " : "", p->in[i].name,
                                   p->in[i].err);
         }
+    }
+    char g[200];
+    if (group_state(p, g, sizeof g)) { /* "failover ...; " before the rest, cut to fit */
+        size_t gl = strlen(g);
+        memmove(s + gl + 2, s, sizeof s - gl - 2);
+        memcpy(s, g, gl);
+        memcpy(s + gl, "; ", 2);
+        s[sizeof s - 1] = 0;
     }
     pthread_mutex_lock(&p->mu);
     memcpy(p->status, s, sizeof s);
@@ -317,6 +334,21 @@ static void group_outcome(struct poller *p, int64_t now)
     pthread_mutex_unlock(&g->mu);
 }
 
+/* p's place in its group for its status line; false when p is in none. */
+static bool group_state(struct poller *p, char *out, size_t cap)
+{
+    struct group *g = p->grp;
+    if (!g) return false;
+    pthread_mutex_lock(&g->mu);
+    const struct poller *a = g->m[g->active];
+    int n = g->active == p->gi ? snprintf(out, cap, "failover %s: polling", g->label)
+                               : snprintf(out, cap, "failover %s: standby, %s polls", g->label,
+                                          a ? a->vname : "?");
+    if (n > 0 && (size_t)n + 13 < cap && p->gdown) memcpy(out + n, " (unhealthy)", 13);
+    pthread_mutex_unlock(&g->mu);
+    return true;
+}
+
 enum role { ROLE_POLL, ROLE_PROBE, ROLE_IDLE };
 
 /* What p does now; journals a pending switch for its instruments and, when p has just become
@@ -334,7 +366,10 @@ static enum role group_tick(struct poller *p, int64_t now)
     memcpy(id, p->gnote_id, sizeof id);
     p->gnote = false;
     if (role == ROLE_PROBE) p->gprobing = true;
+    bool changed = (g->active == p->gi) != p->gwas_active;
+    p->gwas_active = g->active == p->gi;
     pthread_mutex_unlock(&g->mu);
+    if (changed) update_status(p);
     if (atomic_exchange_explicit(&p->gkick, false, memory_order_relaxed))
         for (size_t i = 0; i < p->nrq; i++)
             if (!p->rq[i].busy && p->rq[i].due > now) p->rq[i].due = now;
@@ -396,6 +431,7 @@ int tp_rest_failover(struct tp_source *const *src, size_t n, uint32_t after, int
         g->m[i] = p;
         p->grp = g;
         p->gi = i;
+        p->gwas_active = i == 0;
         if (o < sizeof g->label)
             o +=
                 (size_t)snprintf(g->label + o, sizeof g->label - o, "%s%s", i ? "," : "", p->vname);

@@ -8,7 +8,9 @@
  *   - coingecko /api/v3/simple/price → `snapshot` per coin and currency (ts = last_updated_at);
  *   - alphavantage GLOBAL_QUOTE → `snapshot` (price, open, high, low, change; ts = the receive
  *     time: the quote names a trading day, not a time), CURRENCY_EXCHANGE_RATE → `snapshot`
- *     (ts = "Last Refreshed" when its zone is UTC);
+ *     (ts = "Last Refreshed" when its zone is UTC); TIME_SERIES_INTRADAY, FX_INTRADAY,
+ *     CRYPTO_INTRADAY (spec option `@5min`) → vendor `bar`s (ts = bar start, converted from
+ *     the body's zone, US/Eastern or UTC, exactly; the newest bar held back);
  *   - yahoo v8 chart → vendor `bar`s (ts = bar start; only bars already closed at the
  *     chart's regularMarketTime, none with null values) and a `snapshot` of
  *     regularMarketPrice at regularMarketTime;

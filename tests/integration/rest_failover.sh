@@ -173,7 +173,9 @@ for pat in (r"failover alphavantage,yahoo: alphavantage polls; the next takes ov
             r"failover alphavantage,yahoo: alphavantage is unhealthy after 2 failed polls in a row \(last: rate limited: Thank you",
             r"failover alphavantage,yahoo: yahoo takes over from alphavantage \(alphavantage: 2 failed polls in a row",
             r"failover alphavantage,yahoo: alphavantage answers again \(probe\)",
-            r"failover alphavantage,yahoo: alphavantage takes back over from yahoo \(alphavantage answers again\)"):
+            r"failover alphavantage,yahoo: alphavantage takes back over from yahoo \(alphavantage answers again\)",
+            r"alphavantage: status at stop: failover alphavantage,yahoo: polling; ok",
+            r"yahoo: status at stop: failover alphavantage,yahoo: standby, alphavantage polls; ok"):
     if not re.search(pat, log): err("no log line matching %r" % pat)
 for e in errors:
     print("rest_failover:", e, file=sys.stderr)
