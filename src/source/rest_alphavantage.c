@@ -258,6 +258,7 @@ static int wall_parse(const char *s, size_t n, int64_t *ret, int64_t *year)
         }
     }
     int64_t y = v[0] * 1000 + v[1] * 100 + v[2] * 10 + v[3];
+    if (y < 1900 || y > 2200) return -EINVAL; /* keeps the ns of any result inside int64 */
     unsigned mo = (unsigned)(v[5] * 10 + v[6]), d = (unsigned)(v[8] * 10 + v[9]);
     int h = v[11] * 10 + v[12], mi = v[14] * 10 + v[15], se = n == 19 ? v[17] * 10 + v[18] : 0;
     static const unsigned mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};

@@ -208,6 +208,8 @@ static void test_local_utc(void)
     ASSERT_EQ_INT(tp_rp_local_utc("US/Eastern", 10, "2023-02-29 12:00:00", 19, &ns), -EINVAL);
     ASSERT_EQ_INT(tp_rp_local_utc("US/Eastern", 10, "2024-07-01 24:00:00", 19, &ns), -EINVAL);
     ASSERT_EQ_INT(tp_rp_local_utc("UTC", 3, "2024-07-01", 10, &ns), -EINVAL);
+    ASSERT_EQ_INT(tp_rp_local_utc("UTC", 3, "9999-12-31 23:59:59", 19, &ns), -EINVAL); /* > int64 */
+    ASSERT_EQ_INT(tp_rp_local_utc("UTC", 3, "0001-01-01 00:00:00", 19, &ns), -EINVAL);
 }
 
 /* TIME_SERIES_INTRADAY / FX_INTRADAY / CRYPTO_INTRADAY bodies in the documented shapes. */
