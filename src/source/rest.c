@@ -1091,6 +1091,12 @@ int tp_rest_source_new(const char *spec, const struct tp_rest_opts *o, struct tp
         poller_free(&p->base);
         return rc;
     }
+    /* Alpha Vantage intraday: a compact response holds the latest 100 bars. */
+    long mins = !strcmp(p->vname, "alphavantage") && p->opt[0] ? strtol(p->opt, NULL, 10) : 0;
+    if (mins > 0 && p->interval > 100 * mins * 60 * TP_NS_PER_SEC)
+        tp_warn("%s: polling every %lld s, but a response holds the latest 100 %s bars (%ld min): "
+                "bars between two polls will be missing; poll at least every %ld min",
+                p->vname, (long long)(p->interval / TP_NS_PER_SEC), p->opt, 100 * mins, 100 * mins);
     tp_info("%s: polling %zu symbol(s) in %zu request(s) every %lld ms from %s", p->vname, p->n,
             p->nrq, (long long)(p->interval / TP_NS_PER_MS), p->base_url);
     *ret = &p->base;
