@@ -1055,6 +1055,7 @@ static int kprocess_sinks(struct tp_kprocess_opts *ko)
             return bad("postgres", "(conninfo)", err);
         ko->sinks[ko->nsinks++] =
             (struct tp_ksink_kind){.name = "postgres", .make = make_pg_part, .ctx = &c};
+        ko->sink_max_backoff_ns = 10 * TP_NS_PER_SEC; /* a paused partition lags: retry often */
         tp_info("kafka process: writes PostgreSQL (tickpipe_offsets rows postgres/%s/pN)",
                 S("kafka-topic-ticks")->str);
     }

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# kafka_sinks.sh — the seed pipeline over Kafka with the warehouse and the lake: `tickpipe run
+# --role ingest --kafka B` + `tickpipe run --role process --kafka B --data D --postgres URL`,
+# on librdkafka's mock cluster and a throwaway PostgreSQL (lib/pgserver.sh). Checks:
+#   - a paced simulation (fixed seed, about 5 s) is ingested while the process role runs;
+#     1.5 s in, the PostgreSQL server stops (pg_ctl stop -m immediate) for 5 s and starts
+#     again: the process role pauses the partitions whose sink failed, and resumes them from
+#     their checkpoints once it reconnects (the log says so);
+#   - at the end (SIGTERM, exit 0), ticks, bars, anomalies, late, gaps and quality in
+#     PostgreSQL equal those the embedded pipeline writes for the same simulation (a
+#     single-process run with --postgres into another database), row for row, each once;
+#     every ticks log_offset once;
+#   - the lake under D equals the embedded run's lake, table by table, as multisets of rows
+#     (DuckDB): nothing missing, nothing twice; one ack file per ticks partition;
+#   - tickpipe_offsets has one pair of rows per partition (postgres/tickpipe.ticks/pN).
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+source "$here/kafka_lib.inc"
+# shellcheck source=lib/pgserver.sh
+. "$here/lib/pgserver.sh"
+# shellcheck source=lib/ksinks.sh
+. "$here/lib/ksinks.sh"
+TP_SRC=${TP_SRC:-$(cd "$here/../.." && pwd)}
+kafka_setup kafka_sinks
+pg_setup kafka_sinks
+trap 'kafka_cleanup; pg_cleanup' EXIT
+command -v node >/dev/null || fail "node is not installed (make test installs it)"
+pg_start
+base=${PGURL%/tickpipe}
+psql -X -q "$base/postgres" -c 'CREATE DATABASE tickpipe_ref' || fail "createdb"
+REF=$base/tickpipe_ref
+mock_start tickpipe.ticks:4 tickpipe.bars:3 tickpipe.anomalies:2 tickpipe.checkpoints:4 \
+    tickpipe.late:2 tickpipe.gaps:2
+
+"$TICKPIPE" run --role process --kafka "$B" --data "$tmp/k" --postgres "$PGURL" \
+    --status-interval 0 --http off --checkpoint-every 3000 --kafka-checkpoint-interval 1s \
+    --kafka-opt session.timeout.ms=6000 --kafka-opt heartbeat.interval.ms=500 \
+    2>"$tmp/proc.log" &
+proc=$!
+track $proc
+for _ in $(seq 300); do grep -q 'assigned' "$tmp/proc.log" && break; sleep 0.1; done
+grep -q 'assigned' "$tmp/proc.log" || { cat "$tmp/proc.log" >&2; fail "the process role got no partitions"; }
+
+start=$(date -u +%Y-%m-%dT%H:%M:%S.%NZ)
+sim=(--seed 11 --sim-start "$start" --sim-rate 5000 --sim-events 24000 --status-interval 0
+     --http off)
+"$TICKPIPE" run --role ingest --kafka "$B" "${sim[@]}" --sim-pace live --exit-at-eof \
+    2>"$tmp/ingest.log" &
+ing=$!
+track $ing
+sleep 1.5
+pg_stop_immediate
+echo "kafka_sinks: PostgreSQL stopped 1.5 s into the stream"
+sleep 5
+pg_start
+echo "kafka_sinks: PostgreSQL started again"
+wait $ing || { cat "$tmp/ingest.log" >&2; fail "ingest failed"; }
+grep -q ' drops 0,' "$tmp/ingest.log" || fail "the paced simulator dropped events (ring full)"
+
+ks_reference "$tmp/ref" "$REF" "${sim[@]}" --sim-pace max
+ks_wait_rows "$REF" "$PGURL" 40 || { tail -20 "$tmp/proc.log" >&2; fail "the process role did not catch up"; }
+kill -TERM $proc
+wait $proc
+rc=$?
+[ $rc -eq 0 ] || { cat "$tmp/proc.log" >&2; fail "the process role exited $rc on SIGTERM"; }
+grep -q 'partition paused' "$tmp/proc.log" || { cat "$tmp/proc.log" >&2; fail "no sink failure during the outage"; }
+grep -q 'open again: resuming from' "$tmp/proc.log" || { cat "$tmp/proc.log" >&2; fail "no partition resumed after the outage"; }
+
+ks_pg_same "$REF" "$PGURL" || fail "PostgreSQL differs from the single-process reference"
+ks_lake_same "$tmp/ref/lake" "$tmp/k/lake" || fail "the lake differs from the single-process reference"
+acks=$(ls "$tmp/k/lake/_tickpipe" | grep -c '^ack\.tickpipe\.ticks\.p[0-3]$')
+[ "$acks" = 4 ] || fail "$acks lake ack files, want 4: $(ls "$tmp/k/lake/_tickpipe")"
+rows=$(pg_sql "SELECT count(*) FROM tickpipe_offsets WHERE sink LIKE 'postgres/tickpipe.ticks/p%'")
+[ "$rows" = 8 ] || fail "$rows tickpipe_offsets rows of the partitions, want 8"
+echo "kafka_sinks: ok ($(grep -o '[0-9]* sink resets' "$tmp/proc.log" | tail -1))"
