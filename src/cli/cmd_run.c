@@ -1027,7 +1027,27 @@ static int make_lake_part(void *ctx, const char *topic, int32_t p, const struct 
     return 0;
 }
 
-/* --postgres, and the lake when --data or --lake on is given (a process instance started
+static int make_redis_part(void *ctx, const char *topic, int32_t p, const struct tp_sink_ops **ops,
+                           void **self)
+{
+    (void)ctx;
+    char name[128], err[256];
+    int n = snprintf(name, sizeof name, "redis/%s/p%d", topic, (int)p);
+    if (n < 0 || (size_t)n >= sizeof name) return -ENAMETOOLONG;
+    struct tp_redis_cfg cfg = {
+        .url = S("redis")->str, .maxlen = (uint64_t)S("redis-maxlen")->i, .name = name};
+    struct tp_redis_sink *rs;
+    int rc = tp_redis_sink_new(&cfg, &rs, err, sizeof err);
+    if (rc < 0) {
+        tp_error("redis: %s", rc == -EINVAL ? err : strerror(-rc));
+        return rc;
+    }
+    *ops = &tp_redis_sink_ops;
+    *self = rs;
+    return 0;
+}
+
+/* --postgres, --redis, and the lake when --data or --lake on is given (a process instance started
  * without them keeps nothing on disk, as before: docs/kafka.md "Sinks"). 0 or an exit code. */
 static int kprocess_sinks(struct tp_kprocess_opts *ko)
 {
@@ -1055,10 +1075,21 @@ static int kprocess_sinks(struct tp_kprocess_opts *ko)
             return bad("postgres", "(conninfo)", err);
         ko->sinks[ko->nsinks++] =
             (struct tp_ksink_kind){.name = "postgres", .make = make_pg_part, .ctx = &c};
-        ko->sink_max_backoff_ns = 10 * TP_NS_PER_SEC; /* a paused partition lags: retry often */
         tp_info("kafka process: writes PostgreSQL (tickpipe_offsets rows postgres/%s/pN)",
                 S("kafka-topic-ticks")->str);
     }
+    if (*T("redis")) {
+        if (S("redis-maxlen")->i < 1) return bad("redis-maxlen", "0", "is not a positive count");
+        struct tp_redis_url u;
+        char err[256];
+        if (tp_redis_url_parse(S("redis")->str, &u, err, sizeof err) < 0)
+            return bad("redis", "(URL)", err);
+        ko->sinks[ko->nsinks++] =
+            (struct tp_ksink_kind){.name = "redis", .make = make_redis_part, .ctx = &c};
+        tp_info("kafka process: writes Redis (tickpipe:offsets fields redis/%s/pN.input, ...)",
+                S("kafka-topic-ticks")->str);
+    }
+    if (ko->nsinks) ko->sink_max_backoff_ns = 10 * TP_NS_PER_SEC; /* a paused partition lags */
     return 0;
 }
 
@@ -1098,7 +1129,7 @@ static int run_kafka_role(struct tp_live *live, bool max_pace)
                 role);
     static const char *const unused[] = {"postgres", "redis", "s3"};
     for (size_t i = 0; i < TP_ARRAY_LEN(unused); i++)
-        if (*T(unused[i]) && (!k || strcmp(unused[i], "postgres")))
+        if (*T(unused[i]) && (!k || !strcmp(unused[i], "s3")))
             tp_warn("tickpipe run --role %s: --%s is not written by the Kafka roles in this "
                     "version (ignored; read the output topics, docs/kafka.md)",
                     role, unused[i]);

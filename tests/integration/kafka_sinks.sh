@@ -12,7 +12,9 @@
 #     every ticks log_offset once;
 #   - the lake under D equals the embedded run's lake, table by table, as multisets of rows
 #     (DuckDB): nothing missing, nothing twice; one ack file per ticks partition;
-#   - tickpipe_offsets has one pair of rows per partition (postgres/tickpipe.ticks/pN).
+#   - tickpipe_offsets has one pair of rows per partition (postgres/tickpipe.ticks/pN);
+#   - Redis (--redis, one sink per partition too): every bar stream entry and last-state hash
+#     equal to the embedded run's (written to another Redis database).
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/kafka_lib.inc"
@@ -29,10 +31,12 @@ pg_start
 base=${PGURL%/tickpipe}
 psql -X -q "$base/postgres" -c 'CREATE DATABASE tickpipe_ref' || fail "createdb"
 REF=$base/tickpipe_ref
+ks_redis_start
 mock_start tickpipe.ticks:4 tickpipe.bars:3 tickpipe.anomalies:2 tickpipe.checkpoints:4 \
     tickpipe.late:2 tickpipe.gaps:2
 
 "$TICKPIPE" run --role process --kafka "$B" --data "$tmp/k" --postgres "$PGURL" \
+    --redis "redis://127.0.0.1:$RPORT/0" \
     --status-interval 0 --http off --checkpoint-every 3000 --kafka-checkpoint-interval 1s \
     --kafka-opt session.timeout.ms=6000 --kafka-opt heartbeat.interval.ms=500 \
     2>"$tmp/proc.log" &
@@ -57,7 +61,7 @@ echo "kafka_sinks: PostgreSQL started again"
 wait $ing || { cat "$tmp/ingest.log" >&2; fail "ingest failed"; }
 grep -q ' drops 0,' "$tmp/ingest.log" || fail "the paced simulator dropped events (ring full)"
 
-ks_reference "$tmp/ref" "$REF" "${sim[@]}" --sim-pace max
+ks_reference "$tmp/ref" "$REF" "${sim[@]}" --sim-pace max --redis "redis://127.0.0.1:$RPORT/1"
 ks_wait_rows "$REF" "$PGURL" 40 || { tail -20 "$tmp/proc.log" >&2; fail "the process role did not catch up"; }
 kill -TERM $proc
 wait $proc
@@ -70,6 +74,13 @@ ks_pg_same "$REF" "$PGURL" || fail "PostgreSQL differs from the single-process r
 ks_lake_same "$tmp/ref/lake" "$tmp/k/lake" || fail "the lake differs from the single-process reference"
 acks=$(ls "$tmp/k/lake/_tickpipe" | grep -c '^ack\.tickpipe\.ticks\.p[0-3]$')
 [ "$acks" = 4 ] || fail "$acks lake ack files, want 4: $(ls "$tmp/k/lake/_tickpipe")"
+ks_redis_dump 1 "$tmp/redis.want"
+ks_redis_dump 0 "$tmp/redis.got"
+cmp -s "$tmp/redis.want" "$tmp/redis.got" ||
+    { diff "$tmp/redis.want" "$tmp/redis.got" | head -5 >&2; fail "Redis differs from the single-process reference"; }
+echo "redis: $(wc -l <"$tmp/redis.got") bar streams and last-state hashes equal to the reference"
+fields=$(redis-cli -p "$RPORT" -n 0 HKEYS tickpipe:offsets | grep -c '^redis/tickpipe.ticks/p[0-3]\.\(input\|output\)$')
+[ "$fields" = 8 ] || fail "$fields tickpipe:offsets fields of the partitions, want 8"
 rows=$(pg_sql "SELECT count(*) FROM tickpipe_offsets WHERE sink LIKE 'postgres/tickpipe.ticks/p%'")
 [ "$rows" = 8 ] || fail "$rows tickpipe_offsets rows of the partitions, want 8"
 echo "kafka_sinks: ok ($(grep -o '[0-9]* sink resets' "$tmp/proc.log" | tail -1))"

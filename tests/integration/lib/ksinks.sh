@@ -56,3 +56,34 @@ ks_wait_rows() {
     echo "ks_wait_rows: ticks and bars: $got, want $want" >&2
     return 1
 }
+
+#   ks_redis_start             a redis-server on a free loopback port ($RPORT), files in $tmp
+#   ks_redis_dump DB FILE      the bar streams (every entry) and last-state hashes of DB, sorted
+ks_redis_start() {
+    command -v redis-server >/dev/null && command -v redis-cli >/dev/null ||
+        fail "redis-server and redis-cli are needed (scripts/install-deps.sh test)"
+    RPORT=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    mkdir -p "$tmp/redis"
+    redis-server --port "$RPORT" --bind 127.0.0.1 --protected-mode yes --dir "$tmp/redis" \
+        --logfile "$tmp/redis/redis.log" --daemonize no --save '' --appendonly no &
+    track $!
+    for _ in $(seq 100); do
+        [ "$(redis-cli -p "$RPORT" ping 2>/dev/null)" = PONG ] && return 0
+        sleep 0.05
+    done
+    fail "redis-server did not start on port $RPORT"
+}
+
+ks_redis_dump() {
+    local db=$1 out=$2 k
+    : >"$out"
+    for k in $(redis-cli -p "$RPORT" -n "$db" --scan --pattern 'tickpipe:bars:*' | LC_ALL=C sort); do
+        redis-cli -p "$RPORT" -n "$db" XRANGE "$k" - + | tr '\n' ' ' | sed "s|^|$k |" >>"$out"
+        echo >>"$out"
+    done
+    for k in $(redis-cli -p "$RPORT" -n "$db" --scan --pattern 'tickpipe:last:*' | LC_ALL=C sort); do
+        redis-cli -p "$RPORT" -n "$db" HGETALL "$k" | paste - - | LC_ALL=C sort | tr '\n' ' ' |
+            sed "s|^|$k |" >>"$out"
+        echo >>"$out"
+    done
+}
