@@ -12,6 +12,8 @@
 #     every ticks log_offset once;
 #   - the lake under D equals the embedded run's lake, table by table, as multisets of rows
 #     (DuckDB): nothing missing, nothing twice; one ack file per ticks partition;
+#   - /metrics (--http) shows the postgres sink down during the outage, then up with its
+#     errors counted, and the lake and redis sinks up with their records;
 #   - tickpipe_offsets has one pair of rows per partition (postgres/tickpipe.ticks/pN);
 #   - Redis (--redis, one sink per partition too): every bar stream entry and last-state hash
 #     equal to the embedded run's (written to another Redis database).
@@ -37,13 +39,16 @@ mock_start tickpipe.ticks:4 tickpipe.bars:3 tickpipe.anomalies:2 tickpipe.checkp
 
 "$TICKPIPE" run --role process --kafka "$B" --data "$tmp/k" --postgres "$PGURL" \
     --redis "redis://127.0.0.1:$RPORT/0" \
-    --status-interval 0 --http off --checkpoint-every 3000 --kafka-checkpoint-interval 1s \
+    --status-interval 0 --http 127.0.0.1:0 --checkpoint-every 3000 --kafka-checkpoint-interval 1s \
     --kafka-opt session.timeout.ms=6000 --kafka-opt heartbeat.interval.ms=500 \
     2>"$tmp/proc.log" &
 proc=$!
 track $proc
 for _ in $(seq 300); do grep -q 'assigned' "$tmp/proc.log" && break; sleep 0.1; done
 grep -q 'assigned' "$tmp/proc.log" || { cat "$tmp/proc.log" >&2; fail "the process role got no partitions"; }
+port=$(grep -o 'port [0-9]*' "$tmp/proc.log" | head -1 | grep -o '[0-9]*')
+[ -n "$port" ] || { cat "$tmp/proc.log" >&2; fail "no HTTP port in the log"; }
+metrics() { curl -s "http://127.0.0.1:$port/metrics" >"$tmp/metrics.txt" 2>/dev/null; }
 
 start=$(date -u +%Y-%m-%dT%H:%M:%S.%NZ)
 sim=(--seed 11 --sim-start "$start" --sim-rate 5000 --sim-events 24000 --status-interval 0
@@ -55,7 +60,14 @@ track $ing
 sleep 1.5
 pg_stop_immediate
 echo "kafka_sinks: PostgreSQL stopped 1.5 s into the stream"
-sleep 5
+down=
+for _ in $(seq 40); do
+    metrics
+    grep -q 'tickpipe_sink_up{sink="postgres"} 0' "$tmp/metrics.txt" && { down=1; break; }
+    sleep 0.1
+done
+[ -n "$down" ] || { grep sink "$tmp/metrics.txt" >&2; fail "/metrics never showed the postgres sink down"; }
+sleep 4
 pg_start
 echo "kafka_sinks: PostgreSQL started again"
 wait $ing || { cat "$tmp/ingest.log" >&2; fail "ingest failed"; }
@@ -63,6 +75,19 @@ grep -q ' drops 0,' "$tmp/ingest.log" || fail "the paced simulator dropped event
 
 ks_reference "$tmp/ref" "$REF" "${sim[@]}" --sim-pace max --redis "redis://127.0.0.1:$RPORT/1"
 ks_wait_rows "$REF" "$PGURL" 40 || { tail -20 "$tmp/proc.log" >&2; fail "the process role did not catch up"; }
+up=
+for _ in $(seq 100); do
+    metrics
+    grep -q 'tickpipe_sink_up{sink="postgres"} 1' "$tmp/metrics.txt" && { up=1; break; }
+    sleep 0.1
+done
+[ -n "$up" ] || { grep sink "$tmp/metrics.txt" >&2; fail "/metrics never showed the postgres sink up again"; }
+for want in 'tickpipe_sink_up{sink="lake"} 1' 'tickpipe_sink_up{sink="redis"} 1' \
+    'tickpipe_sink_errors_total{sink="postgres"} [1-9]' 'tickpipe_sink_records_total{sink="lake"} [1-9]' \
+    'tickpipe_sink_records_total{sink="postgres"} [1-9]' 'tickpipe_sink_records_total{sink="redis"} [1-9]'; do
+    grep -q "$want" "$tmp/metrics.txt" || { grep sink "$tmp/metrics.txt" >&2; fail "/metrics lacks $want"; }
+done
+echo "metrics: postgres down during the outage, up after; lake, redis up"
 kill -TERM $proc
 wait $proc
 rc=$?
