@@ -1003,7 +1003,8 @@ static int make_pg_part(void *ctx, const char *topic, int32_t p, const struct tp
     int n = snprintf(name, sizeof name, "postgres/%s/p%d", topic, (int)p);
     if (n < 0 || (size_t)n >= sizeof name) return -ENAMETOOLONG;
     struct tp_pg_sink *s;
-    int rc = tp_pg_sink_new_named(T("postgres"), name, tp_koff_end(p), &s, err, sizeof err);
+    int rc = tp_pg_sink_new_named(T("postgres"), name, tp_koff(p, 0, 0), tp_koff_end(p), &s, err,
+                                  sizeof err);
     if (rc < 0) {
         tp_error("postgres: %s", rc == -EINVAL ? err : strerror(-rc));
         return rc;

@@ -75,8 +75,10 @@ struct qent {
 
 struct tp_pg_sink {
     char *conninfo;
-    char name[128];   /* its rows in tickpipe_offsets: "postgres", or "postgres/TOPIC/pN" */
-    uint64_t off_end; /* its input offsets are below this (UINT64_MAX; a partition's end) */
+    char name[128]; /* its rows in tickpipe_offsets: "postgres", or "postgres/TOPIC/pN" */
+    uint64_t off_begin, off_end; /* its offsets are in [off_begin, off_end) (0, UINT64_MAX; a
+                                  * Kafka partition's range): new offsets rows start at
+                                  * off_begin, and ticks outside are never looked at */
     PGconn *c;
     struct tp_buf buf[NBUF]; /* binary COPY streams (header written with the first row) */
     uint64_t rows[NBUF];
@@ -456,7 +458,7 @@ static int commit_batch(struct tp_pg_sink *s)
     bool replay = s->ack[0] < s->replay_end && s->next[0] > s->ack[0];
     if (replay) {
         tp_buf_reset(q);
-        rc = tp_buf_printf(q, SQL_TICKS_REPLAY, (unsigned long long)s->ack[0],
+        rc = tp_buf_printf(q, SQL_TICKS_REPLAY, (unsigned long long)TP_MAX(s->ack[0], s->off_begin),
                            (unsigned long long)s->next[0]);
         if (rc == 0) rc = tp_pg_exec(s->c, q->p, NULL, s->err, sizeof s->err);
     }
@@ -499,9 +501,10 @@ static int read_offsets(struct tp_pg_sink *s, uint64_t ack[2])
     tp_buf_reset(q);
     int rc = tp_buf_printf(q,
                            "INSERT INTO tickpipe_offsets (sink, log, next_offset) VALUES "
-                           "('%s', 'input', 0), ('%s', 'output', 0) ON CONFLICT DO NOTHING;"
+                           "('%s', 'input', %llu), ('%s', 'output', %llu) ON CONFLICT DO NOTHING;"
                            "SELECT log, next_offset FROM tickpipe_offsets WHERE sink = '%s'",
-                           s->name, s->name, s->name);
+                           s->name, (unsigned long long)s->off_begin, s->name,
+                           (unsigned long long)s->off_begin, s->name);
     if (rc == 0) rc = tp_pg_exec(s->c, q->p, &r, s->err, sizeof s->err);
     if (rc < 0) return rc;
     int got = 0;
@@ -529,7 +532,7 @@ static int find_replay(struct tp_pg_sink *s, uint64_t ack_in)
     if (s->off_end <= INT64_MAX)
         snprintf(end, sizeof end, " AND log_offset < %llu", (unsigned long long)s->off_end);
     snprintf(sql, sizeof sql, "SELECT max(log_offset) FROM ticks WHERE log_offset >= %llu%s",
-             (unsigned long long)ack_in, end);
+             (unsigned long long)TP_MAX(ack_in, s->off_begin), end);
     PGresult *r;
     int rc = tp_pg_exec(s->c, sql, &r, s->err, sizeof s->err);
     if (rc < 0) return rc;
@@ -686,7 +689,7 @@ const struct tp_sink_ops tp_pg_sink_ops = {
 
 int tp_pg_sink_new(const char *conninfo, struct tp_pg_sink **ret, char *err, size_t errlen)
 {
-    return tp_pg_sink_new_named(conninfo, SINK_NAME, UINT64_MAX, ret, err, errlen);
+    return tp_pg_sink_new_named(conninfo, SINK_NAME, 0, UINT64_MAX, ret, err, errlen);
 }
 
 /* A name goes into SQL literals: letters, digits and . _ - / only. */
@@ -700,8 +703,8 @@ static bool name_ok(const char *name)
     return true;
 }
 
-int tp_pg_sink_new_named(const char *conninfo, const char *name, uint64_t off_end,
-                         struct tp_pg_sink **ret, char *err, size_t errlen)
+int tp_pg_sink_new_named(const char *conninfo, const char *name, uint64_t off_begin,
+                         uint64_t off_end, struct tp_pg_sink **ret, char *err, size_t errlen)
 {
     if (!name_ok(name) || strlen(name) >= sizeof((struct tp_pg_sink *)0)->name) {
         snprintf(err, errlen, "the sink name '%.64s' is not letters, digits, '.', '_', '-', '/'",
@@ -713,6 +716,7 @@ int tp_pg_sink_new_named(const char *conninfo, const char *name, uint64_t off_en
     struct tp_pg_sink *s = calloc(1, sizeof *s);
     if (!s) return -ENOMEM;
     snprintf(s->name, sizeof s->name, "%s", name);
+    s->off_begin = off_begin;
     s->off_end = off_end;
     s->conninfo = strdup(conninfo);
     s->q = calloc(QMAP_CAP, sizeof *s->q);
