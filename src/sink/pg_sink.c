@@ -524,6 +524,34 @@ static int read_offsets(struct tp_pg_sink *s, uint64_t ack[2])
     return 0;
 }
 
+/* A named sink (one Kafka partition's) shares the offset space of its siblings only: rows of
+ * the embedded pipeline's sink, or of another ticks topic's partitions, mean another offset
+ * space in the same tables (their offsets overlap). -EBADMSG (fatal), logged. */
+static int check_space(struct tp_pg_sink *s)
+{
+    if (!strcmp(s->name, SINK_NAME)) return 0;
+    const char *slash = strrchr(s->name, '/');
+    size_t pre = slash ? (size_t)(slash - s->name) + 1 : 0;
+    struct tp_buf *q = &s->sql;
+    tp_buf_reset(q);
+    int rc = tp_buf_printf(q,
+                           "SELECT sink FROM tickpipe_offsets WHERE sink = '" SINK_NAME "' OR "
+                           "(sink LIKE '" SINK_NAME "/%%' AND left(sink, %zu) <> '%.*s') LIMIT 1",
+                           pre, (int)pre, s->name);
+    PGresult *r;
+    if (rc == 0) rc = tp_pg_exec(s->c, q->p, &r, s->err, sizeof s->err);
+    if (rc < 0) return rc;
+    if (PQntuples(r) > 0) {
+        tp_error("sink %s: this database also holds the rows of the sink '%s' (tickpipe_offsets), "
+                 "whose offsets overlap this one's: one database takes the embedded pipeline's "
+                 "results or those of one ticks topic's process role (docs/kafka.md, \"Sinks\")",
+                 s->name, PQgetvalue(r, 0, 0));
+        rc = -EBADMSG;
+    }
+    PQclear(r);
+    return rc;
+}
+
 /* Invariant 3: ticks rows at or past the acknowledged input offset exist only if the offsets
  * were moved back by hand; replay_end is then past the largest of them. */
 static int find_replay(struct tp_pg_sink *s, uint64_t ack_in)
@@ -571,6 +599,9 @@ static int sink_open(void *self, uint64_t ack[2])
     rc = ensure_ahead(s);
     if (rc < 0) return rc;
     uint64_t a[2];
+    rc = check_space(s);
+    if (rc == -EBADMSG) return rc;
+    if (rc < 0) return fail(s, rc, "reading tickpipe_offsets");
     rc = read_offsets(s, a);
     if (rc < 0) return fail(s, rc, "reading tickpipe_offsets");
     rc = find_replay(s, a[0]);

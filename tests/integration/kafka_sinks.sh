@@ -19,6 +19,7 @@
 #     in a new group (everything processed again): partition 3's rows are replaced offset
 #     range by offset range, the other partitions' are left alone (skipped), and the database
 #     still equals the reference;
+#   - a database written by the embedded pipeline is refused (exit 3, the reason in the log);
 #   - `--role all --kafka --exit-at-eof` over a generated trades file with late and duplicate
 #     trades (other topics, another database and --data): tables and lake, late rows
 #     included, equal to the embedded pipeline's run of the same file;
@@ -129,6 +130,14 @@ grep -q 'sink postgres/tickpipe.ticks/p3: ticks exist at input offsets' "$tmp/ag
     { cat "$tmp/again.log" >&2; fail "partition 3 did not replace its rows"; }
 ks_pg_same "$REF" "$PGURL" || fail "after partition 3's replay, PostgreSQL differs from the reference"
 ks_lake_same "$tmp/ref/lake" "$tmp/k/lake" || fail "after the new group's run, the lake differs"
+
+# The reference database has the embedded sink's offsets: another offset space, refused.
+"$TICKPIPE" run --role process --kafka "$B" --postgres "$REF" --kafka-group refused \
+    --exit-at-eof --status-interval 0 --http off 2>"$tmp/refused.log"
+rc=$?
+[ $rc -eq 3 ] && grep -q "also holds the rows of the sink 'postgres'" "$tmp/refused.log" ||
+    { cat "$tmp/refused.log" >&2; fail "a database of the embedded pipeline was not refused (exit $rc)"; }
+echo "kafka_sinks: the embedded pipeline's database refused (exit 3)"
 
 # --role all over a trades file with late and duplicate trades, to the end (--exit-at-eof).
 for db in tickpipe_all tickpipe_allref; do
