@@ -20,9 +20,6 @@
 #     range by offset range, the other partitions' are left alone (skipped), and the database
 #     still equals the reference;
 #   - a database written by the embedded pipeline is refused (exit 3, the reason in the log);
-#   - `--role all --kafka --exit-at-eof` over a generated trades file with late and duplicate
-#     trades (other topics, another database and --data): tables and lake, late rows
-#     included, equal to the embedded pipeline's run of the same file;
 #   - Redis (--redis, one sink per partition too): every bar stream entry and last-state hash
 #     equal to the embedded run's (written to another Redis database).
 set -uo pipefail
@@ -43,8 +40,7 @@ psql -X -q "$base/postgres" -c 'CREATE DATABASE tickpipe_ref' || fail "createdb"
 REF=$base/tickpipe_ref
 ks_redis_start
 mock_start tickpipe.ticks:4 tickpipe.bars:3 tickpipe.anomalies:2 tickpipe.checkpoints:4 \
-    tickpipe.late:2 tickpipe.gaps:2 all.ticks:3 all.bars:2 all.anomalies:2 all.checkpoints:2 \
-    all.late:2 all.gaps:1
+    tickpipe.late:2 tickpipe.gaps:2
 
 "$TICKPIPE" run --role process --kafka "$B" --data "$tmp/k" --postgres "$PGURL" \
     --redis "redis://127.0.0.1:$RPORT/0" \
@@ -138,24 +134,5 @@ rc=$?
 [ $rc -eq 3 ] && grep -q "also holds the rows of the sink 'postgres'" "$tmp/refused.log" ||
     { cat "$tmp/refused.log" >&2; fail "a database of the embedded pipeline was not refused (exit $rc)"; }
 echo "kafka_sinks: the embedded pipeline's database refused (exit 3)"
-
-# --role all over a trades file with late and duplicate trades, to the end (--exit-at-eof).
-for db in tickpipe_all tickpipe_allref; do
-    psql -X -q "$base/postgres" -c "CREATE DATABASE $db" || fail "createdb $db"
-done
-"$TICKPIPE" gen --dataset trades --rows 12000 --symbols 4 --seed 7 --out "$tmp/t.csv" \
-    2>"$tmp/gen.log" || { cat "$tmp/gen.log" >&2; fail "gen failed"; }
-"$TICKPIPE" run --kafka "$B" --source "replay:$tmp/t.csv@max" --exit-at-eof --http off \
-    --status-interval 0 --data "$tmp/all" --postgres "$base/tickpipe_all" --kafka-group all \
-    --kafka-topic-ticks all.ticks --kafka-topic-bars all.bars --kafka-topic-anomalies all.anomalies \
-    --kafka-topic-checkpoints all.checkpoints --kafka-topic-late all.late --kafka-topic-gaps all.gaps \
-    2>"$tmp/all.log" || { cat "$tmp/all.log" >&2; fail "--role all --kafka failed"; }
-"$TICKPIPE" run --data "$tmp/allref" --source "replay:$tmp/t.csv@max" --exit-at-eof --http off \
-    --status-interval 0 --postgres "$base/tickpipe_allref" 2>"$tmp/allref.log" ||
-    { cat "$tmp/allref.log" >&2; fail "the embedded run of the trades file failed"; }
-late=$(psql -X -tA "$base/tickpipe_all" -c 'SELECT count(*) FROM late')
-[ "${late:-0}" -gt 0 ] || fail "the trades file made no late rows"
-ks_pg_same "$base/tickpipe_allref" "$base/tickpipe_all" || fail "--role all: PostgreSQL differs from the embedded run"
-ks_lake_same "$tmp/allref/lake" "$tmp/all/lake" || fail "--role all: the lake differs from the embedded run"
 
 echo "kafka_sinks: ok ($(grep -o '[0-9]* sink resets' "$tmp/proc.log" | tail -1))"
