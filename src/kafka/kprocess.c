@@ -577,10 +577,13 @@ static void part_reset(struct tp_kprocess *k, struct part *pt)
                 k->o.kafka.topic_ticks, (int)pt->p);
 }
 
-/* Periodic sink flushes, and the reopening of those that failed. */
+/* Periodic sink flushes, and the reopening of those that failed: one reopening per call,
+ * as an open may wait for its server (PostgreSQL's connect timeout, 10 s) and the poll loop
+ * must go on between two. */
 static void sinks_tick(struct tp_kprocess *k, int64_t now)
 {
     size_t seen = 0;
+    bool tried = false;
     for (int32_t p = 0; p < TP_KAFKA_MAX_PARTITIONS && seen < k->nparts && !failed(k); p++) {
         struct part *pt = k->parts[p];
         if (!pt) continue;
@@ -592,7 +595,8 @@ static void sinks_tick(struct tp_kprocess *k, int64_t now)
             if (rc < 0) sinks_down(k, pt, rc, kind);
             continue;
         }
-        if (now < pt->retry_at) continue;
+        if (now < pt->retry_at || tried) continue;
+        tried = true;
         int rc = tp_ksinks_open(pt->sinks, &kind);
         if (rc < 0)
             sinks_down(k, pt, rc, kind); /* already down: the next try, later */
