@@ -131,7 +131,7 @@ bool tp_kpos_dup(struct tp_kpos *kp, int32_t q, uint64_t seq);
 void tp_kpos_done(struct tp_kpos *kp, int32_t q, uint64_t seq, int how);
 /* Sender: a BEGIN or END marker of the source (PAD markers are not passed). acked[q] is 1 +
  * the largest offset acknowledged in q by this producer. Takes a snapshot at an END when one
- * is due (none pending, now past next_at) or `force`. 0, or -EPROTO when the marker's count
+ * is due (none pending, now past next_at). 0, or -EPROTO when the marker's count
  * does not match the events handed on (a source bug; logged). */
 int tp_kpos_mark(struct tp_kpos *kp, const struct tp_event *mark, const int64_t *acked,
                  int64_t now);
