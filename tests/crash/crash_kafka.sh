@@ -118,14 +118,14 @@ log=$tmp/ingest.log
 grep -q ', all delivered' "$log" || { cat "$log" >&2; fail "ingest did not deliver everything"; }
 for l in "$tmp"/i*.log; do
     # The restart after a kill before the end resumed from a position short of the end.
-    [ "$l" != "$tmp/i1.log" ] && ! grep -q 'at event [0-9]* .*the end of the file' "$l" &&
-        imid=$((imid + 1))
+    grep -q 'last position in tickpipe.positions at event' "$l" &&
+        ! grep -q 'at event [0-9]* .*the end of the file' "$l" && imid=$((imid + 1))
     k=$(grep -o '[0-9]* of its event(s) after the position are in tickpipe.ticks already' "$l" |
         grep -o '^[0-9]*')
     iskipped=$((iskipped + ${k:-0}))
 done
 nticks=$(kcount tickpipe.ticks)
-echo "crash_kafka: ingest: $ikills kills, $imid before the end of the file; the restarts found" \
+echo "crash_kafka: ingest: $ikills kills; $imid restart(s) resumed short of the end; they found" \
     "$iskipped event(s) sent after their last positions and did not re-send them" \
     "($(($(date +%s) - start)) s)"
 
