@@ -179,6 +179,8 @@ static struct tp_setting settings[] = {
     SET("kafka-topic-late", TP_SET_STR, "tickpipe.late",
         "Kafka topic of late events (trades whose window was already final)"),
     SET("kafka-topic-gaps", TP_SET_STR, "tickpipe.gaps", "Kafka topic of gaps"),
+    SET("kafka-topic-positions", TP_SET_STR, "tickpipe.positions",
+        "Kafka topic of replay sources' positions (ingest role: a restart resumes a file exactly)"),
     SET("kafka-serve-history", TP_SET_INT, "2000",
         "serve role: records read back from each partition of the ticks, bars and anomalies "
         "topics at start, to fill the live view (0: only new ones)"),
@@ -977,6 +979,7 @@ static void kafka_opts(struct tp_kafka_opts *ko)
     ko->topic_checkpoints = S("kafka-topic-checkpoints")->str;
     ko->topic_late = S("kafka-topic-late")->str;
     ko->topic_gaps = S("kafka-topic-gaps")->str;
+    ko->topic_positions = S("kafka-topic-positions")->str;
     ko->history = (uint64_t)S("kafka-serve-history")->i;
     ko->partitions = (int)S("kafka-partitions")->i;
     ko->replication = (int)TP_MIN(S("kafka-replication")->i, 32767);
@@ -1014,13 +1017,6 @@ static int make_kingest(struct tp_live *live, bool max_pace, struct tp_kingest *
             tp_kingest_free(g);
             return rc;
         }
-        /* The ticks topic carries no file positions (the journal's TP_REC_SOURCE_POS): a
-         * restarted ingest reads a replay file from its start again. Said, not hidden. */
-        if (!strncmp(src->list[i], "replay:", 7))
-            tp_warn("--source %s with --role %s: a replay file is not resumed over Kafka; if "
-                    "this run is restarted, the file is sent again from its start (run it once "
-                    "to its end, or use the embedded pipeline)",
-                    src->list[i], S("role")->str);
         made[i] = s;
         tp_kingest_add_source(g, s);
     }
