@@ -2,12 +2,14 @@
 # connector_metrics.sh — the connectors' statistics in /metrics and /api/health (docs/api.md,
 # "Connector metrics"), checked value by value against what the loopback servers logged.
 #
-# One `tickpipe run` with three sources:
+# One `tickpipe run` with four sources:
 #   - binance:BTCUSDT,ETHUSDT@agg on tests/tools/ws_fixture_server, 60 synthetic aggTrade frames
 #     with consecutive ids: conn 1: 10 frames, a protocol ping, 5 frames, an abrupt drop |
 #     conn 2: handshake refused | conn 3: 3 frames lost, 10 sent, a malformed frame, 5 sent,
 #     then silence (the watchdog ends it) | conn 4: 5 frames, serverShutdown | conn 5: the rest.
 #     Gap backfill against rest_server.py's binance-rest route.
+#   - okx:BTC-USDT@trades on a second ws_fixture_server that sends two "ping" text frames (the
+#     venue's keep-alive the client must answer with "pong");
 #   - yahoo:AAPL,NOPE and alphavantage:MSFT on tests/integration/rest_server.py: AAPL answers
 #     200, 429 (Retry-After 1), a stall past the 1 s timeout, 503, then 200; NOPE 404 with
 #     chart.error; MSFT 200, a rate-limit Note (200), then 200.
@@ -31,9 +33,9 @@ PY=/usr/bin/python3
 HERE=$(cd "$(dirname "$0")" && pwd)
 [ -x "$SRV" ] || { echo "connector_metrics: FAIL: $SRV is missing" >&2; exit 1; }
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/tp_connector_metrics.XXXXXX")
-wpid= rpid= tpid= mpid=
+wpid= rpid= tpid= mpid= opid=
 cleanup() {
-    for p in $mpid $tpid $wpid $rpid; do { kill -KILL "$p"; wait "$p"; } 2>/dev/null; done
+    for p in $mpid $tpid $wpid $opid $rpid; do { kill -KILL "$p"; wait "$p"; } 2>/dev/null; done
     [ -n "${KEEP:-}" ] || rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -94,6 +96,14 @@ plan = {
                           {"status": 200, "body": gq("301.5000"), "expect": "ok"}],
 }
 json.dump(plan, open(d + "/plan.json", "w"))
+# OKX: application pings from the venue ("ping" text frames) that the client must answer.
+with open(d + "/okx_frames", "w") as f:
+    for k in range(5):
+        f.write(json.dumps({"arg": {"channel": "trades", "instId": "BTC-USDT"}, "data": [{"instId": "BTC-USDT",
+            "tradeId": str(100 + k), "px": "%d.5" % (37000 + k), "sz": "0.01", "side": "buy",
+            "ts": str(1700000000000 + 250 * k)}]}, separators=(",", ":")) + "\n")
+open(d + "/okx_acks", "w").write('{"event":"subscribe","arg":{"channel":"trades","instId":"BTC-USDT"}}\n')
+open(d + "/okx_extra", "w").write("ping\n")
 EOF
 [ -s "$tmp/plan.json" ] || fail "cannot write the plans"
 
@@ -102,16 +112,22 @@ EOF
     --plan "wait,send:10,ping,send:5,drop;refuse;wait,skip:3,send:10,extra:1,send:5,silent;wait,send:5,extra:2;wait,rest" \
     2>"$tmp/ws.err" &
 wpid=$!
+"$SRV" --file "$tmp/okx_frames" --log "$tmp/okx.log" --port-file "$tmp/okxport" \
+    --ack-file "$tmp/okx_acks" --extra "$tmp/okx_extra" --reply 'ping=pong' --rate 200 \
+    --plan "wait,extra:1,send:3,extra:1,send:2" 2>"$tmp/okx.err" &
+opid=$!
 "$PY" "$HERE/rest_server.py" --plan "$tmp/plan.json" --log "$tmp/req.log" \
     --port-file "$tmp/restport" --binance-frames "$tmp/frames" 2>"$tmp/rest.err" &
 rpid=$!
 wait_for "$tmp/wsport" . 10 || fail "the WebSocket server did not start"
 wait_for "$tmp/restport" . 10 || fail "the REST server did not start"
+wait_for "$tmp/okxport" . 10 || fail "the OKX WebSocket server did not start"
 rest=http://127.0.0.1:$(cat "$tmp/restport")
 
 ALPHAVANTAGE_API_KEY=demo-key "$TICKPIPE" run --data "$tmp/data" --http 127.0.0.1:0 \
     --status-interval 0 --lake off \
     --source binance:BTCUSDT,ETHUSDT@agg --source yahoo:AAPL,NOPE --source alphavantage:MSFT \
+    --source okx:BTC-USDT@trades --endpoint "okx=ws://127.0.0.1:$(cat "$tmp/okxport")/ws/v5/public" \
     --endpoint "binance=ws://127.0.0.1:$(cat "$tmp/wsport")/stream" \
     --endpoint "binance-rest=$rest" --endpoint "yahoo=$rest" --endpoint "alphavantage=$rest" \
     --venue-watchdog 2s --venue-backoff-min 1500ms --venue-backoff-max 1500ms \
@@ -148,6 +164,7 @@ sys.exit(0 if all(seen.get(k, -1) >= len(v) for k, v in plan.items()) else 1)
 EOF
 }
 wait_for "$tmp/ws.log" "all plans done" 60 || { cat "$tmp/run.log" >&2; fail "the WebSocket plan did not finish"; }
+wait_for "$tmp/okx.log" "all plans done" 30 || { cat "$tmp/run.log" >&2; fail "the OKX plan did not finish"; }
 for ((i = 0; i < 300; i++)); do
     rest_done 2>/dev/null && break
     sleep 0.1
@@ -282,6 +299,21 @@ for s in ("backoff", "subscribed", "stale"):
     if s not in seen:
         err("state %s never seen (seen: %s)" % (s, sorted(seen)))
 
+# ---- OKX: the venue's two "ping" frames answered (the server logs each "pong" it got).
+O = "okx:BTC-USDT@trades"
+answered = sum(1 for l in open(d + "/okx.log") if l.split()[2:4] == ["recv", "pong"])
+if answered != 2:
+    err("the OKX server received %d pong answers, want 2" % answered)
+eq("tickpipe_ws_venue_pings_answered_total", O, answered)
+eq("tickpipe_ws_subscribe_requests_total", O, 1)
+# The server answers every text frame but the client's own "ping" probes with its ack line,
+# the client's "pong" answers included: that many acknowledgements.
+acked = sum(1 for l in open(d + "/okx.log") if l.split()[2:3] == ["recv"] and l.split()[3:4] != ["ping"])
+eq("tickpipe_ws_subscribe_acks_total", O, acked)
+eq("tickpipe_ws_connects_total", O, 1)
+eq("tickpipe_ws_state", O, 1, "subscribed")
+eq("tickpipe_ws_gaps_total", O, 0, "outage")
+
 # ---- REST: the request log classified by the plan.
 plan = json.load(open(d + "/plan.json"))
 reqs = [json.loads(l) for l in open(d + "/req.snap")]
@@ -335,9 +367,9 @@ for e in errors:
     print("connector_metrics:", e, file=sys.stderr)
 if errors:
     sys.exit(1)
-print("connector_metrics: websocket %d messages, %d bytes, %d id gap(s) backfilled; rest %d + %d polls; states seen %s" % (
+print("connector_metrics: websocket %d messages, %d bytes, %d id gap(s) backfilled; rest %d + %d polls; OKX pings answered %d; states seen %s" % (
     nmsg, nbytes, gaps, m[("tickpipe_rest_polls_total", "yahoo:AAPL,NOPE", None)],
-    m[("tickpipe_rest_polls_total", "alphavantage:MSFT", None)], sorted(seen)))
+    m[("tickpipe_rest_polls_total", "alphavantage:MSFT", None)], answered, sorted(seen)))
 EOF
 rc=$?
 kill -INT "$tpid"
