@@ -368,7 +368,7 @@
     // Connectors (WebSocket venues, REST pollers): their own state and a one-line summary.
     for (const s of h.sources) {
       const c = s.connector;
-      if (c) rows.push([s.name, c.state, connClass(c.state), s.events, s.dropped, null, connSummary(c)]);
+      if (c) rows.push([s.name, c.state, connClass(c.state), s.events, s.dropped, null, connShort(c), connSummary(c)]);
       else rows.push([s.name, s.status || '—', statusClass(s.status), s.events, s.dropped, null, '']);
     }
     for (const s of h.sinks) {
@@ -397,7 +397,7 @@
       tr.cells[0].textContent = r[0];
       tr.cells[1].replaceChildren(el('span', 'st ' + r[2], r[1]));
       if (r[6]) tr.cells[1].append(el('div', 'err muted', r[6])); // the sink's last error
-      tr.cells[1].title = r[6];
+      tr.cells[1].title = r[7] || r[6]; // connectors: the whole summary
       tr.cells[2].textContent = fmtCompact(r[3]);
       tr.cells[3].textContent = fmtInt(r[4]);
       tr.cells[4].textContent = r[5] === null || r[5] === undefined ? '' : fmtCompact(r[5]);
@@ -417,13 +417,26 @@
   function fmtAge(s) {
     return s === null || s === undefined ? 'never' : fmtMs(s * 1000) + ' ago';
   }
+  // One short line under the state; the whole summary goes in the tooltip.
+  function connShort(c) {
+    if (c.kind === 'websocket') {
+      const p = [c.connects + '/' + c.connect_attempts + ' connects'];
+      if (c.state === 'backoff') p.push('backoff ' + fmtMs(c.backoff_s * 1000));
+      else p.push('last msg ' + fmtAge(c.last_message_age_s));
+      if (c.held_instruments) p.push(c.held_instruments + ' held');
+      return p.join(' · ');
+    }
+    const p = [c.successes + '/' + c.polls + ' polls ok'];
+    if (c.failing_instruments) p.push(c.failing_instruments + ' failing');
+    return p.join(' · ');
+  }
   function connSummary(c) {
     const p = [];
     if (c.kind === 'websocket') {
       const d = c.disconnects, nd = d.peer + d.stale + d.planned + d.error;
       p.push(fmtInt(c.connects) + ' connects / ' + fmtInt(c.connect_attempts) + ' attempts');
       if (nd) p.push(nd + ' disconnects (peer ' + d.peer + ', stale ' + d.stale + ', planned ' + d.planned + ', error ' + d.error + ')');
-      if (c.state === 'backoff') p.push('retry in ' + fmtMs(c.backoff_s * 1000));
+      if (c.state === 'backoff') p.push('backoff ' + fmtMs(c.backoff_s * 1000));
       p.push('subs ' + c.subscribe_acks + '/' + c.subscribe_requests + ' acked');
       p.push('last msg ' + fmtAge(c.last_message_age_s));
       if (c.clock_skew_ms !== null) p.push('skew ' + fmtMs(Math.abs(c.clock_skew_ms)) + (c.clock_skew_ms < 0 ? ' ahead' : ''));
