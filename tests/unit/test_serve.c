@@ -852,9 +852,15 @@ static void test_metrics_connectors(void)
     ASSERT_EQ_INT(tp_live_set_source_conn(l, "binance:BTCUSDT@agg", &ws), 0);
     ASSERT_EQ_INT(tp_live_set_source_conn(l, "yahoo:AAPL,NOPE", &rs), 0);
     ASSERT_EQ_INT(tp_live_set_source_conn(l, "", &rs), -EINVAL);
+    /* A whole --source spec fits (TP_LIVE_NAME_MAX 127): twelve Binance symbols. */
+    const char *lng = "binance:SWRVBUSD,BUSDTRY,VETETH,AAVEUPUSDT,ONTTRY,QSPBTC,FTMUSDT,SXPBTC,"
+                      "XMRBTC,NKNUSDT,LRCBTC,BTCUSDT@agg";
+    ASSERT(strlen(lng) > 100);
+    ASSERT_EQ_INT(tp_live_set_source(l, lng, TP_ST_SUBSCRIBED, 1, 0), 0);
     tp_live_stats(l, st);
-    ASSERT_EQ_INT(st->nsources, 3);
-    ASSERT(!st->has_conn[0] && st->has_conn[1] && st->has_conn[2]);
+    ASSERT_EQ_INT(st->nsources, 4);
+    ASSERT(!st->has_conn[0] && st->has_conn[1] && st->has_conn[2] && !st->has_conn[3]);
+    ASSERT_EQ_STR(st->sources[3].name, lng);
     tp_buf_reset(&b);
     ASSERT_EQ_INT(tp_metrics_write_connectors(&b, st, T0), 0);
     tp_buf_putc(&b, 0);
