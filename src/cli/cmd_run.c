@@ -53,7 +53,8 @@ static struct tp_setting settings[] = {
         "no source, only process the input journal (with --exit-at-eof: to its end)"),
     SET("endpoint", TP_SET_LIST, "",
         "VENUE=URL (repeatable): connect to URL (ws:// or wss://; http:// or https:// for the "
-        "REST pollers and binance-rest, the REST API of Binance's gap backfill) instead of the "
+        "REST pollers and binance-rest, coinbase-rest, okx-rest, bybit-rest, the REST APIs of "
+        "the gap backfill) instead of the "
         "venue's public endpoint, e.g. binance=ws://127.0.0.1:9443/stream, "
         "coingecko=http://127.0.0.1:8000 (testnets, tests)"),
     SET("poll-interval", TP_SET_LIST, "",
@@ -64,7 +65,8 @@ static struct tp_setting settings[] = {
         "VENUE=DURATION (repeatable): least time between two requests of a REST poller; "
         "defaults alphavantage=15s, coingecko=2s, yahoo=1s, fmp=1s"),
     SET("rest-timeout", TP_SET_DUR, "10s",
-        "REST pollers: a request without a complete response after this long is retried"),
+        "REST pollers and the venues' gap backfill: a request without a complete response "
+        "after this long is retried"),
     SET("rest-backoff-min", TP_SET_DUR, "2s",
         "REST pollers: first retry delay after a failure or a rate-limit note; doubles, with "
         "jitter"),
@@ -78,9 +80,10 @@ static struct tp_setting settings[] = {
         "venues: first reconnect delay; it doubles per failed attempt, with jitter"),
     SET("venue-backoff-max", TP_SET_DUR, "60s", "venues: longest reconnect delay"),
     SET("venue-backfill", TP_SET_STR, "on",
-        "venues: on: fetch the trades of a trade-id gap from the venue's REST API and journal "
-        "them (Binance; --endpoint binance-rest=URL, else the public API unless "
-        "--endpoint binance= is set); off: only report the gap"),
+        "venues: on: fetch the trades of a gap from the venue's REST API and journal them "
+        "(Binance and Coinbase trade-id gaps, OKX and Bybit outages; --endpoint "
+        "VENUE-rest=URL, else the public API unless --endpoint VENUE= is set); off: only "
+        "report the gap"),
     SET("venue-ca-file", TP_SET_STR, "",
         "venues: PEM file of the CAs to trust for wss:// (default: the system's)"),
     SET("sim-rate", TP_SET_DOUBLE, "200",
@@ -387,7 +390,12 @@ static int check(enum tp_sync_mode *sync, bool *max_pace)
     for (size_t i = 0; i < ep->nlist; i++) {
         const char *eq = strchr(ep->list[i], '=');
         struct tp_ws_url u;
-        if (rest_entry(ep->list[i]) || !strncmp(ep->list[i], "binance-rest=", 13)) {
+        size_t kl = eq ? (size_t)(eq - ep->list[i]) : 0;
+        bool bf_rest =
+            kl > 5 && !strncmp(eq - 5, "-rest", 5) &&
+            (!strncmp(ep->list[i], "binance-", 8) || !strncmp(ep->list[i], "coinbase-", 9) ||
+             !strncmp(ep->list[i], "okx-", 4) || !strncmp(ep->list[i], "bybit-", 6));
+        if (rest_entry(ep->list[i]) || bf_rest) {
             if (strncmp(eq + 1, "http://", 7) && strncmp(eq + 1, "https://", 8))
                 return bad("endpoint", ep->list[i], "is not VENUE=http(s)://HOST[:PORT]");
             continue;
@@ -548,6 +556,7 @@ static void wsfeed_opts(struct tp_wsfeed_opts *wo)
         .backoff_min_ns = S("venue-backoff-min")->i,
         .backoff_max_ns = S("venue-backoff-max")->i,
         .backfill = !strcmp(S("venue-backfill")->str, "on"),
+        .backfill_timeout_ns = S("rest-timeout")->i,
     };
 }
 

@@ -61,6 +61,10 @@ struct inst {
     int64_t last_ts;       /* newest record ts (resume) */
     int64_t last_trade_ts; /* newest trade seen (backfill: the hold of a gap starts there) */
     uint32_t bf_pending;   /* id gaps of this instrument being backfilled (it stays held) */
+    /* outage windows (OKX, Bybit): the last trade seen, the last before the outage, the
+     * first after it (ts INT64_MIN: none) */
+    struct tp_backfill_edge bf_last, bf_from, bf_first;
+    bool bf_want_first; /* the next trade is the first after an outage */
 };
 
 struct feed {
@@ -119,6 +123,8 @@ struct feed {
     /* (src) REST backfill of id gaps (NULL: off) */
     struct tp_backfill *bf;
     char bf_base[512];
+    enum tp_backfill_venue bf_venue;
+    bool bf_window; /* outages are fetched as time windows (no consecutive ids) */
     size_t bf_last; /* find_inst cache */
 
     /* (src) parsing */
@@ -411,6 +417,9 @@ static void hold_all(struct feed *f, int64_t ts)
         if (in->held) continue;
         in->held = true;
         in->hold_ts = ts;
+        in->bf_from = in->bf_last;
+        in->bf_first.ts = INT64_MIN;
+        in->bf_want_first = true;
         status_init(f, &f->st_ev[k++], i, TP_ST_HOLD, ts);
     }
     put_status_records(f, k);
@@ -429,8 +438,24 @@ static void heartbeat_all(struct feed *f)
     put_status_records(f, k);
 }
 
-/* The outage is over: a time gap for instruments whose trades carry no consecutive ids, then
- * the release. */
+/* Queues the REST backfill of the outage of in (OKX, Bybit): the trades between the last one
+ * before the outage and the first one after it; in stays held until it is done. */
+static void backfill_window(struct feed *f, struct inst *in)
+{
+    int rc = tp_backfill_request_window(f->bf, in->id, in->vsym, &in->bf_from, &in->bf_first,
+                                        in->hold_ts, f->resume_vts);
+    if (rc < 0) {
+        INC(f, c_bf_failed);
+        tp_warn("%s: the outage gap of %s is not backfilled (%s)", f->name, tp_instr_name(in->id),
+                rc == -ENOSPC ? "too many gaps at once" : "bad range");
+        return;
+    }
+    INC(f, c_bf_gaps);
+    in->bf_pending++;
+}
+
+/* The outage is over: a time gap for instruments whose trades carry no consecutive ids (with
+ * a backfill of it where the venue serves one), then the release. */
 static void release_all(struct feed *f)
 {
     size_t k = 0;
@@ -445,7 +470,9 @@ static void release_all(struct feed *f)
             e->trade_id = (uint64_t)in->hold_ts;
             e->gap_last = (uint64_t)f->resume_vts;
             gaps++;
+            if (f->bf && f->bf_window) backfill_window(f, in);
         }
+        in->bf_want_first = false;
     }
     put_status_records(f, k);
     k = 0;
@@ -593,6 +620,25 @@ static struct inst *find_inst_cached(struct feed *f, uint32_t id)
     return NULL;
 }
 
+static void edge_of(struct tp_backfill_edge *g, const struct tp_event *e)
+{
+    g->ts = e->ts;
+    g->has_id = (e->flags & TP_EV_HAS_ID) != 0;
+    g->id_str = (e->flags & TP_EV_ID_STR) != 0;
+    g->id = e->trade_id;
+    if (g->id_str)
+        memcpy(g->sid, e->trade_id_str, sizeof g->sid);
+    else
+        g->sid[0] = 0;
+}
+
+/* The edges of outage windows: the newest trade, and the first after an outage. */
+static void note_trade(struct inst *in, const struct tp_event *e)
+{
+    if (in->bf_last.ts == INT64_MIN || e->ts >= in->bf_last.ts) edge_of(&in->bf_last, e);
+    if (in->bf_want_first && in->bf_first.ts == INT64_MIN) edge_of(&in->bf_first, e);
+}
+
 /* Puts ev[0..n) into the ring; after each id gap the parser reported, a hold for its
  * instrument (at its last trade before the gap: the missing trades are not older) and a
  * backfill request, so the fetched trades land in their windows (DESIGN.md §3). */
@@ -605,6 +651,7 @@ static void put_with_backfill(struct feed *f, size_t n)
         if (!in) continue;
         if (e->kind == TP_KIND_TRADE) {
             if (e->ts > in->last_trade_ts) in->last_trade_ts = e->ts;
+            if (f->bf_window) note_trade(in, e);
             continue;
         }
         if (e->kind != TP_KIND_STATUS || e->status != TP_ST_GAP || (e->flags & TP_EV_GAP_TIME))
@@ -652,7 +699,27 @@ static void on_backfilled(void *ctx, const struct tp_backfill_result *r)
             if (r->ev[k].ts > in->last_trade_ts) in->last_trade_ts = r->ev[k].ts;
     }
     uint64_t want = r->last - r->first + 1;
-    if (!r->error && r->n == want) {
+    if (r->by_time) {
+        char a[TP_TIME_STRLEN], b[TP_TIME_STRLEN];
+        tp_time_format((int64_t)r->first, a);
+        tp_time_format((int64_t)r->last, b);
+        if (r->complete) {
+            struct tp_event *e = &f->st_ev[0];
+            status_init(f, e, i, TP_ST_GAP, vtime(f, f->last_rx_real));
+            e->flags |= TP_EV_GAP_TIME | TP_EV_BACKFILLED;
+            e->trade_id = r->first;
+            e->gap_last = r->last;
+            put_status_records(f, 1);
+            tp_info("%s: gap in %s over the outage %s .. %s backfilled: %zu trade(s) from REST",
+                    f->name, tp_instr_name(r->instr), a, b, r->n);
+        } else {
+            INC(f, c_bf_failed);
+            tp_warn("%s: backfill of %s over the outage %s .. %s not complete: %s; %zu trade(s) "
+                    "fetched; the gap stays recorded as not backfilled",
+                    f->name, tp_instr_name(r->instr), a, b,
+                    r->error ? r->error : "the venue's trades do not cover it", r->n);
+        }
+    } else if (r->complete) {
         struct tp_event *e = &f->st_ev[0];
         status_init(f, e, i, TP_ST_GAP, vtime(f, f->last_rx_real));
         e->trade_id = r->first;
@@ -1019,7 +1086,10 @@ static int feed_run(struct tp_source *src)
     }
     if (f->bf_base[0]) {
         struct tp_backfill_opts bo = {.base_url = f->bf_base,
-                                      .agg = (f->sp->channels & TP_VCH_AGG) != 0};
+                                      .agg = (f->sp->channels & TP_VCH_AGG) != 0,
+                                      .venue = f->bf_venue,
+                                      .timeout_ns = f->o.backfill_timeout_ns,
+                                      .market = f->sp->market};
         if (tp_backfill_new(&bo, &f->bf) < 0) tp_warn("%s: gap backfill unavailable", f->name);
     }
     /* Instruments the journal shows as connected when the last run ended without a
@@ -1156,6 +1226,47 @@ bool tp_wsfeed_stats(const struct tp_source *src, struct tp_wsfeed_stats *ret)
     return true;
 }
 
+/* The REST API of the gap backfill for the source's venue: an explicit VENUE-rest= endpoint,
+ * else the public one unless the WebSocket endpoint was replaced (a testnet or a test server:
+ * its REST API is elsewhere, or nowhere). Venues without one leave gaps reported only. */
+static void set_backfill(struct feed *f, const struct tp_wsfeed_opts *o)
+{
+    static const struct {
+        const char *venue, *key, *url;
+        enum tp_backfill_venue bv;
+    } apis[] = {
+        {"binance", "binance-rest=", "https://api.binance.com", TP_BACKFILL_BINANCE},
+        {"coinbase", "coinbase-rest=", "https://api.exchange.coinbase.com", TP_BACKFILL_COINBASE},
+        {"okx", "okx-rest=", "https://www.okx.com", TP_BACKFILL_OKX},
+        {"bybit", "bybit-rest=", "https://api.bybit.com", TP_BACKFILL_BYBIT},
+    };
+    const char *name = f->sp->v->name;
+    size_t k = 0;
+    while (k < TP_ARRAY_LEN(apis) && strcmp(apis[k].venue, name)) k++;
+    if (k == TP_ARRAY_LEN(apis)) return;
+    if (apis[k].bv == TP_BACKFILL_BYBIT && f->sp->market[0] && strcmp(f->sp->market, "linear") &&
+        strcmp(f->sp->market, "inverse") && strcmp(f->sp->market, "spot"))
+        return; /* options: recent-trade needs a base coin, not a symbol */
+    const char *rest = NULL;
+    bool ws_over = false;
+    size_t kl = strlen(apis[k].key), vl = strlen(name);
+    for (size_t i = 0; i < o->nendpoints; i++) {
+        const char *e = o->endpoints[i];
+        if (!strncmp(e, apis[k].key, kl)) rest = e + kl;
+        if (!strncmp(e, name, vl) && (e[vl] == '=' || e[vl] == '/')) ws_over = true;
+    }
+    if (!rest && !ws_over) rest = apis[k].url;
+    if (rest && strlen(rest) < sizeof f->bf_base) {
+        memcpy(f->bf_base, rest, strlen(rest) + 1);
+        f->bf_venue = apis[k].bv;
+        f->bf_window = apis[k].bv == TP_BACKFILL_OKX || apis[k].bv == TP_BACKFILL_BYBIT;
+        tp_backfill_global_init();
+    } else if (ws_over) {
+        tp_info("%s: gaps are reported, not backfilled: --endpoint %s= is set without %s", f->name,
+                name, apis[k].key);
+    }
+}
+
 int tp_wsfeed_source_new(const char *spec, const struct tp_wsfeed_opts *o, struct tp_source **ret,
                          char *err, size_t errcap)
 {
@@ -1205,25 +1316,7 @@ int tp_wsfeed_source_new(const char *spec, const struct tp_wsfeed_opts *o, struc
     f->max_age_ns =
         !strcmp(sp->v->name, "binance") ? 23 * 3600 * TP_NS_PER_SEC + 50 * 60 * TP_NS_PER_SEC : 0;
     f->quote_only = !(sp->channels & TP_VCH_TRADES) && (sp->channels & TP_VCH_QUOTES);
-    if (o && o->backfill && !strcmp(sp->v->name, "binance") && (sp->channels & TP_VCH_TRADES)) {
-        /* The REST API of the venue the WebSocket endpoint belongs to: an explicit
-         * binance-rest= endpoint, else the public one unless the WebSocket endpoint was
-         * replaced (a testnet or a test server: its REST API is elsewhere, or nowhere). */
-        const char *rest = NULL;
-        bool ws_over = false;
-        for (size_t i = 0; i < o->nendpoints; i++) {
-            if (!strncmp(o->endpoints[i], "binance-rest=", 13)) rest = o->endpoints[i] + 13;
-            if (!strncmp(o->endpoints[i], "binance=", 8)) ws_over = true;
-        }
-        if (!rest && !ws_over) rest = "https://api.binance.com";
-        if (rest && strlen(rest) < sizeof f->bf_base) {
-            memcpy(f->bf_base, rest, strlen(rest) + 1);
-            tp_backfill_global_init();
-        } else if (ws_over)
-            tp_info("%s: trade-id gaps are reported, not backfilled: --endpoint binance= is set "
-                    "without binance-rest=",
-                    f->name);
-    }
+    if (o && o->backfill && (sp->channels & TP_VCH_TRADES)) set_backfill(f, o);
     rc = tp_wsfeed_requests(sp, &f->req);
     if (rc < 0) {
         snprintf(err, errcap, "cannot build the subscribe requests");
@@ -1250,6 +1343,8 @@ int tp_wsfeed_source_new(const char *spec, const struct tp_wsfeed_opts *o, struc
         in->last_hb = INT64_MIN;
         in->last_ts = INT64_MIN;
         in->last_trade_ts = INT64_MIN;
+        in->bf_last.ts = in->bf_from.ts = in->bf_first.ts = INT64_MIN;
+        in->bf_want_first = true; /* an outage before this run ends at the first trade */
     }
     struct tp_venue_opts vo = {.market = sp->market[0] ? sp->market : NULL};
     rc = tp_venue_parser_new(sp->v, &vo, &f->parser);

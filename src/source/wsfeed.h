@@ -51,9 +51,10 @@ struct tp_wsfeed_opts {
     int64_t settle_ns;          /* hold kept after resubscribing (0: 1 s; < 0: none) */
     int64_t connect_timeout_ns; /* TCP + TLS + handshake (0: 10 s) */
     const char *finnhub_token;  /* NULL: $FINNHUB_API_TOKEN */
-    bool backfill; /* (added) fetch trade-id gaps from the venue's REST API (Binance: the
-                      "binance-rest=URL" endpoint, else the public API unless the WebSocket
-                      endpoint is overridden; source/backfill.h) */
+    bool backfill; /* (added) fetch gaps from the venue's REST API (Binance and Coinbase id
+                      gaps, OKX and Bybit outages: the "VENUE-rest=URL" endpoint, else the
+                      public API unless the WebSocket endpoint is overridden; backfill.h) */
+    int64_t backfill_timeout_ns; /* (added) per backfill request (0: 10 s) */
 };
 
 /* A parsed spec `VENUE[/MARKET]:SYM[,SYM...][@CHAN[+CHAN...]]`, CHAN one of trades, agg
@@ -103,7 +104,7 @@ struct tp_wsfeed_stats {
     uint64_t outage_gaps;  /* time gaps written after an outage */
     uint64_t pings_sent, pongs;
     uint64_t subscribes_sent;
-    uint64_t backfills;       /* (added) id gaps queued for REST backfill */
+    uint64_t backfills;       /* (added) gaps queued for REST backfill (ids or outages) */
     uint64_t backfill_trades; /* trades recovered */
     uint64_t backfill_failed; /* gaps not (wholly) recovered */
     bool connected;

@@ -9,6 +9,13 @@ It answers the four REST venues' request paths by route:
   /api/v3/aggTrades, /api/v3/historicalTrades (Binance backfill): answered from the aggTrade
       and trade frames of --binance-frames (recorded WebSocket frames, one per line), by
       symbol, fromId and limit, in Binance's REST shapes; logged as "binance-rest"
+  /products/P/trades (Coinbase), /api/v5/market/history-trades (OKX), /v5/market/recent-trade
+      (Bybit): the backfill of the other venues, answered from the trades of --coinbase-frames,
+      --okx-frames, --bybit-frames (WebSocket frames as the live feeds send them) in each
+      venue's REST shape and paging (Coinbase `after`, OKX `after` = older than that id, both
+      newest first; Bybit the most recent `limit`, or --bybit-recent N of them); --page-max N
+      caps every page at N rows (a venue may return short pages); logged as "coinbase-rest",
+      "okx-rest", "bybit-rest". A plan entry of that name replaces the answers (a 404).
 Each route plays the steps of its plan in order, the last one repeating. A step is
   {"status": 200, "body": "...", "headers": {"Retry-After": "2"},
    "retry_after_date": 2,   # a Retry-After HTTP date this many seconds ahead (rounded up)
@@ -32,6 +39,11 @@ ap.add_argument("--log", required=True)
 ap.add_argument("--port-file", required=True)
 ap.add_argument("--port", type=int, default=0)
 ap.add_argument("--binance-frames")
+ap.add_argument("--coinbase-frames")
+ap.add_argument("--okx-frames")
+ap.add_argument("--bybit-frames")
+ap.add_argument("--page-max", type=int, default=0)
+ap.add_argument("--bybit-recent", type=int, default=0)
 args = ap.parse_args()
 plan = json.load(open(args.plan))
 lock = threading.Lock()
@@ -53,6 +65,59 @@ if args.binance_frames:
             trd.setdefault(x["s"], []).append({"id": x["t"], "price": x["p"], "qty": x["q"],
                                                "quoteQty": "0", "time": x["T"], "isBuyerMaker": x["m"],
                                                "isBestMatch": True})
+
+
+cb, okx, byb = {}, {}, {}
+if args.coinbase_frames:
+    for line in open(args.coinbase_frames):
+        m = json.loads(line)
+        for ev in m.get("events", []):
+            for t in ev.get("trades", []):
+                cb.setdefault(t["product_id"], []).append(
+                    {"time": t["time"], "trade_id": int(t["trade_id"]), "price": t["price"],
+                     "size": t["size"], "side": t["side"].lower()})
+if args.okx_frames:
+    for line in open(args.okx_frames):
+        for t in json.loads(line).get("data", []):
+            okx.setdefault(t["instId"], []).append(
+                {"instId": t["instId"], "side": t["side"], "sz": t["sz"], "px": t["px"],
+                 "tradeId": t["tradeId"], "ts": t["ts"]})
+if args.bybit_frames:
+    for line in open(args.bybit_frames):
+        for t in json.loads(line).get("data", []):
+            byb.setdefault(t["s"], []).append(
+                {"execId": t["i"], "symbol": t["s"], "price": t["p"], "size": t["v"],
+                 "side": t["S"], "time": str(t["T"]), "isBlockTrade": False})
+
+
+def page(rows, lim):
+    if args.page_max:
+        lim = min(lim, args.page_max)
+    return rows[:lim]
+
+
+def other_rest(path, q):
+    if path.startswith("/products/"):
+        rows = sorted(cb.get(path.split("/")[2], []), key=lambda r: -r["trade_id"])
+        if "after" in q:
+            rows = [r for r in rows if r["trade_id"] < int(q["after"][0])]
+        return "coinbase-rest", json.dumps(page(rows, int(q.get("limit", ["1000"])[0])))
+    if path == "/api/v5/market/history-trades":
+        rows = sorted(okx.get(q.get("instId", [""])[0], []), key=lambda r: -int(r["tradeId"]))
+        if "after" in q:
+            rows = [r for r in rows if int(r["tradeId"]) < int(q["after"][0])]
+        data = page(rows, min(100, int(q.get("limit", ["100"])[0])))
+        return "okx-rest", json.dumps({"code": "0", "msg": "", "data": data})
+    if path == "/v5/market/recent-trade":
+        rows = sorted(byb.get(q.get("symbol", [""])[0], []), key=lambda r: -int(r["time"]))
+        lim = int(q.get("limit", ["60"])[0])
+        if args.bybit_recent:
+            lim = min(lim, args.bybit_recent)
+        body = {"retCode": 0, "retMsg": "OK",
+                "result": {"category": q.get("category", ["spot"])[0], "list": rows[:lim]},
+                "retExtInfo": {}, "time": 0}
+        return "bybit-rest", json.dumps(body)
+    return None, None
 
 
 def binance_rest(path, q):
@@ -91,6 +156,11 @@ class H(BaseHTTPRequestHandler):
         steps = plan.get(route) if route else None
         if u.path in ("/api/v3/aggTrades", "/api/v3/historicalTrades"):
             route, steps = "binance-rest", [{"status": 200, "body": binance_rest(u.path, q)}]
+        else:
+            r2, body2 = other_rest(u.path, q)
+            if r2:
+                route = r2
+                steps = plan.get(r2) or [{"status": 200, "body": body2}]
         t = time.monotonic()
         if not steps:
             step, k = {"status": 404, "body": '{"error":"no such route"}'}, -1
