@@ -215,9 +215,10 @@ static const struct conn_fam ws_fams[] = {
     CF32("tickpipe_ws_held_instruments", "gauge", held,
          "Instruments whose data is stale now: held over an outage or a gap being backfilled."),
     CF("tickpipe_ws_backfilled_gaps_total", "counter", backfilled_gaps,
-       "Trade-id gaps wholly recovered from the venue's REST API."),
+       "Gaps (trade ids, or an outage where the venue serves trades by time) wholly "
+       "recovered from the venue's REST API."),
     CF("tickpipe_ws_backfill_failed_total", "counter", backfill_failed,
-       "Trade-id gaps not (wholly) recovered: they stay recorded."),
+       "Gaps not (wholly) recovered: they stay recorded."),
     CF("tickpipe_ws_backfilled_trades_total", "counter", backfilled_trades,
        "Trades recovered by backfill."),
 };

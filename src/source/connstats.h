@@ -94,7 +94,7 @@ struct tp_connstats {
     int64_t skew_ns;            /* WS: receive time minus venue time (minimum over 30-60 s) */
     uint64_t id_gaps;           /* WS: trade-id gaps the parser found */
     uint64_t outage_gaps;       /* WS: time gaps recorded over outages */
-    uint64_t backfilled_gaps;   /* WS: id gaps wholly backfilled */
+    uint64_t backfilled_gaps;   /* WS: gaps (ids, or an outage's time) wholly backfilled */
     uint64_t backfill_failed;   /* WS: gaps not (wholly) recovered */
     uint64_t backfilled_trades; /* WS: trades recovered */
     /* REST */

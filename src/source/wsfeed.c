@@ -710,6 +710,7 @@ static void on_backfilled(void *ctx, const struct tp_backfill_result *r)
             e->trade_id = r->first;
             e->gap_last = r->last;
             put_status_records(f, 1);
+            INC(f, c_bf_done);
             tp_info("%s: gap in %s over the outage %s .. %s backfilled: %zu trade(s) from REST",
                     f->name, tp_instr_name(r->instr), a, b, r->n);
         } else {

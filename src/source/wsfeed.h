@@ -116,7 +116,7 @@ struct tp_wsfeed_stats {
     uint64_t bytes;           /* bytes of the frames received */
     uint64_t acks;            /* subscription acknowledgements received */
     uint64_t pings_answered;  /* venue application pings answered */
-    uint64_t backfilled_gaps; /* id gaps wholly backfilled */
+    uint64_t backfilled_gaps; /* gaps (ids or outages) wholly backfilled */
     uint32_t held;            /* instruments held now (outage, gap being backfilled) */
     uint32_t instruments;     /* of the subscription */
     uint8_t state;            /* enum tp_ws_state */
