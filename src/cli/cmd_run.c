@@ -45,7 +45,8 @@ static struct tp_setting settings[] = {
         "a source (repeatable): sim, or sim:SYM,SYM,... for some of its instruments; a live "
         "venue VENUE[/MARKET]:SYM,...[@trades+quotes+agg+bars=1m] (binance, coinbase, okx, "
         "kraken, bybit, bitstamp, finnhub; docs/venues.md); a REST poller coingecko:ID,...[@CUR], "
-        "alphavantage:SYM|PAIR,..., yahoo:SYM,...[@INTERVAL], fmp:PAIR,... (docs/venues.md); "
+        "alphavantage:SYM|PAIR,...[@INTERVAL] (snapshots; with 1min..60min: vendor bars), "
+        "yahoo:SYM,...[@INTERVAL], fmp:PAIR,... (docs/venues.md; --failover); "
         "replay:FILE[@SPEED] a CSV file (as "
         "`tickpipe replay` reads it) at SPEED times real time or max (the default), resumed "
         "exactly after a restart; replay:VENUE:FILE[@SPEED] a raw capture through that venue's "
@@ -73,6 +74,18 @@ static struct tp_setting settings[] = {
     SET("rest-backoff-max", TP_SET_DUR, "10m", "REST pollers: longest retry delay"),
     SET("rest-retry-after-max", TP_SET_DUR, "1h",
         "REST pollers: longest HTTP 429 Retry-After honoured"),
+    SET("failover", TP_SET_LIST, "",
+        "VENUE,VENUE[,...] (repeatable): a failover group of REST pollers, highest priority "
+        "first, each named by one --source (e.g. --source alphavantage:IBM@5min --source "
+        "yahoo:IBM@5m --failover alphavantage,yahoo): only the first healthy one polls; after "
+        "--failover-after failed polls in a row the next takes over, and the first answers a "
+        "probe every --failover-probe and takes back over (docs/venues.md)"),
+    SET("failover-after", TP_SET_INT, "3",
+        "failover groups: failed polls in a row (transport errors, timeouts, HTTP errors, 429, "
+        "rate-limit notes; not an error about one symbol) that make a source unhealthy"),
+    SET("failover-probe", TP_SET_DUR, "5m",
+        "failover groups: an unhealthy source sends one probe request this often; data back "
+        "makes it healthy (and active again when it has the higher priority)"),
     SET("venue-watchdog", TP_SET_DUR, "30s",
         "venues: reconnect when no message (data, pong, heartbeat) arrived for this long; a "
         "ping probes the link after a third of it"),
@@ -415,6 +428,14 @@ static int check(enum tp_sync_mode *sync, bool *max_pace)
                            "yahoo, fmp)");
         }
     }
+    if (S("failover-after")->i < 1 || S("failover-after")->i > 1000000) {
+        snprintf(num, sizeof num, "%lld", (long long)S("failover-after")->i);
+        return bad("failover-after", num, "is not a count from 1 to 1000000");
+    }
+    if (S("failover-probe")->i < 100 * TP_NS_PER_MS) {
+        tp_duration_format(S("failover-probe")->i, num, sizeof num);
+        return bad("failover-probe", num, "is shorter than 100ms");
+    }
     if (S("rest-timeout")->i < 10 * TP_NS_PER_MS) {
         tp_duration_format(S("rest-timeout")->i, num, sizeof num);
         return bad("rest-timeout", num, "is shorter than 10ms");
@@ -626,6 +647,47 @@ static int make_source(const char *spec, const struct tp_sim_source_opts *so,
                "kafka:TOPIC)");
 }
 
+/* The --failover groups over the sources made[i] of the --source specs specs[i]: each venue
+ * a group names must be the venue of exactly one REST source. 0 or an exit code. */
+static int link_failover(struct tp_source *const *made, const char *const *specs, size_t n)
+{
+    struct tp_setting *fo = S("failover");
+    for (size_t g = 0; g < fo->nlist; g++) {
+        const char *entry = fo->list[g], *s = entry;
+        struct tp_source *m[TP_REST_GROUP_MAX];
+        size_t k = 0;
+        while (*s) {
+            size_t l = strcspn(s, ",");
+            if (!l) return bad("failover", entry, "has an empty venue name");
+            if (k == TP_REST_GROUP_MAX) return bad("failover", entry, "names more than 8 venues");
+            struct tp_source *hit = NULL;
+            for (size_t i = 0; i < n; i++) {
+                if (!made[i] || !tp_rest_is_venue(specs[i]) || strcspn(specs[i], ":") != l ||
+                    strncmp(specs[i], s, l))
+                    continue;
+                if (hit)
+                    return bad("failover", entry,
+                               "names a venue two --source specs poll (a group takes one source "
+                               "per venue)");
+                hit = made[i];
+            }
+            if (!hit)
+                return bad("failover", entry,
+                           "names a venue no --source polls (each must be a REST poller: "
+                           "coingecko, alphavantage, yahoo, fmp)");
+            m[k++] = hit;
+            s += l;
+            if (*s == ',') s++;
+        }
+        char err[256];
+        int rc = tp_rest_failover(m, k, (uint32_t)S("failover-after")->i, S("failover-probe")->i,
+                                  err, sizeof err);
+        if (rc == -EINVAL) return bad("failover", entry, err);
+        if (rc < 0) return TP_EXIT_RUNTIME;
+    }
+    return 0;
+}
+
 static int run_kafka_role(struct tp_live *live, bool max_pace);
 
 /* Whether the run uses Kafka as its log: a Kafka role, or --role all with --kafka — except
@@ -732,6 +794,7 @@ int tp_cmd_run(int argc, char **argv)
     const char *replay_names[TP_PIPELINE_MAX_SOURCES];
     size_t nreplay = 0;
     bool none = src->nlist == 1 && !strcmp(src->list[0], "none");
+    struct tp_source *made[TP_SET_LIST_MAX] = {0};
     for (size_t i = 0; i < src->nlist && !none; i++) {
         const char *spec = src->list[i];
         bool is_sim = !strcmp(spec, "sim") || !strncmp(spec, "sim:", 4);
@@ -758,12 +821,19 @@ int tp_cmd_run(int argc, char **argv)
                 return bad("source", spec, "reads a file another replay source already reads");
             }
         if (name && nreplay < TP_ARRAY_LEN(replay_names)) replay_names[nreplay++] = name;
+        made[i] = s;
         tp_pipeline_add_source(p, s);
     }
     if (!src->nlist) {
         tp_pipeline_free(p);
         tp_live_free(live);
         return bad("source", "", "names no source");
+    }
+    rc = link_failover(made, src->list, src->nlist);
+    if (rc) {
+        tp_pipeline_free(p);
+        tp_live_free(live);
+        return rc;
     }
     rc = add_redis(p);
     if (rc) {
@@ -931,6 +1001,7 @@ static int make_kingest(struct tp_live *live, bool max_pace, struct tp_kingest *
     sim_opts(&so, max_pace);
     struct tp_setting *src = S("source");
     bool none = src->nlist == 1 && !strcmp(src->list[0], "none");
+    struct tp_source *made[TP_SET_LIST_MAX] = {0};
     for (size_t i = 0; i < src->nlist && !none; i++) {
         struct tp_source *s;
         struct tp_wsfeed_opts wo;
@@ -947,7 +1018,13 @@ static int make_kingest(struct tp_live *live, bool max_pace, struct tp_kingest *
                     "this run is restarted, the file is sent again from its start (run it once "
                     "to its end, or use the embedded pipeline)",
                     src->list[i], S("role")->str);
+        made[i] = s;
         tp_kingest_add_source(g, s);
+    }
+    int rc = link_failover(made, src->list, src->nlist);
+    if (rc) {
+        tp_kingest_free(g);
+        return rc;
     }
     *ret = g;
     return 0;

@@ -54,7 +54,7 @@ void tp_event_set_id(struct tp_event *e, uint64_t id)
 static const char *const kind_names[] = {"", "trade", "quote", "snapshot", "bar", "status"};
 static const char *const status_names[] = {"",      "connected", "disconnected", "subscribed",
                                            "stale", "gap",       "eof",          "heartbeat",
-                                           "hold",  "release"};
+                                           "hold",  "release",   "failover"};
 
 const char *tp_kind_name(enum tp_kind k)
 {

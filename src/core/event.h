@@ -35,7 +35,10 @@ enum tp_status {
     TP_ST_HEARTBEAT = 7, /* ts = the source's idea of venue time; W may advance to ts - lateness */
     TP_ST_HOLD = 8,      /* do not advance W past ts (capped) until a release */
     TP_ST_RELEASE = 9,   /* the hold for this instrument ends */
+    TP_ST_FAILOVER = 10, /* (added) a failover group switched its polling source; trade_id_str
+                            = "FROM->TO" (venues), on both sources' instruments */
 };
+#define TP_ST_LAST TP_ST_FAILOVER /* the highest status value */
 
 enum tp_event_flags {
     TP_EV_TS_VENUE = 1 << 0,   /* ts is the venue's event time (else the receive time) */

@@ -270,7 +270,7 @@ static int get_str(const struct tp_json *j, int i, char *out, size_t cap)
 
 static int parse_status(const char *s, uint8_t *ret)
 {
-    for (unsigned k = 1; k <= TP_ST_RELEASE; k++)
+    for (unsigned k = 1; k <= TP_ST_LAST; k++)
         if (!strcmp(s, tp_status_name((enum tp_status)k))) {
             *ret = (uint8_t)k;
             return 0;

@@ -342,7 +342,7 @@ static int check_event(const struct tp_event *e, const char **name)
 {
     *name = instr_name(e->instr);
     if (!*name || e->kind < TP_KIND_TRADE || e->kind > TP_KIND_STATUS || e->side > TP_SIDE_SELL ||
-        e->status > TP_ST_RELEASE || (e->flags & ~EV_FLAGS) || e->vsym_len > TP_VSYM_MAX ||
+        e->status > TP_ST_LAST || (e->flags & ~EV_FLAGS) || e->vsym_len > TP_VSYM_MAX ||
         e->trade_id_len > TP_TRADE_ID_MAX || !clean_str(e->venue_symbol, e->vsym_len) ||
         !clean_str(e->trade_id_str, e->trade_id_len))
         return -EINVAL;
@@ -384,7 +384,7 @@ static inline void get_event_body(struct tp_rd *r, struct tp_event *e, struct na
     memset(e, 0, sizeof *e);
     e->kind = r_u8_max(r, TP_KIND_TRADE, TP_KIND_STATUS);
     e->side = r_u8_max(r, 0, TP_SIDE_SELL);
-    e->status = r_u8_max(r, 0, TP_ST_RELEASE);
+    e->status = r_u8_max(r, 0, TP_ST_LAST);
     uint64_t flags = r_uv(r);
     if (flags & ~(uint64_t)EV_FLAGS) r->err = true;
     e->flags = (uint16_t)flags;

@@ -25,6 +25,12 @@
  * GLOBAL_QUOTE) by values. The journal's tail seeds the last events (resume), so a restart does
  * not repeat them either. A full ring drops and records a gap (source.h).
  *
+ * Failover groups (tp_rest_failover, docs/venues.md): sources linked into a priority-ordered
+ * group poll only while they are the group's active member; a member is judged after each poll
+ * (p->verdict: data, a failure, or an error about one symbol that says nothing of the source),
+ * unhealthy members probe with one request every `probe`, and switches are journaled as
+ * `failover` status records by each member's own thread (see "failover groups" below).
+ *
  * The source writes no connection status records: a poll every few minutes is not a
  * connection, and `connected` would make the engine's stale detector fire between polls.
  * Its state is in tp_source.link (subscribed while some request's last poll gave data,
@@ -85,6 +91,8 @@ struct req {
     char curl_err[CURL_ERROR_SIZE];
 };
 
+struct group;
+
 struct poller {
     struct tp_source base;
     const struct tp_rest_venue *v;
@@ -108,6 +116,20 @@ struct poller {
     int64_t not_before, last_start;
     struct tp_backoff rl;
     bool limited;
+
+    /* Failover group (NULL: none). grp->mu guards the g* fields but gkick. */
+    struct group *grp;
+    size_t gi;         /* priority: 0 = the first */
+    uint32_t gfails;   /* consecutive failed polls */
+    bool gdown;        /* unhealthy: failed `after` polls in a row, not answered since */
+    bool gprobing;     /* a probe request is in flight */
+    int64_t gprobe_at; /* (mono) when a down member probes next */
+    bool gnote;        /* a switch to journal for this member's instruments */
+    bool gwas_active;  /* the role its status line shows */
+    char gnote_id[TP_TRADE_ID_MAX + 1];
+    _Atomic bool gkick;                       /* became the polling member: poll now */
+    enum { V_FAIL, V_OK, V_NEUTRAL } verdict; /* (src) the last poll's outcome, for the group */
+    char last_why[ERR_MAX];                   /* (src) the last failure's reason */
 
     _Atomic uint64_t c_requests, c_ok, c_events, c_unchanged, c_transport, c_timeouts, c_http,
         c_429, c_notes, c_venue_errors, c_bad;
@@ -149,6 +171,8 @@ static const char *dur(int64_t ns, char *buf, size_t cap)
 
 /* ---- status -------------------------------------------------------------------------- */
 
+static bool group_state(struct poller *p, char *out, size_t cap);
+
 static void update_status(struct poller *p)
 {
     bool up = false;
@@ -187,6 +211,14 @@ static void update_status(struct poller *p)
             o += (size_t)snprintf(s + o, sizeof s - o, "%s%s: %s", o ? "; " : "", p->in[i].name,
                                   p->in[i].err);
         }
+    }
+    char g[200];
+    if (group_state(p, g, sizeof g)) { /* "failover ...; " before the rest, cut to fit */
+        size_t gl = strlen(g);
+        memmove(s + gl + 2, s, sizeof s - gl - 2);
+        memcpy(s, g, gl);
+        memcpy(s + gl, "; ", 2);
+        s[sizeof s - 1] = 0;
     }
     pthread_mutex_lock(&p->mu);
     memcpy(p->status, s, sizeof s);
@@ -240,6 +272,211 @@ bool tp_rest_stats(const struct tp_source *src, struct tp_rest_stats *ret)
     return true;
 }
 
+/* ---- failover groups ------------------------------------------------------------------ */
+
+/* A priority-ordered group of REST sources polling the same instruments: only the active
+ * member polls. The active member becomes unhealthy after `after` failed polls in a row
+ * (transport errors, timeouts, HTTP errors, 429, rate-limit notes, unusable bodies; not an
+ * error about one symbol) and the first healthy member in priority order takes over. An
+ * unhealthy member that is not active sends one request every `probe`; when it answers with
+ * data it is healthy again and takes back over if it has a higher priority than the active
+ * member (or the active member is unhealthy). With every member unhealthy the active one
+ * keeps polling on its backoff. Each switch is logged and journaled as a `failover` status
+ * record (id "FROM->TO") for the instruments of both members, written by each member's own
+ * thread (gnote). Members are threads of their own: the state is under mu. */
+struct group {
+    pthread_mutex_t mu;
+    size_t n, active;
+    struct poller *m[TP_REST_GROUP_MAX];
+    uint32_t after;
+    int64_t probe;
+    char label[160];
+    _Atomic int refs;
+};
+
+/* Makes member k the active one (mu held). */
+static void group_switch(struct group *g, size_t k, const char *why)
+{
+    struct poller *from = g->m[g->active], *to = g->m[k];
+    g->active = k;
+    char id[TP_TRADE_ID_MAX + 1];
+    snprintf(id, sizeof id, "%s->%s", from->vname, to->vname);
+    for (int i = 0; i < 2; i++) {
+        struct poller *m = i ? to : from;
+        m->gnote = true;
+        memcpy(m->gnote_id, id, sizeof id);
+    }
+    atomic_store_explicit(&to->gkick, true, memory_order_relaxed);
+    if (to->gi < from->gi)
+        tp_info("failover %s: %s takes back over from %s (%s)", g->label, to->vname, from->vname,
+                why);
+    else
+        tp_warn("failover %s: %s takes over from %s (%s)", g->label, to->vname, from->vname, why);
+}
+
+/* Judges the poll that just finished (p->verdict). */
+static void group_outcome(struct poller *p, int64_t now)
+{
+    struct group *g = p->grp;
+    if (!g) return;
+    pthread_mutex_lock(&g->mu);
+    bool probe = p->gprobing;
+    p->gprobing = false;
+    for (size_t k = 0; k < g->n; k++)
+        if (!g->m[k]) { /* a member is being freed: the run is over */
+            pthread_mutex_unlock(&g->mu);
+            return;
+        }
+    if (p->verdict == V_OK) {
+        p->gfails = 0;
+        if (p->gdown) {
+            p->gdown = false;
+            tp_info("failover %s: %s answers again%s", g->label, p->vname, probe ? " (probe)" : "");
+        }
+        struct poller *a = g->m[g->active];
+        if (g->active != p->gi && (p->gi < g->active || a->gdown)) {
+            char why[64];
+            snprintf(why, sizeof why, "%s answers again", p->vname);
+            group_switch(g, p->gi, why);
+            /* its other requests are overdue already; this one just polled */
+            atomic_store_explicit(&p->gkick, false, memory_order_relaxed);
+        }
+    } else if (p->verdict == V_FAIL) {
+        p->gfails++;
+        if (p->gdown) {
+            p->gprobe_at = now + g->probe;
+        } else if (p->gfails >= g->after) {
+            p->gdown = true;
+            p->gprobe_at = now + g->probe;
+            char ds[32];
+            tp_warn("failover %s: %s is unhealthy after %u failed polls in a row (last: %s); "
+                    "probed again every %s",
+                    g->label, p->vname, p->gfails, p->last_why, dur(g->probe, ds, sizeof ds));
+            if (g->active == p->gi) {
+                size_t k = 0;
+                while (k < g->n && (k == p->gi || g->m[k]->gdown)) k++;
+                char why[ERR_MAX + 64];
+                snprintf(why, sizeof why, "%s: %u failed polls in a row, the last: %.240s",
+                         p->vname, p->gfails, p->last_why);
+                if (k < g->n)
+                    group_switch(g, k, why);
+                else
+                    tp_warn("failover %s: every source is unhealthy; %s keeps polling", g->label,
+                            p->vname);
+            }
+        }
+    }
+    pthread_mutex_unlock(&g->mu);
+}
+
+/* p's place in its group for its status line; false when p is in none. */
+static bool group_state(struct poller *p, char *out, size_t cap)
+{
+    struct group *g = p->grp;
+    if (!g) return false;
+    pthread_mutex_lock(&g->mu);
+    const struct poller *a = g->m[g->active];
+    int n = g->active == p->gi ? snprintf(out, cap, "failover %s: polling", g->label)
+                               : snprintf(out, cap, "failover %s: standby, %s polls", g->label,
+                                          a ? a->vname : "?");
+    if (n > 0 && (size_t)n + 13 < cap && p->gdown) memcpy(out + n, " (unhealthy)", 13);
+    pthread_mutex_unlock(&g->mu);
+    return true;
+}
+
+enum role { ROLE_POLL, ROLE_PROBE, ROLE_IDLE };
+
+/* What p does now; journals a pending switch for its instruments and, when p has just become
+ * the active member, makes its requests due at once. */
+static enum role group_tick(struct poller *p, int64_t now)
+{
+    struct group *g = p->grp;
+    if (!g) return ROLE_POLL;
+    pthread_mutex_lock(&g->mu);
+    enum role role = g->active == p->gi                                ? ROLE_POLL
+                     : p->gdown && !p->gprobing && now >= p->gprobe_at ? ROLE_PROBE
+                                                                       : ROLE_IDLE;
+    bool note = p->gnote;
+    char id[TP_TRADE_ID_MAX + 1];
+    memcpy(id, p->gnote_id, sizeof id);
+    p->gnote = false;
+    if (role == ROLE_PROBE) p->gprobing = true;
+    bool changed = (g->active == p->gi) != p->gwas_active;
+    p->gwas_active = g->active == p->gi;
+    pthread_mutex_unlock(&g->mu);
+    if (changed) update_status(p);
+    if (atomic_exchange_explicit(&p->gkick, false, memory_order_relaxed))
+        for (size_t i = 0; i < p->nrq; i++)
+            if (!p->rq[i].busy && p->rq[i].due > now) p->rq[i].due = now;
+    if (note) {
+        int64_t t = tp_now_ns();
+        for (size_t i = 0; i < p->n; i++) {
+            struct tp_event e;
+            tp_event_init(&e, TP_KIND_STATUS);
+            e.status = TP_ST_FAILOVER;
+            e.ts = e.ts_recv = t;
+            e.instr = p->in[i].id;
+            tp_event_set_vsym(&e, p->in[i].native, strlen(p->in[i].native));
+            tp_event_set_id_str(&e, id, strlen(id));
+            tp_source_put(&p->base, &e, 1, PUT_WAIT_NS);
+        }
+    }
+    return role;
+}
+
+static void group_unref(struct group *g)
+{
+    if (!g || atomic_fetch_sub_explicit(&g->refs, 1, memory_order_acq_rel) != 1) return;
+    pthread_mutex_destroy(&g->mu);
+    free(g);
+}
+
+int tp_rest_failover(struct tp_source *const *src, size_t n, uint32_t after, int64_t probe_ns,
+                     char *err, size_t errcap)
+{
+    if (n < 2 || n > TP_REST_GROUP_MAX) {
+        snprintf(err, errcap, "a failover group has 2 to %d sources", TP_REST_GROUP_MAX);
+        return -EINVAL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!src[i] || src[i]->ops != &poller_ops) {
+            snprintf(err, errcap, "'%s' is not a REST poller", src[i] ? src[i]->spec : "?");
+            return -EINVAL;
+        }
+        const struct poller *p = (const struct poller *)src[i];
+        if (p->grp) {
+            snprintf(err, errcap, "'%s' is in another failover group already", src[i]->spec);
+            return -EINVAL;
+        }
+        for (size_t k = 0; k < i; k++)
+            if (src[k] == src[i]) {
+                snprintf(err, errcap, "'%s' is named twice", src[i]->spec);
+                return -EINVAL;
+            }
+    }
+    struct group *g = calloc(1, sizeof *g);
+    if (!g) return -ENOMEM;
+    pthread_mutex_init(&g->mu, NULL);
+    g->n = n;
+    g->after = after ? after : 3;
+    g->probe = probe_ns > 0 ? probe_ns : 300 * TP_NS_PER_SEC;
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct poller *p = (struct poller *)src[i];
+        g->m[i] = p;
+        p->grp = g;
+        p->gi = i;
+        p->gwas_active = i == 0;
+        if (o < sizeof g->label)
+            o +=
+                (size_t)snprintf(g->label + o, sizeof g->label - o, "%s%s", i ? "," : "", p->vname);
+    }
+    atomic_store_explicit(&g->refs, (int)n, memory_order_relaxed);
+    tp_info("failover %s: %s polls; the next takes over after %u failed polls in a row", g->label,
+            g->m[0]->vname, g->after);
+    return 0;
+}
+
 /* ---- outcomes ------------------------------------------------------------------------ */
 
 static void mark_failing(struct poller *p, struct req *r, const char *why)
@@ -255,6 +492,7 @@ static void mark_failing(struct poller *p, struct req *r, const char *why)
 static void transient(struct poller *p, struct req *r, int64_t now, const char *why)
 {
     int64_t d = tp_backoff_next(&r->bo);
+    snprintf(p->last_why, sizeof p->last_why, "%s", why);
     r->due = now + d;
     r->fails++;
     r->ok_last = false;
@@ -269,6 +507,7 @@ static void transient(struct poller *p, struct req *r, int64_t now, const char *
 static void symbol_error(struct poller *p, struct req *r, int64_t now, const char *why)
 {
     int64_t d = tp_backoff_next(&r->bo);
+    snprintf(p->last_why, sizeof p->last_why, "%s", why);
     if (d < p->interval) d = p->interval;
     r->due = now + d;
     r->ok_last = false;
@@ -284,6 +523,7 @@ static void symbol_error(struct poller *p, struct req *r, int64_t now, const cha
 /* The venue asks us to slow down: every request waits until now + delay. */
 static void pause_all(struct poller *p, int64_t now, int64_t delay, const char *why)
 {
+    snprintf(p->last_why, sizeof p->last_why, "rate limited: %s", why);
     if (now + delay > p->not_before) p->not_before = now + delay;
     char ds[32];
     dur(delay, ds, sizeof ds);
@@ -337,6 +577,7 @@ static struct inst *find_inst(struct poller *p, uint32_t id)
 
 static void data(struct poller *p, struct req *r, int64_t now, int nev)
 {
+    p->verdict = V_OK;
     for (size_t i = r->first; i < r->first + r->n; i++) p->in[i].got = false;
     size_t k = 0;
     for (int i = 0; i < nev; i++) {
@@ -404,6 +645,7 @@ static void finish(struct poller *p, struct req *r, CURLcode code)
     int64_t now = tp_mono_ns(), recv = tp_now_ns();
     r->busy = false;
     r->done_once = true;
+    p->verdict = V_FAIL; /* unless data, or an error about the symbol, says otherwise */
     curl_multi_remove_handle(p->multi, r->easy);
     long status = 0;
     curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
@@ -459,6 +701,7 @@ static void finish(struct poller *p, struct req *r, CURLcode code)
     struct tp_rest_result res;
     int n = parse_body(p, r, recv, &res);
     if (status >= 400) {
+        if (res.kind == TP_REST_ERROR) p->verdict = V_NEUTRAL; /* about the symbol */
         INC(p, c_http);
         snprintf(why, sizeof why, "HTTP %ld%s%s", status,
                  res.kind == TP_REST_ERROR || res.kind == TP_REST_RATE_LIMIT ? ": " : "",
@@ -482,6 +725,7 @@ static void finish(struct poller *p, struct req *r, CURLcode code)
         break;
     }
     case TP_REST_ERROR:
+        p->verdict = V_NEUTRAL;
         INC(p, c_venue_errors);
         symbol_error(p, r, now, res.text);
         break;
@@ -492,6 +736,7 @@ static void finish(struct poller *p, struct req *r, CURLcode code)
         break;
     }
 out:
+    group_outcome(p, now);
     update_status(p);
 }
 
@@ -569,6 +814,28 @@ static void start(struct poller *p, struct req *r, int64_t now)
 static int64_t start_due(struct poller *p, int64_t now)
 {
     int64_t next = now + TICK_NS;
+    enum role role = group_tick(p, now);
+    if (role == ROLE_IDLE) return next;              /* a standby member of a failover group */
+    if (role == ROLE_PROBE && now < p->not_before) { /* its own rate-limit pause first */
+        pthread_mutex_lock(&p->grp->mu);
+        p->gprobing = false;
+        p->gprobe_at = p->not_before;
+        pthread_mutex_unlock(&p->grp->mu);
+        return TP_MIN(next, p->not_before);
+    }
+    if (role == ROLE_PROBE) { /* one request, whatever its schedule */
+        struct req *best = NULL;
+        for (size_t i = 0; i < p->nrq; i++)
+            if (!p->rq[i].busy && (!best || p->rq[i].due < best->due)) best = &p->rq[i];
+        if (best) start(p, best, now);
+        if (!best || !best->busy) { /* nothing to send: probe later */
+            pthread_mutex_lock(&p->grp->mu);
+            p->gprobing = false;
+            p->gprobe_at = now + p->grp->probe;
+            pthread_mutex_unlock(&p->grp->mu);
+        }
+        return next;
+    }
     for (;;) {
         if (now < p->not_before) return TP_MIN(next, p->not_before);
         int64_t gap_end = p->last_start + p->spacing;
@@ -660,6 +927,12 @@ static void poller_resume(struct tp_source *src, const struct tp_event *e)
 static void poller_free(struct tp_source *src)
 {
     struct poller *p = (struct poller *)src;
+    if (p->grp) {
+        pthread_mutex_lock(&p->grp->mu);
+        p->grp->m[p->gi] = NULL; /* the group is never used once a member is freed */
+        pthread_mutex_unlock(&p->grp->mu);
+        group_unref(p->grp);
+    }
     for (size_t i = 0; i < p->nrq; i++) tp_buf_fini(&p->rq[i].body);
     free(p->rq);
     free(p->in);
@@ -718,7 +991,8 @@ static int build(struct poller *p, const char *spec, const struct tp_rest_opts *
         if (strlen(at + 1) >= sizeof p->opt || !at[1])
             return fail(err, errcap, "has a bad option after '@'");
         memcpy(p->opt, at + 1, strlen(at + 1) + 1);
-        if (strcmp(p->vname, "coingecko") && strcmp(p->vname, "yahoo"))
+        if (strcmp(p->vname, "coingecko") && strcmp(p->vname, "yahoo") &&
+            strcmp(p->vname, "alphavantage"))
             return fail(err, errcap, "has an option, which %s does not take", p->vname);
     }
     p->in = calloc(TP_REST_MAX_SYMS, sizeof *p->in);
@@ -859,6 +1133,12 @@ int tp_rest_source_new(const char *spec, const struct tp_rest_opts *o, struct tp
         poller_free(&p->base);
         return rc;
     }
+    /* Alpha Vantage intraday: a compact response holds the latest 100 bars. */
+    long mins = !strcmp(p->vname, "alphavantage") && p->opt[0] ? strtol(p->opt, NULL, 10) : 0;
+    if (mins > 0 && p->interval > 100 * mins * 60 * TP_NS_PER_SEC)
+        tp_warn("%s: polling every %lld s, but a response holds the latest 100 %s bars (%ld min): "
+                "bars between two polls will be missing; poll at least every %ld min",
+                p->vname, (long long)(p->interval / TP_NS_PER_SEC), p->opt, 100 * mins, 100 * mins);
     tp_info("%s: polling %zu symbol(s) in %zu request(s) every %lld ms from %s", p->vname, p->n,
             p->nrq, (long long)(p->interval / TP_NS_PER_MS), p->base_url);
     *ret = &p->base;

@@ -8,7 +8,9 @@
  *   - coingecko /api/v3/simple/price → `snapshot` per coin and currency (ts = last_updated_at);
  *   - alphavantage GLOBAL_QUOTE → `snapshot` (price, open, high, low, change; ts = the receive
  *     time: the quote names a trading day, not a time), CURRENCY_EXCHANGE_RATE → `snapshot`
- *     (ts = "Last Refreshed" when its zone is UTC);
+ *     (ts = "Last Refreshed" when its zone is UTC); TIME_SERIES_INTRADAY, FX_INTRADAY,
+ *     CRYPTO_INTRADAY (spec option `@5min`) → vendor `bar`s (ts = bar start, converted from
+ *     the body's zone, US/Eastern or UTC, exactly; the newest bar held back);
  *   - yahoo v8 chart → vendor `bar`s (ts = bar start; only bars already closed at the
  *     chart's regularMarketTime, none with null values) and a `snapshot` of
  *     regularMarketPrice at regularMarketTime;
@@ -106,6 +108,19 @@ struct tp_rest_opts {
  * -EINVAL with a one-line reason in err, -ENOMEM. Main thread. */
 int tp_rest_source_new(const char *spec, const struct tp_rest_opts *o, struct tp_source **ret,
                        char *err, size_t errcap);
+
+/* Failover (docs/venues.md "Failover"): links the REST sources src[0..n) (2 to
+ * TP_REST_GROUP_MAX, highest priority first, each in at most one group, none started yet) into
+ * a group of which only one polls: the first healthy one in priority order. A member is
+ * unhealthy after `after` (0: 3) failed polls in a row (transport errors, timeouts, HTTP
+ * errors, 429, rate-limit notes, unusable bodies; not errors about one symbol); an unhealthy
+ * member sends one probe request every probe_ns (0: 5 min) and takes back over when it
+ * answers. Each switch is logged and journaled as `failover` status records (id "FROM->TO")
+ * on both members' instruments; events keep their own source's instruments. 0, -EINVAL (err
+ * says why), -ENOMEM. Main thread. */
+#define TP_REST_GROUP_MAX 8
+int tp_rest_failover(struct tp_source *const *src, size_t n, uint32_t after, int64_t probe_ns,
+                     char *err, size_t errcap);
 
 /* Counters of a REST source, readable from any thread. */
 struct tp_rest_stats {

@@ -89,4 +89,12 @@ int tp_rp_name(const char *venue, const char *s, size_t n, char *out, size_t cap
 /* Percent-encodes s into out (unreserved characters kept). 0 or -E2BIG. */
 int tp_rp_esc(struct tp_buf *out, const char *s);
 
+/* A vendor's local time s[0..n) ("YYYY-MM-DD HH:MM:SS", 'T' or space; or without seconds)
+ * in the zone zone[0..zl) as ns UTC: "UTC", or "US/Eastern" (also "America/New_York") with
+ * the US daylight-saving rules of 1987-2006 and since 2007; a nonexistent time (the spring
+ * hour skipped) is read as standard time, an ambiguous one (the autumn hour repeated) as its
+ * first occurrence (daylight time). 0, -ENOTSUP (another zone), -ERANGE (Eastern before
+ * 1987), -EINVAL (not such a time, or a year outside 1900-2200). rest_alphavantage.c. */
+int tp_rp_local_utc(const char *zone, size_t zl, const char *s, size_t n, int64_t *ret_ns);
+
 #endif

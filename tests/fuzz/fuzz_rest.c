@@ -6,7 +6,9 @@
  * turns on a symbol filter, as the poller sets for batch venues); the rest is one HTTP body.
  * The body is parsed twice by the same parser (the token array is reused between bodies), and
  * each result must be coherent: a failure has a kind and no events, data comes in time order
- * with an instrument of the venue and the receive time given, within the small output array.
+ * with an instrument of the venue and the receive time given, within the small output array;
+ * vendor bars (Yahoo charts, Alpha Vantage intraday series, seeds av_intraday_*) have open,
+ * high, low and a venue time.
  */
 #include <math.h>
 
@@ -68,6 +70,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 abort();
             if (e->kind == TP_KIND_QUOTE && (isnan(e->bid) || isnan(e->ask))) abort();
             if (e->kind != TP_KIND_QUOTE && isnan(e->price)) abort();
+            /* vendor bars (Yahoo charts, Alpha Vantage intraday series) carry o/h/l/c and a
+             * venue time */
+            if (e->kind == TP_KIND_VBAR &&
+                (isnan(e->open) || isnan(e->high) || isnan(e->low) || !(e->flags & TP_EV_TS_VENUE)))
+                abort();
         }
     }
     tp_rest_parser_free(p);

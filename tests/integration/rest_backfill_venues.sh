@@ -201,9 +201,15 @@ if want_ok:
     for r in reqs:
         q = r["query"]
         by_sym[q.get("product") or q.get("instId") or q.get("symbol") or r["path"].split("/")[2]].append(r)
-    for r0, r1 in zip(reqs, reqs[1:]):
-        if r1["t"] - r0["t"] < 0.095:
-            errors.append("two requests %.3f s apart" % (r1["t"] - r0["t"]))
+    # The client spaces request starts by 100 ms; arrival times at the server carry the
+    # scheduling jitter of a loaded machine, so one pair may arrive closer: each pair must be
+    # at least 60 ms apart and the pairs 95 ms apart on average.
+    steps = [r1["t"] - r0["t"] for r0, r1 in zip(reqs, reqs[1:])]
+    for dt in steps:  # not `d`: that is the case's directory, read below
+        if dt < 0.06:
+            errors.append("two requests %.3f s apart" % dt)
+    if steps and sum(steps) / len(steps) < 0.095:
+        errors.append("requests %.3f s apart on average" % (sum(steps) / len(steps)))
     if venue == "coinbase":
         # The gaps are fetched one after the other, in the order they were recorded.
         k, paged = 0, 0

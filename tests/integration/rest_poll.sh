@@ -10,6 +10,9 @@
 #     waits the backoff (≥ 1 s after the first, ≥ 2 s after the second, against a 0.5 s
 #     interval), the limit is logged once; a symbol with an Error Message is logged by name and
 #     keeps being polled while the other symbol keeps its data; the apikey is sent;
+#   - alphavantage intraday (`alphavantage:IBM@5min`): TIME_SERIES_INTRADAY bars in US/Eastern
+#     reach the journal once each, at their start in UTC (EDT and EST days), exact values, in
+#     time order, the newest bar of each body held back until a later one exists;
 #   - yahoo: a stalled response times out (1 s) and is retried after the backoff; each closed
 #     bar reaches the journal exactly once with its exact values, across repeated charts; a 404
 #     with chart.error is logged naming the symbol, the other symbol unaffected;
@@ -65,6 +68,18 @@ def fx(eur_bid, date):
             ("USD/JPY", "151.330", "151.345", "150.152", "150.034", "151.947", 0.0078, "2023-11-14 10:00:00")]
     return json.dumps([{"ticker": t, "bid": b, "ask": a, "open": o, "low": l, "high": h, "changes": c, "date": d}
                        for t, b, a, o, l, h, c, d in rows], indent=2)
+def intraday(bars, last):
+    return json.dumps({"Meta Data": {"1. Information": "Intraday (5min) open, high, low, close prices and volume",
+        "2. Symbol": "IBM", "3. Last Refreshed": last, "4. Interval": "5min", "5. Output Size": "Compact",
+        "6. Time Zone": "US/Eastern"},
+        "Time Series (5min)": {t: {"1. open": o, "2. high": h, "3. low": l, "4. close": c, "5. volume": v}
+                               for t, o, h, l, c, v in sorted(bars, reverse=True)}}, indent=4)
+IB = [("2024-11-01 19:45:00", "188.3500", "188.4000", "188.3000", "188.3600", "120"),
+      ("2024-11-01 19:50:00", "188.3600", "188.5000", "188.3600", "188.4900", "95"),
+      ("2024-11-01 19:55:00", "188.4900", "188.5100", "188.4000", "188.4100", "60")]
+IB2 = IB + [("2024-11-04 04:00:00", "189.0000", "189.2500", "188.9000", "189.1250", "300")]  # EST now
+I1 = intraday(IB, "2024-11-01 19:55:00")
+I2 = intraday(IB2, "2024-11-04 04:00:00")
 F1 = fx("1.0855", "2023-11-14 10:00:00")
 F2 = fx("1.0857", "2023-11-14 10:00:05")
 ok = lambda b: {"status": 200, "body": b}
@@ -73,6 +88,7 @@ plan = {
                   ok(A), {"status": 429, "retry_after_date": 2, "body": ""}, ok(B)],
     "alphavantage:MSFT": [ok(gq("300.1000")), ok(note), ok(info), ok(gq("300.1000")), ok(gq("301.5000"))],
     "alphavantage:NOPE": [ok(err)],
+    "alphavantage:IBM": [ok(I1), ok(I1), ok(I2)],
     "yahoo:AAPL": [dict(ok(C1), stall=3.0), ok(C1), ok(C1), ok(C2)],
     "yahoo:NOPE": [{"status": 404, "body": y404}],
     "fmp": [ok(F1), ok(F1), ok(F2)],
@@ -92,6 +108,7 @@ run_tp() { # run_tp LOG — tickpipe with every REST source against the server
     ALPHAVANTAGE_API_KEY=demo-key FMP_API_KEY=fmp-key COINGECKO_API_KEY=cg-key \
         "$TICKPIPE" run --http off --data "$tmp/data" --status-interval 0 \
         --source coingecko:bitcoin,ethereum --source alphavantage:MSFT,NOPE \
+        --source alphavantage:IBM@5min \
         --source yahoo:AAPL,NOPE --source fmp:EUR-USD,USD-JPY \
         --endpoint coingecko=$url --endpoint alphavantage=$url --endpoint yahoo=$url \
         --endpoint fmp=$url/ \
@@ -191,7 +208,8 @@ if log.count("coingecko: rate limited") != 2:
     err("coingecko: %d rate-limit log lines, want 2 (one per limit, each cleared by a success)" % log.count("coingecko: rate limited"))
 
 # ---- alphavantage
-av = sorted([r for k, v in by.items() if k and k.startswith("alphavantage:") for r in v], key=lambda r: r["t"])
+# the GLOBAL_QUOTE source (alphavantage:MSFT,NOPE); the intraday source has its own schedule
+av = sorted([r for k, v in by.items() if k and k.startswith("alphavantage:") and k != "alphavantage:IBM" for r in v], key=lambda r: r["t"])
 msft = by["alphavantage:MSFT"]
 if len(msft) < 5:
     err("alphavantage: %d MSFT requests" % len(msft))
@@ -204,7 +222,17 @@ else:
     gaps = [msft[i + 1]["t"] - msft[i]["t"] for i in (3,)]
     if not 0.4 <= gaps[0] <= 1.5: err("alphavantage: interval %.2f s after success, want 0.5 s" % gaps[0])
 if any(r["query"].get("apikey") != "demo-key" for r in av): err("alphavantage: apikey not sent")
-if any(r["query"].get("function") != "GLOBAL_QUOTE" for r in av): err("alphavantage: wrong function")
+if any(r["query"].get("function") != "GLOBAL_QUOTE" for r in av):
+    err("alphavantage: wrong function")
+q = by["alphavantage:IBM"][0]["query"] if by["alphavantage:IBM"] else {}
+if q != {"function": "TIME_SERIES_INTRADAY", "symbol": "IBM", "adjusted": "false", "interval": "5min",
+         "outputsize": "compact", "apikey": "demo-key"}:
+    err("alphavantage intraday: query %r" % q)
+ib = [(e["ts"], e["open"], e["high"], e["low"], e["price"], e["size"], "venue_ts" in e["flags"]) for e in ev[("bar", "alphavantage:IBM")]]
+want = [("2024-11-01T23:45:00.000000000Z", "188.35", "188.4", "188.3", "188.36", "120", True),  # EDT: +4 h
+        ("2024-11-01T23:50:00.000000000Z", "188.36", "188.5", "188.36", "188.49", "95", True),
+        ("2024-11-01T23:55:00.000000000Z", "188.49", "188.51", "188.4", "188.41", "60", True)]
+if ib != want: err("alphavantage intraday: bars %r, want %r (the 04:00 EST bar held back)" % (ib, want))
 if log.count("alphavantage: rate limited") != 1:
     err("alphavantage: %d rate-limit log lines for two notes in a row, want 1" % log.count("alphavantage: rate limited"))
 if "Thank you for using Alpha Vantage" not in log: err("alphavantage: the note's text is not logged")

@@ -3,7 +3,8 @@
 
 It answers the four REST venues' request paths by route:
   /api/v3/simple/price        -> "coingecko"
-  /query?symbol=S             -> "alphavantage:S"  (from_currency/to_currency -> "alphavantage:A/B")
+  /query?symbol=S             -> "alphavantage:S"  (from_currency/to_currency and
+                                 from_symbol/to_symbol -> "alphavantage:A/B")
   /v8/finance/chart/S         -> "yahoo:S"
   /api/v3/fx                  -> "fmp"
   /api/v3/aggTrades, /api/v3/historicalTrades (Binance backfill): answered from the aggTrade
@@ -133,8 +134,10 @@ def route_of(path, q):
     if path.startswith("/api/v3/simple/price"):
         return "coingecko"
     if path == "/query":
-        if "symbol" in q:
+        if "symbol" in q:  # GLOBAL_QUOTE, TIME_SERIES_INTRADAY, CRYPTO_INTRADAY
             return "alphavantage:" + q["symbol"][0]
+        if "from_symbol" in q:  # FX_INTRADAY
+            return "alphavantage:%s/%s" % (q["from_symbol"][0], q.get("to_symbol", ["?"])[0])
         return "alphavantage:%s/%s" % (q.get("from_currency", ["?"])[0], q.get("to_currency", ["?"])[0])
     if path.startswith("/v8/finance/chart/"):
         return "yahoo:" + urllib.parse.unquote(path.rsplit("/", 1)[1])

@@ -157,12 +157,20 @@ static int sample_events(struct tp_event *ev)
     e->instr = I("coingecko:BITCOIN");
     e->price = 0.1 + 0.2;
     e->status = TP_ST_RELEASE;
+
+    e = &ev[n++]; /* a failover group's switch (REST pollers) */
+    tp_event_init(e, TP_KIND_STATUS);
+    e->instr = I("yahoo:IBM");
+    e->status = TP_ST_FAILOVER;
+    e->ts = e->ts_recv = 1732600000123456789;
+    tp_event_set_vsym(e, "IBM", 3);
+    tp_event_set_id_str(e, "alphavantage->yahoo", 19);
     return n;
 }
 
 static void test_event_roundtrip(void)
 {
-    struct tp_event ev[8], d;
+    struct tp_event ev[12], d;
     int n = sample_events(ev);
     struct tp_buf b;
     tp_buf_init(&b, 1 << 16);
@@ -191,7 +199,7 @@ static void test_event_roundtrip(void)
 
 static void test_encoder_refuses(void)
 {
-    struct tp_event ev[8];
+    struct tp_event ev[12];
     sample_events(ev);
     struct tp_buf b;
     tp_buf_init(&b, 1 << 16);
@@ -211,7 +219,7 @@ static void test_encoder_refuses(void)
             e.side = 3;
             break;
         case 3:
-            e.status = 10;
+            e.status = TP_ST_LAST + 1;
             break;
         case 4:
             e.flags = 0x80;
@@ -423,7 +431,7 @@ static int decode_reencode(const void *p, size_t n, struct tp_buf *out)
 /* Every encoding the tests know, concatenated with their lengths. */
 static size_t all_encodings(struct tp_buf *enc, size_t *off, size_t cap)
 {
-    struct tp_event ev[8];
+    struct tp_event ev[12];
     int ne = sample_events(ev);
     size_t k = 0;
     for (int i = 0; i < ne && k + 2 < cap; i++) {

@@ -18,6 +18,7 @@
 #include "source/backfill.h"
 #include "source/connstats.h"
 #include "source/rest.h"
+#include "source/rest_int.h"
 #include "tpt.h"
 
 #define RECV INT64_C(1764100000000000000) /* 2025-11-25T19:46:40Z */
@@ -160,6 +161,219 @@ static void test_alphavantage(void)
     ASSERT_EQ_INT(res.kind, TP_REST_BAD);
     ASSERT(parse("alphavantage", "[]") < 0);
     ASSERT_EQ_INT(res.kind, TP_REST_BAD);
+}
+
+/* Local times to UTC: US/Eastern at every DST boundary of both rule sets (expected values
+ * worked out from the rules and checked against the IANA zone once), UTC, refusals. */
+static void test_local_utc(void)
+{
+    static const struct {
+        const char *local, *utc;
+    } t[] = {
+        /* since 2007: second Sunday of March 02:00 EST -> first Sunday of November 02:00 EDT */
+        {"2024-03-10 01:59:00", "2024-03-10T06:59:00Z"}, /* last EST minute */
+        {"2024-03-10 02:30:00", "2024-03-10T07:30:00Z"}, /* nonexistent: read as EST */
+        {"2024-03-10 03:00:00", "2024-03-10T07:00:00Z"}, /* first EDT minute */
+        {"2024-11-03 00:59:00", "2024-11-03T04:59:00Z"},
+        {"2024-11-03 01:30:00", "2024-11-03T05:30:00Z"}, /* ambiguous: first occurrence (EDT) */
+        {"2024-11-03 02:00:00", "2024-11-03T07:00:00Z"}, /* EST again */
+        {"2007-03-10 12:00:00", "2007-03-10T17:00:00Z"},
+        {"2007-03-11 03:00:00", "2007-03-11T07:00:00Z"},
+        {"2007-11-04 02:00:00", "2007-11-04T07:00:00Z"},
+        {"2024-08-02 19:55:00", "2024-08-02T23:55:00Z"},
+        {"2017-12-18 14:55:00", "2017-12-18T19:55:00Z"},
+        {"2024-02-29 12:00", "2024-02-29T17:00:00Z"}, /* no seconds */
+        /* 1987-2006: first Sunday of April -> last Sunday of October */
+        {"2006-04-02 01:59:59", "2006-04-02T06:59:59Z"},
+        {"2006-04-02 03:00:00", "2006-04-02T07:00:00Z"},
+        {"2006-10-29 01:30:00", "2006-10-29T05:30:00Z"},
+        {"2006-10-29 02:00:00", "2006-10-29T07:00:00Z"},
+        {"2006-03-12 12:00:00", "2006-03-12T17:00:00Z"}, /* a 2007-rule DST day, EST in 2006 */
+        {"1987-04-04 23:00:00", "1987-04-05T04:00:00Z"},
+        {"1987-04-05 03:00:00", "1987-04-05T07:00:00Z"},
+        {"1987-10-25 02:00:00", "1987-10-25T07:00:00Z"},
+    };
+    for (size_t i = 0; i < TP_ARRAY_LEN(t); i++) {
+        int64_t ns;
+        ASSERT_EQ_INT(tp_rp_local_utc("US/Eastern", 10, t[i].local, strlen(t[i].local), &ns), 0);
+        if (ns != t_of(t[i].utc))
+            TPT_FAIL("%s: got %lld, want %s", t[i].local, (long long)ns, t[i].utc);
+    }
+    int64_t ns;
+    ASSERT_EQ_INT(tp_rp_local_utc("America/New_York", 16, "2024-07-01 09:30:00", 19, &ns), 0);
+    ASSERT_EQ_INT(ns, t_of("2024-07-01T13:30:00Z"));
+    ASSERT_EQ_INT(tp_rp_local_utc("UTC", 3, "2024-03-10 02:30:00", 19, &ns), 0);
+    ASSERT_EQ_INT(ns, t_of("2024-03-10T02:30:00Z"));
+    ASSERT_EQ_INT(tp_rp_local_utc("US/Eastern", 10, "1986-07-01 12:00:00", 19, &ns), -ERANGE);
+    ASSERT_EQ_INT(tp_rp_local_utc("Europe/London", 13, "2024-07-01 12:00:00", 19, &ns), -ENOTSUP);
+    ASSERT_EQ_INT(tp_rp_local_utc("US/Eastern", 10, "2023-02-29 12:00:00", 19, &ns), -EINVAL);
+    ASSERT_EQ_INT(tp_rp_local_utc("US/Eastern", 10, "2024-07-01 24:00:00", 19, &ns), -EINVAL);
+    ASSERT_EQ_INT(tp_rp_local_utc("UTC", 3, "2024-07-01", 10, &ns), -EINVAL);
+    ASSERT_EQ_INT(tp_rp_local_utc("UTC", 3, "9999-12-31 23:59:59", 19, &ns), -EINVAL); /* > int64 */
+    ASSERT_EQ_INT(tp_rp_local_utc("UTC", 3, "0001-01-01 00:00:00", 19, &ns), -EINVAL);
+}
+
+/* TIME_SERIES_INTRADAY / FX_INTRADAY / CRYPTO_INTRADAY bodies in the documented shapes. */
+static void test_av_intraday(void)
+{
+    /* Across the 2024 spring-forward night (Eastern): the newest bar (03:05, = Last
+     * Refreshed) is held back; keys newest first as Alpha Vantage writes them. */
+    int n =
+        parse("alphavantage",
+              "{\n    \"Meta Data\": {\n"
+              "        \"1. Information\": \"Intraday (5min) open, high, low, close prices and "
+              "volume\",\n        \"2. Symbol\": \"IBM\",\n"
+              "        \"3. Last Refreshed\": \"2024-03-10 03:05:00\",\n"
+              "        \"4. Interval\": \"5min\",\n        \"5. Output Size\": \"Compact\",\n"
+              "        \"6. Time Zone\": \"US/Eastern\"\n    },\n"
+              "    \"Time Series (5min)\": {\n"
+              "        \"2024-03-10 03:05:00\": {\"1. open\": \"9.0000\", \"2. high\": \"9.5000\","
+              " \"3. low\": \"8.5000\", \"4. close\": \"9.2500\", \"5. volume\": \"7\"},\n"
+              "        \"2024-03-10 03:00:00\": {\"1. open\": \"188.3500\", \"2. high\": "
+              "\"188.3600\", \"3. low\": \"188.3400\", \"4. close\": \"188.3550\", \"5. volume\": "
+              "\"60\"},\n"
+              "        \"2024-03-10 01:55:00\": {\"1. open\": \"188.1000\", \"2. high\": "
+              "\"188.2000\", \"3. low\": \"188.0000\", \"4. close\": \"188.1500\", \"5. volume\": "
+              "\"1205\"}\n    }\n}");
+    ASSERT_EQ_INT(n, 2);
+    for (int i = 0; i < n; i++) {
+        expect_name(&ev[i], "alphavantage:IBM");
+        ASSERT_EQ_STR(ev[i].venue_symbol, "IBM");
+        ASSERT_EQ_INT(ev[i].kind, TP_KIND_VBAR);
+        ASSERT(ev[i].flags & TP_EV_TS_VENUE);
+        ASSERT_EQ_INT(ev[i].ts_recv, RECV);
+    }
+    ASSERT_EQ_INT(ev[0].ts, t_of("2024-03-10T06:55:00Z")); /* 01:55 EST, in time order */
+    ASSERT_EQ_DBL(ev[0].open, 188.1);
+    ASSERT_EQ_DBL(ev[0].high, 188.2);
+    ASSERT_EQ_DBL(ev[0].low, 188.0);
+    ASSERT_EQ_DBL(ev[0].price, 188.15);
+    ASSERT_EQ_DBL(ev[0].size, 1205);
+    ASSERT_EQ_INT(ev[1].ts, t_of("2024-03-10T07:00:00Z")); /* 03:00 EDT: 5 minutes later */
+    ASSERT_EQ_DBL(ev[1].price, 188.355);
+    ASSERT_EQ_DBL(ev[1].size, 60);
+
+    /* Autumn: 01:30 happens twice; read as the first (EDT), 02:00 is EST. Last Refreshed
+     * past the newest bar's end: nothing held back. */
+    n = parse("alphavantage",
+              "{\"Meta Data\": {\"2. Symbol\": \"IBM\", \"3. Last Refreshed\": \"2024-11-03 "
+              "03:00:00\", \"4. Interval\": \"60min\", \"6. Time Zone\": \"US/Eastern\"},"
+              "\"Time Series (60min)\": {"
+              "\"2024-11-03 02:00:00\": {\"1. open\": \"2\", \"2. high\": \"2\", \"3. low\": \"2\","
+              " \"4. close\": \"2\", \"5. volume\": \"2\"},"
+              "\"2024-11-03 01:30:00\": {\"1. open\": \"1\", \"2. high\": \"1\", \"3. low\": \"1\","
+              " \"4. close\": \"1\", \"5. volume\": \"1\"}}}");
+    ASSERT_EQ_INT(n, 2);
+    ASSERT_EQ_INT(ev[0].ts, t_of("2024-11-03T05:30:00Z"));
+    ASSERT_EQ_INT(ev[1].ts, t_of("2024-11-03T07:00:00Z"));
+
+    /* FX_INTRADAY: UTC, no volume; its own Meta Data numbering. */
+    n = parse("alphavantage",
+              "{\"Meta Data\": {\"1. Information\": \"FX Intraday (5min) Time Series\","
+              "\"2. From Symbol\": \"EUR\", \"3. To Symbol\": \"USD\","
+              "\"4. Last Refreshed\": \"2019-02-21 18:30:00\", \"5. Interval\": \"5min\","
+              "\"6. Output Size\": \"Compact\", \"7. Time Zone\": \"UTC\"},"
+              "\"Time Series FX (5min)\": {"
+              "\"2019-02-21 18:30:00\": {\"1. open\": \"1.1329\", \"2. high\": \"1.1330\","
+              " \"3. low\": \"1.1325\", \"4. close\": \"1.1330\"},"
+              "\"2019-02-21 18:25:00\": {\"1. open\": \"1.1327\", \"2. high\": \"1.1331\","
+              " \"3. low\": \"1.1326\", \"4. close\": \"1.1329\"}}}");
+    ASSERT_EQ_INT(n, 1);
+    expect_name(&ev[0], "alphavantage:EUR-USD");
+    ASSERT_EQ_STR(ev[0].venue_symbol, "EUR/USD");
+    ASSERT_EQ_INT(ev[0].ts, t_of("2019-02-21T18:25:00Z"));
+    ASSERT_EQ_DBL(ev[0].open, 1.1327);
+    ASSERT_EQ_DBL(ev[0].price, 1.1329);
+    ASSERT(isnan(ev[0].size));
+
+    /* CRYPTO_INTRADAY: interval from the series name when Meta Data lacks it. */
+    n = parse("alphavantage",
+              "{\"Meta Data\": {\"1. Information\": \"Crypto Intraday (1min) Time Series\","
+              "\"2. Digital Currency Code\": \"BTC\", \"3. Digital Currency Name\": \"Bitcoin\","
+              "\"4. Market Code\": \"USD\", \"5. Market Name\": \"United States Dollar\","
+              "\"6. Last Refreshed\": \"2024-10-31 21:45:00\", \"9. Time Zone\": \"UTC\"},"
+              "\"Time Series Crypto (1min)\": {"
+              "\"2024-10-31 21:45:00\": {\"1. open\": \"70224.66000\", \"2. high\": "
+              "\"70434.69000\", \"3. low\": \"70220.27000\", \"4. close\": \"70350.10000\", "
+              "\"5. volume\": 89},"
+              "\"2024-10-31 21:44:00\": {\"1. open\": \"70200.01000\", \"2. high\": "
+              "\"70230.00000\", \"3. low\": \"70190.50000\", \"4. close\": \"70224.66000\", "
+              "\"5. volume\": \"12.5\"}}}");
+    ASSERT_EQ_INT(n, 1);
+    expect_name(&ev[0], "alphavantage:BTC-USD");
+    ASSERT_EQ_INT(ev[0].ts, t_of("2024-10-31T21:44:00Z"));
+    ASSERT_EQ_DBL(ev[0].low, 70190.5);
+    ASSERT_EQ_DBL(ev[0].size, 12.5);
+
+    /* Another zone: an error about the symbol, never a guess. */
+    ASSERT(parse("alphavantage",
+                 "{\"Meta Data\": {\"2. Symbol\": \"TSCO.LON\", \"4. Interval\": \"5min\","
+                 "\"6. Time Zone\": \"Europe/London\"}, \"Time Series (5min)\": {}}") < 0);
+    ASSERT_EQ_INT(res.kind, TP_REST_ERROR);
+    ASSERT(strstr(res.text, "time zone 'Europe/London' is not supported"));
+    /* Eastern before 1987: refused clearly. */
+    ASSERT(parse("alphavantage",
+                 "{\"Meta Data\": {\"2. Symbol\": \"IBM\", \"4. Interval\": \"5min\","
+                 "\"6. Time Zone\": \"US/Eastern\"}, \"Time Series (5min)\": {"
+                 "\"1986-05-01 10:00:00\": {\"1. open\": \"1\", \"2. high\": \"1\", \"3. low\": "
+                 "\"1\", \"4. close\": \"1\"}}}") < 0);
+    ASSERT_EQ_INT(res.kind, TP_REST_ERROR);
+    ASSERT(strstr(res.text, "before 1987"));
+    /* Malformed: no zone, a bad time, a bad number, no series. */
+    ASSERT(parse("alphavantage", "{\"Meta Data\": {\"2. Symbol\": \"IBM\", \"4. Interval\": "
+                                 "\"5min\"}, \"Time Series (5min)\": {}}") < 0);
+    ASSERT_EQ_INT(res.kind, TP_REST_BAD);
+    ASSERT(parse("alphavantage",
+                 "{\"Meta Data\": {\"2. Symbol\": \"IBM\", \"4. Interval\": \"5min\","
+                 "\"6. Time Zone\": \"UTC\"}, \"Time Series (5min)\": {\"yesterday\": {}}}") < 0);
+    ASSERT_EQ_INT(res.kind, TP_REST_BAD);
+    ASSERT(parse("alphavantage",
+                 "{\"Meta Data\": {\"2. Symbol\": \"IBM\", \"4. Interval\": \"5min\","
+                 "\"6. Time Zone\": \"UTC\"}, \"Time Series (5min)\": {\"2024-01-02 10:00:00\": "
+                 "{\"1. open\": \"x\", \"2. high\": \"1\", \"3. low\": \"1\", \"4. close\": "
+                 "\"1\"}}}") < 0);
+    ASSERT_EQ_INT(res.kind, TP_REST_BAD);
+    ASSERT(parse("alphavantage", "{\"Meta Data\": {\"2. Symbol\": \"IBM\"}}") < 0);
+    ASSERT_EQ_INT(res.kind, TP_REST_BAD);
+    /* An empty series (a holiday): no events, data all the same. */
+    ASSERT_EQ_INT(parse("alphavantage", "{\"Meta Data\": {\"2. Symbol\": \"IBM\", \"4. Interval\": "
+                                        "\"5min\", \"6. Time Zone\": \"US/Eastern\"}, "
+                                        "\"Time Series (5min)\": {}}"),
+                  0);
+}
+
+/* The intraday requests: function per kind of symbol, interval, raw values. */
+static void test_av_paths(void)
+{
+    static const struct {
+        const char *sym, *opt, *want;
+    } t[] = {
+        {"IBM", "5min",
+         "/query?function=TIME_SERIES_INTRADAY&symbol=IBM&adjusted=false&interval=5min"
+         "&outputsize=compact&apikey=K"},
+        {"EUR-USD", "1min",
+         "/query?function=FX_INTRADAY&from_symbol=EUR&to_symbol=USD&interval=1min"
+         "&outputsize=compact&apikey=K"},
+        {"BTC-USD", "60min",
+         "/query?function=CRYPTO_INTRADAY&symbol=BTC&market=USD&interval=60min"
+         "&outputsize=compact&apikey=K"},
+        {"IBM", NULL, "/query?function=GLOBAL_QUOTE&symbol=IBM&apikey=K"},
+    };
+    const struct tp_rest_venue *v = tp_rest_find("alphavantage");
+    for (size_t i = 0; i < TP_ARRAY_LEN(t); i++) {
+        char name[80], native[TP_VSYM_MAX + 1];
+        ASSERT(tp_rest_instrument(v, t[i].sym, t[i].opt, name, sizeof name, native) > 0);
+        struct tp_buf b;
+        tp_buf_init(&b, 4096);
+        const char *nat[] = {t[i].sym};
+        ASSERT_EQ_INT(v->path(nat, 1, t[i].opt, "K", &b), 0);
+        ASSERT_EQ_INT(tp_buf_putc(&b, 0), 0);
+        ASSERT_EQ_STR(b.p, t[i].want);
+        tp_buf_fini(&b);
+    }
+    char name[80], native[TP_VSYM_MAX + 1];
+    ASSERT(tp_rest_instrument(v, "IBM", "5m", name, sizeof name, native) < 0);
+    ASSERT(tp_rest_instrument(v, "IBM", "2min", name, sizeof name, native) < 0);
 }
 
 static const char chart[] =
@@ -338,15 +552,11 @@ static void test_specs(void)
     static const struct {
         const char *spec, *reason;
     } bad[] = {
-        {"coingecko:", "names no symbol"},
-        {"coingecko:bitcoin,bitcoin", "twice"},
-        {"coingecko:bit coin", "cannot poll"},
-        {"yahoo:AAPL", "not an http"},
-        {"yahoo:AAPL@7m", "cannot poll"},
-        {"fmp:EURUSDX", "cannot poll"},
-        {"fmp:EUR-USD", "poll interval 'soon'"},
-        {"alphavantage:MSFT@x", "does not take"},
-        {"nope:X", "not a known"},
+        {"coingecko:", "names no symbol"},       {"coingecko:bitcoin,bitcoin", "twice"},
+        {"coingecko:bit coin", "cannot poll"},   {"yahoo:AAPL", "not an http"},
+        {"yahoo:AAPL@7m", "cannot poll"},        {"fmp:EURUSDX", "cannot poll"},
+        {"fmp:EUR-USD", "poll interval 'soon'"}, {"alphavantage:MSFT@x", "cannot poll"},
+        {"fmp:EUR-USD@5min", "does not take"},   {"nope:X", "not a known"},
     };
     for (size_t i = 0; i < TP_ARRAY_LEN(bad); i++) {
         err[0] = 0;
@@ -378,6 +588,25 @@ static void test_specs(void)
     ASSERT_EQ_INT((int)cs.nsyms, 2);
     ASSERT_EQ_STR(tp_instr_name(cs.sym[1].instr), "coingecko:ETH-EUR");
     ASSERT(cs.last_rx == 0 && cs.resume_at == 0 && cs.polls == 0 && !cs.sym[0].failing);
+    /* Failover groups: REST sources only, two at least, each in one group. */
+    struct tp_source *y, *a, *w;
+    ASSERT_EQ_INT(tp_rest_source_new("coingecko:ethereum", &o, &y, err, sizeof err), 0);
+    ASSERT_EQ_INT(tp_rest_source_new("alphavantage:EUR-USD@5min", &o, &a, err, sizeof err), 0);
+    ASSERT_EQ_INT(tp_rest_source_new("alphavantage:GBP-USD", &o, &w, err, sizeof err), 0);
+    struct tp_source *g1[] = {src};
+    ASSERT_EQ_INT(tp_rest_failover(g1, 1, 0, 0, err, sizeof err), -EINVAL);
+    ASSERT(strstr(err, "2 to 8"));
+    struct tp_source *g2[] = {src, src};
+    ASSERT_EQ_INT(tp_rest_failover(g2, 2, 0, 0, err, sizeof err), -EINVAL);
+    ASSERT(strstr(err, "named twice"));
+    struct tp_source *g3[] = {a, y};
+    ASSERT_EQ_INT(tp_rest_failover(g3, 2, 2, SEC, err, sizeof err), 0);
+    struct tp_source *g4[] = {w, y};
+    ASSERT_EQ_INT(tp_rest_failover(g4, 2, 0, 0, err, sizeof err), -EINVAL);
+    ASSERT(strstr(err, "another failover group"));
+    tp_source_free(a); /* members are freed one by one, the group with the last */
+    tp_source_free(w);
+    tp_source_free(y);
     tp_source_free(src);
 }
 
@@ -492,8 +721,16 @@ static void check_fixture(const char *file, int n)
         ASSERT_EQ_INT(res.kind, TP_REST_RATE_LIMIT);
         ASSERT(strstr(res.text, "Thank you for using Alpha Vantage!"));
     } else if (!strcmp(file, "alphavantage_TIME_SERIES_INTRADAY_MSFT_1min.json")) {
-        ASSERT(n < 0); /* intraday series are not polled: recognized as not a quote */
-        ASSERT_EQ_INT(res.kind, TP_REST_BAD);
+        /* 100 bars, the newest (14:56, = Last Refreshed) held back; December: EST. */
+        ASSERT_EQ_INT(n, 99);
+        ASSERT_EQ_INT(ev[n - 1].ts, t_of("2017-12-18T19:55:00Z"));
+        e = find_ev(n, "alphavantage:MSFT", TP_KIND_VBAR, t_of("2017-12-18T19:54:00Z"));
+        ASSERT_EQ_DBL(e->open, 86.47);
+        ASSERT_EQ_DBL(e->high, 86.51);
+        ASSERT_EQ_DBL(e->low, 86.47);
+        ASSERT_EQ_DBL(e->price, 86.4931);
+        ASSERT_EQ_DBL(e->size, 24345);
+        for (int i = 1; i < n; i++) ASSERT_EQ_INT(ev[i].ts - ev[i - 1].ts, 60 * SEC);
     } else if (!strcmp(file, "fmp_fx_2022-10-21.json")) {
         ASSERT_EQ_INT(n, 2);
         int64_t t = t_of("2022-10-21 10:21:39");
@@ -586,7 +823,9 @@ static void test_fixtures(void)
     if (!done) TPT_SKIP("fixtures/rest holds no body of a REST venue");
 }
 
-TPT_MAIN({"coingecko", test_coingecko}, {"alphavantage", test_alphavantage}, {"yahoo", test_yahoo},
-         {"fmp", test_fmp}, {"instruments", test_instruments}, {"retry_after", test_retry_after},
+TPT_MAIN({"coingecko", test_coingecko}, {"alphavantage", test_alphavantage},
+         {"local_utc", test_local_utc}, {"av_intraday", test_av_intraday},
+         {"av_paths", test_av_paths}, {"yahoo", test_yahoo}, {"fmp", test_fmp},
+         {"instruments", test_instruments}, {"retry_after", test_retry_after},
          {"backfill_parse", test_backfill_parse}, {"specs", test_specs},
          {"fixtures", test_fixtures})
