@@ -176,6 +176,8 @@ static struct tp_setting settings[] = {
     SET("kafka-topic-late", TP_SET_STR, "tickpipe.late",
         "Kafka topic of late events (trades whose window was already final)"),
     SET("kafka-topic-gaps", TP_SET_STR, "tickpipe.gaps", "Kafka topic of gaps"),
+    SET("kafka-topic-positions", TP_SET_STR, "tickpipe.positions",
+        "Kafka topic of replay sources' positions (ingest role: a restart resumes a file exactly)"),
     SET("kafka-serve-history", TP_SET_INT, "2000",
         "serve role: records read back from each partition of the ticks, bars and anomalies "
         "topics at start, to fill the live view (0: only new ones)"),
@@ -974,6 +976,7 @@ static void kafka_opts(struct tp_kafka_opts *ko)
     ko->topic_checkpoints = S("kafka-topic-checkpoints")->str;
     ko->topic_late = S("kafka-topic-late")->str;
     ko->topic_gaps = S("kafka-topic-gaps")->str;
+    ko->topic_positions = S("kafka-topic-positions")->str;
     ko->history = (uint64_t)S("kafka-serve-history")->i;
     ko->partitions = (int)S("kafka-partitions")->i;
     ko->replication = (int)TP_MIN(S("kafka-replication")->i, 32767);
@@ -1011,13 +1014,6 @@ static int make_kingest(struct tp_live *live, bool max_pace, struct tp_kingest *
             tp_kingest_free(g);
             return rc;
         }
-        /* The ticks topic carries no file positions (the journal's TP_REC_SOURCE_POS): a
-         * restarted ingest reads a replay file from its start again. Said, not hidden. */
-        if (!strncmp(src->list[i], "replay:", 7))
-            tp_warn("--source %s with --role %s: a replay file is not resumed over Kafka; if "
-                    "this run is restarted, the file is sent again from its start (run it once "
-                    "to its end, or use the embedded pipeline)",
-                    src->list[i], S("role")->str);
         made[i] = s;
         tp_kingest_add_source(g, s);
     }
@@ -1075,6 +1071,111 @@ static int run_kafka_all(struct tp_kingest *g, struct tp_kprocess *k, const sigs
     return rc_ingest != TP_EXIT_OK ? rc_ingest : rc_process;
 }
 
+/* The process role's sinks (kafka/ksinks.h): one instance per ticks partition. */
+struct ksink_ctx {
+    char lake_dir[4096];
+    struct tp_lake_opts lake;
+};
+
+static int make_pg_part(void *ctx, const char *topic, int32_t p, const struct tp_sink_ops **ops,
+                        void **self)
+{
+    (void)ctx;
+    char name[128], err[256];
+    int n = snprintf(name, sizeof name, "postgres/%s/p%d", topic, (int)p);
+    if (n < 0 || (size_t)n >= sizeof name) return -ENAMETOOLONG;
+    struct tp_pg_sink *s;
+    int rc = tp_pg_sink_new_named(T("postgres"), name, tp_koff(p, 0, 0), tp_koff_end(p), &s, err,
+                                  sizeof err);
+    if (rc < 0) {
+        tp_error("postgres: %s", rc == -EINVAL ? err : strerror(-rc));
+        return rc;
+    }
+    *ops = &tp_pg_sink_ops;
+    *self = s;
+    return 0;
+}
+
+static int make_lake_part(void *ctx, const char *topic, int32_t p, const struct tp_sink_ops **ops,
+                          void **self)
+{
+    struct ksink_ctx *c = ctx;
+    int rc = tp_lake_sink_new_part(&c->lake, topic, (uint32_t)p, self);
+    if (rc < 0) {
+        tp_error("lake %s: cannot make the sink of %s [%d]: %s", c->lake_dir, topic, (int)p,
+                 strerror(-rc));
+        return rc;
+    }
+    *ops = &tp_lake_sink_ops;
+    return 0;
+}
+
+static int make_redis_part(void *ctx, const char *topic, int32_t p, const struct tp_sink_ops **ops,
+                           void **self)
+{
+    (void)ctx;
+    char name[128], err[256];
+    int n = snprintf(name, sizeof name, "redis/%s/p%d", topic, (int)p);
+    if (n < 0 || (size_t)n >= sizeof name) return -ENAMETOOLONG;
+    struct tp_redis_cfg cfg = {
+        .url = S("redis")->str, .maxlen = (uint64_t)S("redis-maxlen")->i, .name = name};
+    struct tp_redis_sink *rs;
+    int rc = tp_redis_sink_new(&cfg, &rs, err, sizeof err);
+    if (rc < 0) {
+        tp_error("redis: %s", rc == -EINVAL ? err : strerror(-rc));
+        return rc;
+    }
+    *ops = &tp_redis_sink_ops;
+    *self = rs;
+    return 0;
+}
+
+/* --postgres, --redis, and the lake when --data or --lake on is given (a process instance started
+ * without them keeps nothing on disk, as before: docs/kafka.md "Sinks"). 0 or an exit code. */
+static int kprocess_sinks(struct tp_kprocess_opts *ko)
+{
+    static struct ksink_ctx c;
+    bool lake_given = strcmp(S("lake")->origin, "default") || strcmp(S("data")->origin, "default");
+    if (!strcmp(S("lake")->str, "on") && lake_given) {
+        int n = snprintf(c.lake_dir, sizeof c.lake_dir, "%s/lake", S("data")->str);
+        if (n < 0 || (size_t)n >= sizeof c.lake_dir)
+            return bad("data", S("data")->str, "is too long a path");
+        tp_lake_opts_default(&c.lake, c.lake_dir);
+        /* Files close at the partition's checkpoints (and the memory cap), not at offset
+         * multiples: the encoded offsets are not consecutive. The cap is per partition. */
+        c.lake.batch_offsets = UINT64_MAX;
+        c.lake.batch_bytes = strcmp(S("lake-batch-bytes")->origin, "default")
+                                 ? (size_t)S("lake-batch-bytes")->i
+                                 : (size_t)16 << 20;
+        c.lake.bars_1s = S("lake-1s-bars")->b;
+        ko->sinks[ko->nsinks++] =
+            (struct tp_ksink_kind){.name = "lake", .make = make_lake_part, .ctx = &c};
+        tp_info("kafka process: writes the lake %s (one ack file per ticks partition)", c.lake_dir);
+    }
+    if (*T("postgres")) {
+        char err[256];
+        if (tp_pg_conninfo_check(T("postgres"), err, sizeof err) < 0)
+            return bad("postgres", "(conninfo)", err);
+        ko->sinks[ko->nsinks++] =
+            (struct tp_ksink_kind){.name = "postgres", .make = make_pg_part, .ctx = &c};
+        tp_info("kafka process: writes PostgreSQL (tickpipe_offsets rows postgres/%s/pN)",
+                S("kafka-topic-ticks")->str);
+    }
+    if (*T("redis")) {
+        if (S("redis-maxlen")->i < 1) return bad("redis-maxlen", "0", "is not a positive count");
+        struct tp_redis_url u;
+        char err[256];
+        if (tp_redis_url_parse(S("redis")->str, &u, err, sizeof err) < 0)
+            return bad("redis", "(URL)", err);
+        ko->sinks[ko->nsinks++] =
+            (struct tp_ksink_kind){.name = "redis", .make = make_redis_part, .ctx = &c};
+        tp_info("kafka process: writes Redis (tickpipe:offsets fields redis/%s/pN.input, ...)",
+                S("kafka-topic-ticks")->str);
+    }
+    if (ko->nsinks) ko->sink_max_backoff_ns = 10 * TP_NS_PER_SEC; /* a paused partition lags */
+    return 0;
+}
+
 static int run_kafka_role(struct tp_live *live, bool max_pace)
 {
     const char *role = S("role")->str;
@@ -1091,7 +1192,8 @@ static int run_kafka_role(struct tp_live *live, bool max_pace)
             .live = live,
         };
         kafka_opts(&ko.kafka);
-        if (tp_kprocess_new(&ko, &k) < 0) rc = TP_EXIT_RUNTIME;
+        rc = kprocess_sinks(&ko);
+        if (rc == 0 && tp_kprocess_new(&ko, &k) < 0) rc = TP_EXIT_RUNTIME;
     }
     if (rc == 0 && !strcmp(role, "serve")) {
         struct tp_kserve_opts so = {.status_interval_ns = S("status-interval")->i, .live = live};
@@ -1110,7 +1212,7 @@ static int run_kafka_role(struct tp_live *live, bool max_pace)
                 role);
     static const char *const unused[] = {"postgres", "redis", "s3"};
     for (size_t i = 0; i < TP_ARRAY_LEN(unused); i++)
-        if (*T(unused[i]))
+        if (*T(unused[i]) && (!k || !strcmp(unused[i], "s3")))
             tp_warn("tickpipe run --role %s: --%s is not written by the Kafka roles in this "
                     "version (ignored; read the output topics, docs/kafka.md)",
                     role, unused[i]);

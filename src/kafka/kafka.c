@@ -28,6 +28,7 @@ void tp_kafka_opts_default(struct tp_kafka_opts *o)
         .topic_checkpoints = "tickpipe.checkpoints",
         .topic_late = "tickpipe.late",
         .topic_gaps = "tickpipe.gaps",
+        .topic_positions = "tickpipe.positions",
         .history = 2000,
         .partitions = 6,
         .replication = 0,

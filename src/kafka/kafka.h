@@ -45,6 +45,7 @@ struct tp_kafka_opts {
     const char *topic_checkpoints;  /* "tickpipe.checkpoints" (compacted when created) */
     const char *topic_late;         /* "tickpipe.late": late events */
     const char *topic_gaps;         /* "tickpipe.gaps": gaps */
+    const char *topic_positions;    /* "tickpipe.positions": replay positions (compacted; added) */
     int partitions;                 /* of topics tickpipe creates */
     int replication;                /* of topics tickpipe creates; 0 = the broker's default */
     bool create_topics;             /* create missing topics (CreateTopics) */

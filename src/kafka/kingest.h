@@ -21,8 +21,10 @@
  * Start: make sure the topic exists (created with --kafka-partitions when missing and
  * allowed), show the sources the topic's last records (up to resume_records, per partition,
  * oldest first: the simulator continues its prices and ids), start the sender and the
- * sources. Stop: stop the sources, let the sender drain every ring, wait (up to the Kafka
- * timeout) until every message is delivered.
+ * sources. Replay sources (ops->position) are resumed exactly instead, through the positions
+ * topic and event numbers in headers (kafka/kpos.h). Stop: stop the sources, let the sender
+ * drain every ring, wait (up to the Kafka timeout) until every message is delivered, then
+ * write the replay sources' last positions.
  *
  * Threads: every function is for the main thread.
  */

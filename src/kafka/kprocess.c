@@ -13,11 +13,18 @@
  *  2. For every partition: committed ≤ ck_next ≤ next, and the outputs of the records before
  *     ck_next were delivered before the checkpoint was produced (checkpoint() flushes first).
  *  3. After the first failure (`err`), nothing more is checkpointed or committed.
+ *  4. Sinks (ksinks.h): a partition's sink instances are open unless it is `down`; while down
+ *     the partition is paused in the consumer, its records are dropped unprocessed, and it is
+ *     neither checkpointed nor committed. When its sinks open again it is reset to its last
+ *     checkpoint (engine restored, consumer seeked to its `next`) and resumed: the sinks skip
+ *     what they already hold. checkpoint() flushes a partition's sinks (final) before its
+ *     checkpoint, and leaves out a partition whose sinks fail then.
  */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <time.h>
 
+#include "core/backoff.h"
 #include "core/buf.h"
 #include "core/instrument.h"
 #include "core/log.h"
@@ -26,6 +33,7 @@
 #include "kafka/kcheckpoint.h"
 #include "kafka/kcodec.h"
 #include "kafka/kprocess.h"
+#include "log/record.h"
 
 #define POLL_MS        50
 #define CK_CHECK_EVERY (100 * TP_NS_PER_MS)
@@ -53,6 +61,12 @@ struct part {
     int64_t ck_at;
     bool eof;
     int64_t end; /* after tp_kprocess_finish: the partition's end to reach (-1 unknown) */
+    struct tp_ksinks *sinks; /* NULL without sinks */
+    bool down;               /* invariant 4 */
+    size_t down_kind;        /* the sink that failed */
+    int64_t retry_at;        /* when to open the sinks again */
+    struct tp_backoff bo;
+    uint32_t kout; /* outputs made so far by the record being processed */
 };
 
 struct tp_kprocess {
@@ -71,6 +85,10 @@ struct tp_kprocess {
     struct tp_kafka_dec dec;
     struct tp_buf key, val, state;
     int64_t partial_at[PARTIAL_SLOTS];
+    struct tp_ksink_totals sink_tot[TP_KSINKS_MAX]; /* worker */
+    struct tp_buf rec;                              /* worker: a record for the sinks */
+    _Atomic uint64_t sink_resets;                   /* partitions reset after a sink outage */
+    bool assigning;                                 /* worker: inside an assignment */
 
     pthread_t worker;
     bool worker_on;
@@ -182,6 +200,79 @@ static void produce(struct tp_kprocess *k, enum out t, const char *type, int64_t
     }
 }
 
+/* ---- sinks (invariant 4) ------------------------------------------------------------------ */
+
+static void pause_part(struct tp_kprocess *k, int32_t p, bool pause)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, k->o.kafka.topic_ticks, p);
+    rd_kafka_resp_err_t err =
+        pause ? rd_kafka_pause_partitions(k->cons, l) : rd_kafka_resume_partitions(k->cons, l);
+    if (err || l->elems[0].err)
+        tp_warn("kafka process: cannot %s %s [%d]: %s", pause ? "pause" : "resume",
+                k->o.kafka.topic_ticks, (int)p, rd_kafka_err2str(err ? err : l->elems[0].err));
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
+/* A sink of pt failed with rc: a fatal error stops the run; any other pauses the partition,
+ * closes its sinks and schedules their reopening. */
+static void sinks_down(struct tp_kprocess *k, struct part *pt, int rc, size_t kind)
+{
+    const char *name = k->o.sinks[kind].name;
+    if (tp_ksinks_fatal(rc)) {
+        tp_error("kafka process: sink %s of %s [%d]: %s: stopping", name, k->o.kafka.topic_ticks,
+                 (int)pt->p, strerror(-rc));
+        fail(k, rc);
+        return;
+    }
+    int64_t now = tp_mono_ns(), d = tp_backoff_next(&pt->bo);
+    pt->retry_at = now + d;
+    if (pt->down) return;
+    pt->down = true;
+    pt->down_kind = kind;
+    tp_ksinks_close(pt->sinks);
+    if (!k->assigning) pause_part(k, pt->p, true); /* else after the assignment */
+    tp_warn("kafka process: sink %s of %s [%d] failed (%s): partition paused; it resumes from "
+            "its checkpoint once the sink opens again (next try in %.1f s)",
+            name, k->o.kafka.topic_ticks, (int)pt->p, strerror(-rc), (double)d / 1e9);
+}
+
+/* The record in k->rec at `off` of `log` to pt's sinks. */
+static void sink_write(struct tp_kprocess *k, struct part *pt, enum tp_sink_log log, uint64_t off)
+{
+    size_t kind = 0;
+    int rc = tp_ksinks_write(pt->sinks, log, off, k->rec.p, k->rec.len, &kind);
+    if (rc < 0) sinks_down(k, pt, rc, kind);
+}
+
+static bool sinks_on(struct part *pt)
+{
+    return pt->sinks && !pt->down;
+}
+
+/* The offset of pt's next output, or false after stopping the run (too many outputs). */
+static bool out_offset(struct tp_kprocess *k, struct part *pt, uint64_t *ret)
+{
+    if (pt->kout > TP_KOFF_K_MAX) {
+        tp_error("kafka process: the record at %s [%d] offset %lld made more than %u outputs, "
+                 "more than the sinks' offsets hold (docs/kafka.md, \"Sinks\")",
+                 k->o.kafka.topic_ticks, (int)pt->p, (long long)k->cur_offset,
+                 (unsigned)TP_KOFF_K_MAX + 1);
+        fail(k, -ERANGE);
+        return false;
+    }
+    *ret = tp_koff(pt->p, k->cur_offset, pt->kout++);
+    return true;
+}
+
+static void sink_bar(struct tp_kprocess *k, struct part *pt, const struct tp_bar *bar)
+{
+    uint64_t off;
+    if (!out_offset(k, pt, &off) || !sinks_on(pt)) return;
+    tp_buf_reset(&k->rec);
+    if (tp_rec_put_bar(&k->rec, bar) == 0) sink_write(k, pt, TP_LOG_OUTPUT, off);
+}
+
 static void on_bar(void *ctx, const struct tp_bar *bar)
 {
     struct part *pt = ctx;
@@ -195,6 +286,7 @@ static void on_bar(void *ctx, const struct tp_bar *bar)
     }
     produce(k, OUT_BARS, "bar", bar->ts);
     inc(&k->bars);
+    if (pt->sinks) sink_bar(k, pt, bar);
     if (k->o.live) tp_live_bar_final(k->o.live, bar);
 }
 
@@ -211,6 +303,11 @@ static void on_anomaly(void *ctx, const struct tp_anomaly *a)
     }
     produce(k, OUT_ANOM, "anomaly", a->ts);
     inc(&k->anomalies);
+    uint64_t off;
+    if (pt->sinks && out_offset(k, pt, &off) && sinks_on(pt)) {
+        tp_buf_reset(&k->rec);
+        if (tp_rec_put_anomaly(&k->rec, a) == 0) sink_write(k, pt, TP_LOG_OUTPUT, off);
+    }
     if (k->o.live) tp_live_anomaly(k->o.live, a);
 }
 
@@ -229,6 +326,11 @@ static void on_late(void *ctx, const struct tp_event *e, int64_t interval_ns)
     }
     produce(k, OUT_LATE, "late", e->ts);
     inc(&k->late);
+    uint64_t off;
+    if (pt->sinks && out_offset(k, pt, &off) && sinks_on(pt)) {
+        tp_buf_reset(&k->rec);
+        if (tp_rec_put_late(&k->rec, e, interval_ns) == 0) sink_write(k, pt, TP_LOG_OUTPUT, off);
+    }
 }
 
 static void on_gap(void *ctx, const struct tp_gap *g)
@@ -244,6 +346,11 @@ static void on_gap(void *ctx, const struct tp_gap *g)
     }
     produce(k, OUT_GAPS, "gap", g->ts);
     inc(&k->gaps);
+    uint64_t off;
+    if (pt->sinks && out_offset(k, pt, &off) && sinks_on(pt)) {
+        tp_buf_reset(&k->rec);
+        if (tp_rec_put_gap(&k->rec, g) == 0) sink_write(k, pt, TP_LOG_OUTPUT, off);
+    }
 }
 
 /* Waits until everything produced is delivered. 0, or the failure. */
@@ -265,10 +372,30 @@ static int flush_all(struct tp_kprocess *k)
 /* ---- checkpoints ------------------------------------------------------------------------ */
 
 /* Checkpoints and commits the given partitions (invariant 2). 0 or the failure. */
-static int checkpoint(struct tp_kprocess *k, struct part **ps, size_t n)
+static int checkpoint(struct tp_kprocess *k, struct part **given, size_t ngiven)
 {
     if (failed(k)) return atomic_load_explicit(&k->err, memory_order_acquire);
-    int rc = flush_all(k); /* the outputs first */
+    /* The sinks first (invariant 4): a partition whose sinks are down, or fail now, is not
+     * checkpointed (its last checkpoint stays behind what they hold). */
+    struct part *ps[TP_KAFKA_MAX_PARTITIONS];
+    size_t n = 0;
+    int64_t t = tp_mono_ns();
+    for (size_t i = 0; i < ngiven; i++) {
+        struct part *pt = given[i];
+        if (pt->down) continue;
+        if (pt->sinks) {
+            size_t kind = 0;
+            int src = tp_ksinks_flush(pt->sinks, true, t, &kind);
+            if (src < 0) {
+                sinks_down(k, pt, src, kind);
+                if (failed(k)) return atomic_load_explicit(&k->err, memory_order_acquire);
+                continue;
+            }
+            tp_backoff_reset(&pt->bo);
+        }
+        ps[n++] = pt;
+    }
+    int rc = flush_all(k); /* the outputs */
     size_t wrote = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
         struct part *pt = ps[i];
@@ -324,7 +451,7 @@ static void checkpoint_due(struct tp_kprocess *k, bool all)
     int64_t now = tp_mono_ns();
     for (size_t p = 0; p < TP_KAFKA_MAX_PARTITIONS && n < k->nparts; p++) {
         struct part *pt = k->parts[p];
-        if (!pt) continue;
+        if (!pt || pt->down) continue;
         bool dirty = pt->next >= 0 && (pt->next != pt->ck_next || pt->committed != pt->next);
         if (dirty && (all || pt->since_ck >= k->o.kafka.checkpoint_every ||
                       now - pt->ck_at >= k->o.kafka.checkpoint_interval_ns))
@@ -338,12 +465,42 @@ static void checkpoint_due(struct tp_kprocess *k, bool all)
 static void part_free(struct part *pt)
 {
     if (!pt) return;
+    tp_ksinks_free(pt->sinks);
     tp_engine_free(pt->eng);
     free(pt);
 }
 
-/* A partition's engine, from its latest checkpoint when there is one. NULL on failure
- * (logged, sticky). */
+/* pt's engine, from its latest checkpoint when there is one (pt->next = pt->ck_next = its
+ * offset, else -1). 0 or a negative errno (logged). */
+static int engine_restore(struct tp_kprocess *k, struct part *pt)
+{
+    struct tp_engine_out eo = {
+        .ctx = pt, .bar = on_bar, .anomaly = on_anomaly, .late = on_late, .gap = on_gap};
+    pt->eng = tp_engine_new(&k->cfg, &eo);
+    if (!pt->eng) return -ENOMEM;
+    pt->next = pt->ck_next = -1;
+    int64_t next;
+    int rc = tp_kck_read(&k->ck, pt->p, &next, &k->state);
+    if (rc == 1) {
+        rc = tp_engine_load(pt->eng, k->state.p, k->state.len);
+        if (rc < 0) {
+            tp_error("kafka process: the checkpoint of partition %d does not load (%s): were "
+                     "the engine settings changed? Use another --kafka-group to start over",
+                     (int)pt->p, strerror(-rc));
+        } else {
+            pt->next = pt->ck_next = next;
+            inc(&k->restores);
+        }
+    }
+    if (rc < 0) {
+        tp_engine_free(pt->eng);
+        pt->eng = NULL;
+    }
+    return rc < 0 ? rc : 0;
+}
+
+/* A partition's engine, from its latest checkpoint when there is one, and its sinks. NULL on
+ * failure (logged, sticky). */
 static struct part *part_restore(struct tp_kprocess *k, int32_t p)
 {
     struct part *pt = calloc(1, sizeof *pt);
@@ -356,33 +513,96 @@ static struct part *part_restore(struct tp_kprocess *k, int32_t p)
     pt->next = pt->ck_next = pt->committed = -1;
     pt->ck_at = tp_mono_ns();
     pt->end = -1;
-    struct tp_engine_out eo = {
-        .ctx = pt, .bar = on_bar, .anomaly = on_anomaly, .late = on_late, .gap = on_gap};
-    pt->eng = tp_engine_new(&k->cfg, &eo);
-    if (!pt->eng) {
-        free(pt);
-        fail(k, -ENOMEM);
-        return NULL;
-    }
-    int64_t next;
-    int rc = tp_kck_read(&k->ck, p, &next, &k->state);
-    if (rc == 1) {
-        rc = tp_engine_load(pt->eng, k->state.p, k->state.len);
+    int64_t bmax = k->o.sink_max_backoff_ns > 0 ? k->o.sink_max_backoff_ns : 30 * TP_NS_PER_SEC;
+    tp_backoff_init(&pt->bo, 100 * TP_NS_PER_MS, bmax, (uint64_t)pt->ck_at ^ (uint64_t)p);
+    int rc = engine_restore(k, pt);
+    if (rc == 0 && k->o.nsinks) {
+        rc = tp_ksinks_new(k->o.sinks, k->o.nsinks, k->sink_tot, k->o.kafka.topic_ticks, p,
+                           &pt->sinks);
         if (rc < 0) {
-            tp_error("kafka process: the checkpoint of partition %d does not load (%s): were "
-                     "the engine settings changed? Use another --kafka-group to start over",
-                     (int)p, strerror(-rc));
+            tp_error("kafka process: cannot make the sinks of partition %d: %s", (int)p,
+                     strerror(-rc));
         } else {
-            pt->next = pt->ck_next = next;
-            inc(&k->restores);
+            size_t kind = 0;
+            int src = tp_ksinks_open(pt->sinks, &kind);
+            if (src < 0) sinks_down(k, pt, src, kind); /* paused once assigned */
         }
     }
-    if (rc < 0) {
-        fail(k, rc);
+    if (rc < 0 || failed(k)) {
+        fail(k, rc < 0 ? rc : -EIO);
         part_free(pt);
         return NULL;
     }
     return pt;
+}
+
+/* After a sink outage (invariant 4): the sinks opened again; back to the last checkpoint. */
+static void part_reset(struct tp_kprocess *k, struct part *pt)
+{
+    struct tp_engine *old = pt->eng;
+    pt->eng = NULL;
+    int rc = engine_restore(k, pt);
+    if (rc < 0) {
+        pt->eng = old;
+        fail(k, rc);
+        return;
+    }
+    tp_engine_free(old);
+    pt->since_ck = 0;
+    pt->eof = false;
+    pt->end = -1;
+    pt->down = false;
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, k->o.kafka.topic_ticks, pt->p)->offset =
+        pt->next >= 0 ? pt->next : RD_KAFKA_OFFSET_BEGINNING;
+    int tmo = (int)TP_MIN(k->o.kafka.timeout_ns / TP_NS_PER_MS, 10000);
+    rd_kafka_error_t *e = rd_kafka_seek_partitions(k->cons, l, tmo);
+    if (e || l->elems[0].err) {
+        tp_error("kafka process: cannot seek %s [%d] back to its checkpoint: %s",
+                 k->o.kafka.topic_ticks, (int)pt->p,
+                 e ? rd_kafka_error_string(e) : rd_kafka_err2str(l->elems[0].err));
+        if (e) rd_kafka_error_destroy(e);
+        fail(k, -EIO);
+    }
+    rd_kafka_topic_partition_list_destroy(l);
+    if (failed(k)) return;
+    pause_part(k, pt->p, false);
+    inc(&k->sink_resets);
+    if (pt->next >= 0)
+        tp_info("kafka process: sinks of %s [%d] open again: resuming from its checkpoint at "
+                "offset %lld",
+                k->o.kafka.topic_ticks, (int)pt->p, (long long)pt->next);
+    else
+        tp_info("kafka process: sinks of %s [%d] open again: resuming from its start",
+                k->o.kafka.topic_ticks, (int)pt->p);
+}
+
+/* Periodic sink flushes, and the reopening of those that failed: one reopening per call,
+ * as an open may wait for its server (PostgreSQL's connect timeout, 10 s) and the poll loop
+ * must go on between two. */
+static void sinks_tick(struct tp_kprocess *k, int64_t now)
+{
+    size_t seen = 0;
+    bool tried = false;
+    for (int32_t p = 0; p < TP_KAFKA_MAX_PARTITIONS && seen < k->nparts && !failed(k); p++) {
+        struct part *pt = k->parts[p];
+        if (!pt) continue;
+        seen++;
+        if (!pt->sinks) continue;
+        size_t kind = 0;
+        if (!pt->down) {
+            int rc = tp_ksinks_flush(pt->sinks, false, now, &kind);
+            if (rc < 0) sinks_down(k, pt, rc, kind);
+            continue;
+        }
+        if (now < pt->retry_at || tried) continue;
+        tried = true;
+        int rc = tp_ksinks_open(pt->sinks, &kind);
+        if (rc < 0)
+            sinks_down(k, pt, rc, kind); /* already down: the next try, later */
+        else
+            part_reset(k, pt);
+    }
 }
 
 static void on_rebalance(rd_kafka_t *c, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *l,
@@ -400,7 +620,9 @@ static void on_rebalance(rd_kafka_t *c, rd_kafka_resp_err_t err, rd_kafka_topic_
             int32_t p = tp->partition;
             if (p < 0 || p >= TP_KAFKA_MAX_PARTITIONS || failed(k)) continue;
             if (!k->parts[p]) {
+                k->assigning = true;
                 k->parts[p] = part_restore(k, p);
+                k->assigning = false;
                 if (k->parts[p]) k->nparts++;
             }
             struct part *pt = k->parts[p];
@@ -425,6 +647,11 @@ static void on_rebalance(rd_kafka_t *c, rd_kafka_resp_err_t err, rd_kafka_topic_
         } else {
             rd_kafka_assign(c, l);
         }
+        for (int i = 0; i < l->cnt; i++) { /* sinks that did not open: paused (invariant 4) */
+            int32_t p = l->elems[i].partition;
+            if (p >= 0 && p < TP_KAFKA_MAX_PARTITIONS && k->parts[p] && k->parts[p]->down)
+                pause_part(k, p, true);
+        }
     } else {
         bool lost = rd_kafka_assignment_lost(c);
         struct part *ps[TP_KAFKA_MAX_PARTITIONS];
@@ -440,6 +667,8 @@ static void on_rebalance(rd_kafka_t *c, rd_kafka_resp_err_t err, rd_kafka_topic_
         /* What is given up is checkpointed and committed first, so its next owner repeats
          * nothing (a lost assignment too: the checkpoint is valid, a commit may be refused). */
         if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) checkpoint(k, ps, n);
+        for (size_t i = 0; i < n; i++) /* the next owner of a paused one must not inherit it */
+            if (ps[i]->down) pause_part(k, ps[i]->p, false);
         for (size_t i = 0; i < n; i++) {
             k->parts[ps[i]->p] = NULL;
             part_free(ps[i]);
@@ -498,7 +727,14 @@ static void on_message(struct tp_kprocess *k, const rd_kafka_message_t *m, int64
         if (fatal) fail(k, -EIO);
         return;
     }
-    if (!pt || m->offset < pt->next) return; /* not ours, or already processed */
+    if (!pt || pt->down || m->offset < pt->next) return; /* not ours, paused, or processed */
+    if (pt->sinks && m->offset > TP_KOFF_INPUT_MAX) {
+        tp_error("kafka process: %s [%d] offset %lld is past the sinks' offsets (2^%d records "
+                 "per partition: docs/kafka.md, \"Sinks\")",
+                 k->o.kafka.topic_ticks, (int)p, (long long)m->offset, TP_KOFF_INPUT_BITS);
+        fail(k, -ERANGE);
+        return;
+    }
     struct tp_event e;
     const char *why = "unsupported schema version";
     if (!schema_ok(m) || tp_kafka_tick_parse(&k->dec, m->payload, m->len, &e, &why) < 0) {
@@ -507,6 +743,12 @@ static void on_message(struct tp_kprocess *k, const rd_kafka_message_t *m, int64
                     (int)p, (long long)m->offset, why);
     } else {
         k->cur_offset = m->offset;
+        pt->kout = 0;
+        if (sinks_on(pt)) {
+            tp_buf_reset(&k->rec);
+            if (tp_rec_put_event(&k->rec, &e) == 0)
+                sink_write(k, pt, TP_LOG_INPUT, tp_koff(p, m->offset, 0));
+        }
         tp_engine_process(pt->eng, &e);
         if (k->o.live) {
             tp_live_event(k->o.live, &e);
@@ -518,6 +760,30 @@ static void on_message(struct tp_kprocess *k, const rd_kafka_message_t *m, int64
     pt->eof = false;
     inc(&k->records);
     if (pt->since_ck >= k->o.kafka.checkpoint_every) checkpoint(k, &pt, 1);
+}
+
+/* The sinks as the embedded pipeline shows its sink runners: one per type ("postgres",
+ * "lake"), over every partition this instance holds; lag = records handed to them and not yet
+ * acknowledged; down while any partition is paused by a failure of that type. */
+static void publish_sinks(struct tp_kprocess *k)
+{
+    for (size_t i = 0; i < k->o.nsinks; i++) {
+        const struct tp_ksink_totals *t = &k->sink_tot[i];
+        bool up = true;
+        uint64_t lag = 0;
+        size_t seen = 0;
+        for (int32_t p = 0; p < TP_KAFKA_MAX_PARTITIONS && seen < k->nparts; p++) {
+            struct part *pt = k->parts[p];
+            if (!pt) continue;
+            seen++;
+            if (!pt->sinks) continue;
+            if (pt->down && pt->down_kind == i) up = false;
+            lag += tp_ksinks_pending(pt->sinks, i);
+        }
+        tp_live_set_sink(k->o.live, k->o.sinks[i].name, t->written, t->failures);
+        tp_live_set_sink_health(k->o.live, k->o.sinks[i].name, up, lag,
+                                up || !t->error ? NULL : strerror(t->error));
+    }
 }
 
 /* Lag per partition from the watermarks librdkafka already has (no request). */
@@ -577,6 +843,7 @@ static void publish_lag(struct tp_kprocess *k)
         }
         tp_live_set_queue(k->o.live, "kafka producer:process", (uint64_t)TP_MAX(outq, 0),
                           k->queue_cap, 0);
+        publish_sinks(k);
         struct tp_kafka_client_stats cs;
         tp_kafka_client_stats(&k->health, &cs);
         struct tp_live_kafka lk = {
@@ -603,7 +870,7 @@ static bool all_at_end(const struct tp_kprocess *k)
 {
     if (!k->nparts) return false;
     for (size_t p = 0; p < TP_KAFKA_MAX_PARTITIONS; p++)
-        if (k->parts[p] && !k->parts[p]->eof) return false;
+        if (k->parts[p] && (!k->parts[p]->eof || k->parts[p]->down)) return false;
     return true;
 }
 
@@ -617,6 +884,7 @@ static bool all_at_final_end(struct tp_kprocess *k)
     for (int32_t p = 0; p < TP_KAFKA_MAX_PARTITIONS; p++) {
         struct part *pt = k->parts[p];
         if (!pt) continue;
+        if (pt->down) return false;
         if (pt->end < 0) {
             int64_t lo, hi;
             rd_kafka_resp_err_t err =
@@ -644,6 +912,7 @@ static void *worker_main(void *arg)
         rd_kafka_poll(k->prod, 0);
         bool tick = now >= next_ck;
         if (tick) {
+            sinks_tick(k, now);
             checkpoint_due(k, false);
             next_ck = now + CK_CHECK_EVERY;
         }
@@ -683,6 +952,7 @@ int tp_kprocess_new(const struct tp_kprocess_opts *o, struct tp_kprocess **ret)
     tp_buf_init(&k->key, 1024);
     tp_buf_init(&k->val, OUT_MAX);
     tp_buf_init(&k->state, TP_KCK_STATE_MAX);
+    tp_buf_init(&k->rec, OUT_MAX);
     atomic_init(&k->lag, 0);
     *ret = k;
     return 0;
@@ -820,7 +1090,7 @@ int tp_kprocess_stop(struct tp_kprocess *k, const char *why)
     double secs = (double)(tp_mono_ns() - k->started_mono) / 1e9;
     tp_info("stopped: %llu records in %.3f s (%.0f rec/s), %llu bars, %llu anomalies, %llu "
             "late, %llu gaps, %llu delivered, %llu failed, %llu checkpoints, %llu restores, %llu "
-            "rebalances, %llu bad, %llu commit errors",
+            "rebalances, %llu bad, %llu commit errors, %llu sink resets",
             (unsigned long long)s.records, secs, secs > 0 ? (double)s.records / secs : 0,
             (unsigned long long)s.bars, (unsigned long long)s.anomalies,
             (unsigned long long)atomic_load_explicit(&k->late, memory_order_relaxed),
@@ -828,7 +1098,13 @@ int tp_kprocess_stop(struct tp_kprocess *k, const char *why)
             (unsigned long long)s.delivered, (unsigned long long)s.failed,
             (unsigned long long)s.checkpoints, (unsigned long long)s.restores,
             (unsigned long long)s.rebalances, (unsigned long long)s.bad,
-            (unsigned long long)s.commit_errors);
+            (unsigned long long)s.commit_errors,
+            (unsigned long long)atomic_load_explicit(&k->sink_resets, memory_order_relaxed));
+    for (size_t i = 0; i < k->o.nsinks; i++)
+        tp_info("sink %s: %llu records written, %llu already there (skipped), %llu failures",
+                k->o.sinks[i].name, (unsigned long long)k->sink_tot[i].written,
+                (unsigned long long)k->sink_tot[i].skipped,
+                (unsigned long long)k->sink_tot[i].failures);
     return tp_kafka_role_exit(&k->health, "process", why, rc);
 }
 
@@ -864,5 +1140,6 @@ void tp_kprocess_free(struct tp_kprocess *k)
     tp_buf_fini(&k->key);
     tp_buf_fini(&k->val);
     tp_buf_fini(&k->state);
+    tp_buf_fini(&k->rec);
     free(k);
 }

@@ -26,6 +26,10 @@
  * A delivery failure (outputs or checkpoints) is sticky: nothing is committed after it, and
  * the run stops with exit 3.
  *
+ * With sinks (the lake, PostgreSQL: kafka/ksinks.h), a partition's sinks flush before its
+ * checkpoint (2. then also covers them), and they skip what they already hold, so each row is
+ * in them once whoever processed it, and however often.
+ *
  * With exit_at_eof, the role stops once it holds partitions and has read every one of them
  * to its end. Late events and gaps go to `tickpipe.late` and `tickpipe.gaps` (kcodec.h keys).
  *
@@ -38,6 +42,7 @@
 #include <signal.h>
 
 #include "kafka/kafka.h"
+#include "kafka/ksinks.h"
 #include "serve/live.h"
 
 struct tp_kprocess_opts {
@@ -45,6 +50,14 @@ struct tp_kprocess_opts {
     int64_t status_interval_ns; /* 0 = no status line */
     bool exit_at_eof;
     struct tp_live *live; /* NULL = publish nothing (borrowed) */
+    /* Sinks written per assigned partition (kafka/ksinks.h; docs/kafka.md "Sinks"): the
+     * lake, PostgreSQL. A partition is checkpointed only once its sinks acknowledged what
+     * precedes the checkpoint; a failing sink pauses its partition, which resumes from its
+     * checkpoint once the sink opens again (capped backoff up to sink_max_backoff_ns, 0 =
+     * 30 s). (added) */
+    struct tp_ksink_kind sinks[TP_KSINKS_MAX];
+    size_t nsinks;
+    int64_t sink_max_backoff_ns;
 };
 
 struct tp_kprocess_stats {

@@ -89,6 +89,11 @@ int tp_lake_ack_read(const char *lake, uint64_t ack[2]);
  * LAKE/_tickpipe when missing. */
 int tp_lake_ack_write(const char *lake, const uint64_t ack[2]);
 
+/* The same for another ack file LAKE/_tickpipe/NAME (the Kafka process role keeps one per
+ * ticks partition, "ack.TOPIC.pN": docs/kafka.md). */
+int tp_lake_ack_read_named(const char *lake, const char *name, uint64_t ack[2]);
+int tp_lake_ack_write_named(const char *lake, const char *name, const uint64_t ack[2]);
+
 /* Takes the lake's lock (creating LAKE/_tickpipe/lock). wait: block until free; else -EBUSY
  * when another process holds it. 0 and *ret_fd, to give to tp_lake_unlock. */
 int tp_lake_lock(const char *lake, bool wait, int *ret_fd);
@@ -104,6 +109,12 @@ struct tp_lake_scan {
  * ack[log]) and every *.parquet.tmp, fsyncing the directories it changed. With ack NULL it
  * only counts. 0 and *ret (may be NULL), or a negative errno. Call with the lock held. */
 int tp_lake_remove_past(const char *lake, const uint64_t ack[2], struct tp_lake_scan *ret);
+
+/* The same restricted to the part files whose partition field is `partition` (-1: all): the
+ * others are counted as foreign and left alone (*.parquet.tmp files are still removed: under
+ * the lock no commit is in flight). */
+int tp_lake_remove_past_part(const char *lake, const uint64_t ack[2], int64_t partition,
+                             struct tp_lake_scan *ret);
 
 /* Creates dir and its missing parents (0755); each directory it created is made durable by
  * an fsync of its parent. 0 or a negative errno. */
@@ -127,6 +138,8 @@ struct tp_lake_opts {
     bool bars_1s;           /* also write bars shorter than a minute (default false) */
     enum tp_pq_codec codec; /* default ZSTD */
     size_t row_group_rows;  /* default 65536 */
+    uint32_t partition;     /* the part files' partition field (default 0; the Kafka process
+                             * role: the ticks partition) (added) */
 };
 
 /* Fills o with the defaults, dir = dir. */
@@ -176,6 +189,15 @@ void tp_lake_writer_stats(const struct tp_lake_writer *w, struct tp_lake_stats *
 extern const struct tp_sink_ops tp_lake_sink_ops;
 /* A sink for tp_pipeline_add_sink (self owned by the runner). 0 or a negative errno. */
 int tp_lake_sink_new(const struct tp_lake_opts *o, void **ret_self);
+
+/* The lake as the sink of one partition of the Kafka process role (docs/kafka.md, "Sinks"):
+ * the same ops, but its acknowledged offsets are in LAKE/_tickpipe/ack.TOPIC.pPARTITION,
+ * its part files carry `partition` in their names (o->partition is overridden), and open
+ * removes only that partition's files past its ack. A lake that has the embedded pipeline's
+ * _tickpipe/ack is refused (-EBADMSG at open): the two offset spaces do not mix. topic is
+ * copied. 0 or a negative errno. */
+int tp_lake_sink_new_part(const struct tp_lake_opts *o, const char *topic, uint32_t partition,
+                          void **ret_self);
 
 /* ---- compaction -------------------------------------------------------------------------- */
 

@@ -278,8 +278,13 @@ static bool parse_line(const char **p, const char *key, uint64_t *v)
 
 int tp_lake_ack_read(const char *lake, uint64_t ack[2])
 {
+    return tp_lake_ack_read_named(lake, "ack", ack);
+}
+
+int tp_lake_ack_read_named(const char *lake, const char *name, uint64_t ack[2])
+{
     char path[PATH_MAX];
-    int rc = state_path(lake, "ack", path, sizeof path);
+    int rc = state_path(lake, name, path, sizeof path);
     if (rc < 0) return rc;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return -errno;
@@ -322,10 +327,17 @@ static int write_all(int fd, const char *p, size_t n)
 
 int tp_lake_ack_write(const char *lake, const uint64_t ack[2])
 {
-    char dir[PATH_MAX], tmp[PATH_MAX], path[PATH_MAX];
+    return tp_lake_ack_write_named(lake, "ack", ack);
+}
+
+int tp_lake_ack_write_named(const char *lake, const char *name, const uint64_t ack[2])
+{
+    char dir[PATH_MAX], tmp[PATH_MAX], path[PATH_MAX], tmpname[NAME_MAX + 1];
+    int tn = snprintf(tmpname, sizeof tmpname, "%s.tmp", name);
+    if (tn < 0 || (size_t)tn >= sizeof tmpname) return -ENAMETOOLONG;
     int rc = state_path(lake, "", dir, sizeof dir);
-    if (rc == 0) rc = state_path(lake, "ack.tmp", tmp, sizeof tmp);
-    if (rc == 0) rc = state_path(lake, "ack", path, sizeof path);
+    if (rc == 0) rc = state_path(lake, tmpname, tmp, sizeof tmp);
+    if (rc == 0) rc = state_path(lake, name, path, sizeof path);
     if (rc == 0) rc = tp_lake_mkdirs(dir);
     if (rc < 0) return rc;
     char b[ACK_MAX];
@@ -380,7 +392,8 @@ static bool ends_with(const char *s, const char *suffix)
 }
 
 /* Walks dir (depth-limited: a table is at most two partition levels deep, plus slack). */
-static int scan_dir(const char *dir, const uint64_t ack[2], struct tp_lake_scan *s, int depth)
+static int scan_dir(const char *dir, const uint64_t ack[2], int64_t only, struct tp_lake_scan *s,
+                    int depth)
 {
     DIR *d = opendir(dir);
     if (!d) return errno == ENOENT ? 0 : -errno;
@@ -402,7 +415,7 @@ static int scan_dir(const char *dir, const uint64_t ack[2], struct tp_lake_scan 
             continue;
         }
         if (S_ISDIR(st.st_mode)) {
-            if (depth < 8) rc = scan_dir(sub, ack, s, depth + 1);
+            if (depth < 8) rc = scan_dir(sub, ack, only, s, depth + 1);
             continue;
         }
         enum tp_sink_log log;
@@ -410,6 +423,10 @@ static int scan_dir(const char *dir, const uint64_t ack[2], struct tp_lake_scan 
         uint64_t first, last;
         bool remove = false;
         if (tp_lake_parse_part_name(name, &log, &part, &first, &last)) {
+            if (only >= 0 && part != (uint64_t)only) {
+                s->foreign++;
+                continue;
+            }
             s->parts++;
             remove = ack && first >= ack[log];
         } else if (ends_with(name, ".parquet.tmp")) {
@@ -432,12 +449,18 @@ static int scan_dir(const char *dir, const uint64_t ack[2], struct tp_lake_scan 
 
 int tp_lake_remove_past(const char *lake, const uint64_t ack[2], struct tp_lake_scan *ret)
 {
+    return tp_lake_remove_past_part(lake, ack, -1, ret);
+}
+
+int tp_lake_remove_past_part(const char *lake, const uint64_t ack[2], int64_t partition,
+                             struct tp_lake_scan *ret)
+{
     struct tp_lake_scan s = {0};
     for (int t = 0; t < TP_LAKE_NTABLES; t++) {
         char dir[PATH_MAX];
         int n = snprintf(dir, sizeof dir, "%s/%s", lake, table_names[t]);
         if (n < 0 || (size_t)n >= sizeof dir) return -ENAMETOOLONG;
-        int rc = scan_dir(dir, ack, &s, 0);
+        int rc = scan_dir(dir, ack, partition, &s, 0);
         if (rc < 0) return rc;
     }
     if (ret) *ret = s;

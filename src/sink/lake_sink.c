@@ -15,6 +15,14 @@
  * A commit takes the lock (blocking: compaction holds it for its run), writes the batch's
  * files, then the ack file with the log's new offset, then unlocks. Runs on the runner's
  * thread only; logs once per decision, with the lake's path.
+ *
+ * Partition mode (tp_lake_sink_new_part, the Kafka process role): one sink per ticks
+ * partition, all in one lake, possibly in several processes. Each keeps its own ack file
+ * (_tickpipe/ack.TOPIC.pN) and writes part files whose partition field is N; its offsets are
+ * the role's encoded offsets (partition in the high bits), so the files of two partitions
+ * never share a name. The lake's lock serializes the commits of every instance; open removes
+ * only partition N's files past its ack, so one instance's restart never touches another's
+ * batches.
  */
 #include <limits.h>
 
@@ -28,7 +36,32 @@ struct lake_sink {
     struct tp_lake_writer *w;
     uint64_t ack[2];
     bool opened_once;
+    bool part_mode;            /* tp_lake_sink_new_part */
+    char ack_name[128];        /* "ack" or "ack.TOPIC.pN" */
+    char what[PATH_MAX + 160]; /* for messages: the lake's path, plus the partition */
 };
+
+static int ack_read(struct lake_sink *s, uint64_t a[2])
+{
+    return tp_lake_ack_read_named(s->dir, s->ack_name, a);
+}
+
+static int ack_write(struct lake_sink *s, const uint64_t a[2])
+{
+    return tp_lake_ack_write_named(s->dir, s->ack_name, a);
+}
+
+/* Partition mode: the embedded pipeline's ack means another offset space. */
+static int check_not_embedded(struct lake_sink *s)
+{
+    uint64_t other[2];
+    int rc = tp_lake_ack_read(s->dir, other);
+    if (rc == -ENOENT) return 0;
+    tp_error("lake %s: it has _tickpipe/ack, written by the embedded pipeline, whose offsets "
+             "do not mix with the Kafka process role's: use another --data",
+             s->dir);
+    return -EBADMSG;
+}
 
 static int lake_open(void *self, uint64_t ack[2])
 {
@@ -45,36 +78,41 @@ static int lake_open(void *self, uint64_t ack[2])
         return rc;
     }
     uint64_t a[2];
-    rc = tp_lake_ack_read(s->dir, a);
-    if (rc == -ENOENT) {
-        struct tp_lake_scan sc;
-        rc = tp_lake_remove_past(s->dir, NULL, &sc);
-        if (rc == 0 && sc.parts) {
-            tp_error("lake %s: %llu part file(s) but no _tickpipe/ack: not removing anything; "
-                     "restore the ack file or move the files away",
-                     s->dir, (unsigned long long)sc.parts);
-            rc = -EBADMSG;
-        } else if (rc == 0) {
-            a[0] = a[1] = 0;
-            rc = tp_lake_ack_write(s->dir, a);
+    int64_t only = s->part_mode ? (int64_t)s->o.partition : -1;
+    rc = s->part_mode ? check_not_embedded(s) : 0;
+    if (rc == 0) {
+        rc = ack_read(s, a);
+        if (rc == -ENOENT) {
+            struct tp_lake_scan sc;
+            rc = tp_lake_remove_past_part(s->dir, NULL, only, &sc);
+            if (rc == 0 && sc.parts) {
+                tp_error("lake %s: %llu part file(s) but no _tickpipe/%s: not removing "
+                         "anything; restore the ack file or move the files away",
+                         s->what, (unsigned long long)sc.parts, s->ack_name);
+                rc = -EBADMSG;
+            } else if (rc == 0) {
+                a[0] = a[1] = 0;
+                rc = ack_write(s, a);
+            }
+        } else if (rc == -EBADMSG) {
+            tp_error("lake %s: _tickpipe/%s is malformed; not touching the lake", s->what,
+                     s->ack_name);
         }
-    } else if (rc == -EBADMSG) {
-        tp_error("lake %s: _tickpipe/ack is malformed; not touching the lake", s->dir);
     }
     struct tp_lake_scan sc = {0};
-    if (rc == 0) rc = tp_lake_remove_past(s->dir, a, &sc);
+    if (rc == 0) rc = tp_lake_remove_past_part(s->dir, a, only, &sc);
     tp_lake_unlock(lk);
     if (rc < 0) {
-        if (rc != -EBADMSG) tp_error("lake %s: cannot open: %s", s->dir, strerror(-rc));
+        if (rc != -EBADMSG) tp_error("lake %s: cannot open: %s", s->what, strerror(-rc));
         return rc;
     }
     if (sc.removed)
         tp_info("lake %s: removed %llu file(s) past the acknowledged offsets (input %llu, "
                 "output %llu); they are written again",
-                s->dir, (unsigned long long)sc.removed, (unsigned long long)a[0],
+                s->what, (unsigned long long)sc.removed, (unsigned long long)a[0],
                 (unsigned long long)a[1]);
     if (!s->opened_once)
-        tp_info("lake %s: resuming at input %llu, output %llu", s->dir, (unsigned long long)a[0],
+        tp_info("lake %s: resuming at input %llu, output %llu", s->what, (unsigned long long)a[0],
                 (unsigned long long)a[1]);
     s->opened_once = true;
     s->ack[0] = ack[0] = a[0];
@@ -93,19 +131,19 @@ static int commit(struct lake_sink *s, enum tp_sink_log log)
     if (rc == 0 && next != s->ack[log]) {
         uint64_t a[2] = {s->ack[0], s->ack[1]};
         a[log] = next;
-        rc = tp_lake_ack_write(s->dir, a);
+        rc = ack_write(s, a);
         if (rc == 0) s->ack[log] = next;
     }
     tp_lake_unlock(lk);
     if (rc < 0)
-        tp_error("lake %s: commit of the %s log's batch failed: %s", s->dir,
+        tp_error("lake %s: commit of the %s log's batch failed: %s", s->what,
                  log == TP_LOG_INPUT ? "input" : "output", strerror(-rc));
     return rc;
 }
 
 static int bad_record(struct lake_sink *s, enum tp_sink_log log, uint64_t off)
 {
-    tp_error("lake %s: %s journal record %llu does not decode", s->dir,
+    tp_error("lake %s: %s journal record %llu does not decode", s->what,
              log == TP_LOG_INPUT ? "input" : "output", (unsigned long long)off);
     return -EBADMSG;
 }
@@ -184,7 +222,8 @@ const struct tp_sink_ops tp_lake_sink_ops = {
     .free = lake_free,
 };
 
-int tp_lake_sink_new(const struct tp_lake_opts *o, void **ret_self)
+static int sink_new(const struct tp_lake_opts *o, const char *topic, int64_t partition,
+                    void **ret_self)
 {
     struct lake_sink *s = calloc(1, sizeof *s);
     if (!s) return -ENOMEM;
@@ -195,6 +234,19 @@ int tp_lake_sink_new(const struct tp_lake_opts *o, void **ret_self)
     }
     s->o = *o;
     s->o.dir = s->dir;
+    snprintf(s->ack_name, sizeof s->ack_name, "ack");
+    snprintf(s->what, sizeof s->what, "%s", s->dir);
+    if (partition >= 0) {
+        int an =
+            snprintf(s->ack_name, sizeof s->ack_name, "ack.%s.p%lld", topic, (long long)partition);
+        if (an < 0 || (size_t)an >= sizeof s->ack_name || strchr(topic, '/') || !*topic) {
+            free(s);
+            return -EINVAL;
+        }
+        s->part_mode = true;
+        s->o.partition = (uint32_t)partition;
+        snprintf(s->what, sizeof s->what, "%s [%.100s %lld]", s->dir, topic, (long long)partition);
+    }
     int rc = tp_lake_writer_new(&s->o, &s->w);
     if (rc < 0) {
         free(s);
@@ -202,4 +254,15 @@ int tp_lake_sink_new(const struct tp_lake_opts *o, void **ret_self)
     }
     *ret_self = s;
     return 0;
+}
+
+int tp_lake_sink_new(const struct tp_lake_opts *o, void **ret_self)
+{
+    return sink_new(o, "", -1, ret_self);
+}
+
+int tp_lake_sink_new_part(const struct tp_lake_opts *o, const char *topic, uint32_t partition,
+                          void **ret_self)
+{
+    return sink_new(o, topic, partition, ret_self);
 }

@@ -886,7 +886,8 @@ static int commit_table(struct tp_lake_writer *w, const struct rows *rs, uint64_
     }
     qsort(keys, rs->n, sizeof *keys, cmp_key);
     char name[TP_LAKE_NAME_MAX];
-    rc = tp_lake_part_name((enum tp_sink_log)rs->log, 0, first, last, name, sizeof name);
+    rc = tp_lake_part_name((enum tp_sink_log)rs->log, w->o.partition, first, last, name,
+                           sizeof name);
     for (size_t i = 0; i < rs->n && rc >= 0;) {
         size_t j = i + 1;
         while (j < rs->n && keys[j].p1 == keys[i].p1 && keys[j].p2 == keys[i].p2) j++;

@@ -39,6 +39,15 @@ extern const struct tp_sink_ops tp_pg_sink_ops;
  * not parse, -ENOMEM. */
 int tp_pg_sink_new(const char *conninfo, struct tp_pg_sink **ret, char *err, size_t errlen);
 
+/* The same with its own rows in tickpipe_offsets, sink = name (letters, digits, '.', '_',
+ * '-', '/'; -EINVAL otherwise), for the Kafka process role's one sink per ticks partition
+ * ("postgres/TOPIC/pN", docs/kafka.md "Sinks"). Its offsets all lie in [off_begin, off_end):
+ * its offsets rows start at off_begin, and the ticks rows it looks for past its ack (or
+ * replaces) are only those in that range — the rows of other partitions have other offsets.
+ * tp_pg_sink_new is this with "postgres", 0 and UINT64_MAX. (added) */
+int tp_pg_sink_new_named(const char *conninfo, const char *name, uint64_t off_begin,
+                         uint64_t off_end, struct tp_pg_sink **ret, char *err, size_t errlen);
+
 /* ---- tickpipe etl: interval summaries in PostgreSQL (docs/etl.md) ----
  *
  * A connection for etl (main thread; blocking). Incremental passes read `ticks` and upsert

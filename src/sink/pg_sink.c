@@ -75,6 +75,10 @@ struct qent {
 
 struct tp_pg_sink {
     char *conninfo;
+    char name[128]; /* its rows in tickpipe_offsets: "postgres", or "postgres/TOPIC/pN" */
+    uint64_t off_begin, off_end; /* its offsets are in [off_begin, off_end) (0, UINT64_MAX; a
+                                  * Kafka partition's range): new offsets rows start at
+                                  * off_begin, and ticks outside are never looked at */
     PGconn *c;
     struct tp_buf buf[NBUF]; /* binary COPY streams (header written with the first row) */
     uint64_t rows[NBUF];
@@ -100,7 +104,7 @@ static int fail(struct tp_pg_sink *s, int rc, const char *what)
     char line[TP_PG_ERRLEN + 64];
     snprintf(line, sizeof line, "%s: %s", what, s->err);
     if (strcmp(line, s->logged)) {
-        tp_warn("sink " SINK_NAME ": %s", line);
+        tp_warn("sink %s: %s", s->name, line);
         snprintf(s->logged, sizeof s->logged, "%s", line);
     }
     return rc;
@@ -408,10 +412,13 @@ static const char SQL_QUALITY[] =
 static int begin_checked(struct tp_pg_sink *s)
 {
     PGresult *r;
-    int rc = tp_pg_exec(s->c,
-                        "BEGIN; SELECT log, next_offset FROM tickpipe_offsets "
-                        "WHERE sink = '" SINK_NAME "' FOR UPDATE",
-                        &r, s->err, sizeof s->err);
+    struct tp_buf *q = &s->sql;
+    tp_buf_reset(q);
+    int rc = tp_buf_printf(q,
+                           "BEGIN; SELECT log, next_offset FROM tickpipe_offsets "
+                           "WHERE sink = '%s' FOR UPDATE",
+                           s->name);
+    if (rc == 0) rc = tp_pg_exec(s->c, q->p, &r, s->err, sizeof s->err);
     if (rc < 0) return rc;
     int ok = 0;
     for (int i = 0; i < PQntuples(r); i++) {
@@ -423,9 +430,10 @@ static int begin_checked(struct tp_pg_sink *s)
     PQclear(r);
     if (ok != 2) {
         snprintf(s->err, sizeof s->err,
-                 "tickpipe_offsets for sink '" SINK_NAME "' changed under this process "
+                 "tickpipe_offsets for sink '%s' changed under this process "
                  "(another tickpipe writing to this database, or a reset by hand): resuming "
-                 "from what the table says");
+                 "from what the table says",
+                 s->name);
         return -ESTALE;
     }
     return 0;
@@ -450,7 +458,7 @@ static int commit_batch(struct tp_pg_sink *s)
     bool replay = s->ack[0] < s->replay_end && s->next[0] > s->ack[0];
     if (replay) {
         tp_buf_reset(q);
-        rc = tp_buf_printf(q, SQL_TICKS_REPLAY, (unsigned long long)s->ack[0],
+        rc = tp_buf_printf(q, SQL_TICKS_REPLAY, (unsigned long long)TP_MAX(s->ack[0], s->off_begin),
                            (unsigned long long)s->next[0]);
         if (rc == 0) rc = tp_pg_exec(s->c, q->p, NULL, s->err, sizeof s->err);
     }
@@ -471,8 +479,8 @@ static int commit_batch(struct tp_pg_sink *s)
         rc = tp_buf_printf(q,
                            "UPDATE tickpipe_offsets SET next_offset = CASE log WHEN 'input' "
                            "THEN %llu ELSE %llu END, updated_at = now() "
-                           "WHERE sink = '" SINK_NAME "'; COMMIT",
-                           (unsigned long long)s->next[0], (unsigned long long)s->next[1]);
+                           "WHERE sink = '%s'; COMMIT",
+                           (unsigned long long)s->next[0], (unsigned long long)s->next[1], s->name);
     if (rc < 0) return rc;
     return tp_pg_exec(s->c, q->p, NULL, s->err, sizeof s->err);
 }
@@ -489,13 +497,15 @@ static void sink_close(void *self)
 static int read_offsets(struct tp_pg_sink *s, uint64_t ack[2])
 {
     PGresult *r;
-    int rc =
-        tp_pg_exec(s->c,
-                   "INSERT INTO tickpipe_offsets (sink, log, next_offset) VALUES "
-                   "('" SINK_NAME "', 'input', 0), ('" SINK_NAME "', 'output', 0) "
-                   "ON CONFLICT DO NOTHING;"
-                   "SELECT log, next_offset FROM tickpipe_offsets WHERE sink = '" SINK_NAME "'",
-                   &r, s->err, sizeof s->err);
+    struct tp_buf *q = &s->sql;
+    tp_buf_reset(q);
+    int rc = tp_buf_printf(q,
+                           "INSERT INTO tickpipe_offsets (sink, log, next_offset) VALUES "
+                           "('%s', 'input', %llu), ('%s', 'output', %llu) ON CONFLICT DO NOTHING;"
+                           "SELECT log, next_offset FROM tickpipe_offsets WHERE sink = '%s'",
+                           s->name, (unsigned long long)s->off_begin, s->name,
+                           (unsigned long long)s->off_begin, s->name);
+    if (rc == 0) rc = tp_pg_exec(s->c, q->p, &r, s->err, sizeof s->err);
     if (rc < 0) return rc;
     int got = 0;
     for (int i = 0; i < PQntuples(r); i++) {
@@ -514,22 +524,52 @@ static int read_offsets(struct tp_pg_sink *s, uint64_t ack[2])
     return 0;
 }
 
+/* A named sink (one Kafka partition's) shares the offset space of its siblings only: rows of
+ * the embedded pipeline's sink, or of another ticks topic's partitions, mean another offset
+ * space in the same tables (their offsets overlap). -EBADMSG (fatal), logged. */
+static int check_space(struct tp_pg_sink *s)
+{
+    if (!strcmp(s->name, SINK_NAME)) return 0;
+    const char *slash = strrchr(s->name, '/');
+    size_t pre = slash ? (size_t)(slash - s->name) + 1 : 0;
+    struct tp_buf *q = &s->sql;
+    tp_buf_reset(q);
+    int rc = tp_buf_printf(q,
+                           "SELECT sink FROM tickpipe_offsets WHERE sink = '" SINK_NAME "' OR "
+                           "(sink LIKE '" SINK_NAME "/%%' AND left(sink, %zu) <> '%.*s') LIMIT 1",
+                           pre, (int)pre, s->name);
+    PGresult *r;
+    if (rc == 0) rc = tp_pg_exec(s->c, q->p, &r, s->err, sizeof s->err);
+    if (rc < 0) return rc;
+    if (PQntuples(r) > 0) {
+        tp_error("sink %s: this database also holds the rows of the sink '%s' (tickpipe_offsets), "
+                 "whose offsets overlap this one's: one database takes the embedded pipeline's "
+                 "results or those of one ticks topic's process role (docs/kafka.md, \"Sinks\")",
+                 s->name, PQgetvalue(r, 0, 0));
+        rc = -EBADMSG;
+    }
+    PQclear(r);
+    return rc;
+}
+
 /* Invariant 3: ticks rows at or past the acknowledged input offset exist only if the offsets
  * were moved back by hand; replay_end is then past the largest of them. */
 static int find_replay(struct tp_pg_sink *s, uint64_t ack_in)
 {
-    char sql[160];
-    snprintf(sql, sizeof sql, "SELECT max(log_offset) FROM ticks WHERE log_offset >= %llu",
-             (unsigned long long)ack_in);
+    char sql[200], end[64] = "";
+    if (s->off_end <= INT64_MAX)
+        snprintf(end, sizeof end, " AND log_offset < %llu", (unsigned long long)s->off_end);
+    snprintf(sql, sizeof sql, "SELECT max(log_offset) FROM ticks WHERE log_offset >= %llu%s",
+             (unsigned long long)TP_MAX(ack_in, s->off_begin), end);
     PGresult *r;
     int rc = tp_pg_exec(s->c, sql, &r, s->err, sizeof s->err);
     if (rc < 0) return rc;
     s->replay_end = 0;
     if (PQntuples(r) == 1 && !PQgetisnull(r, 0, 0)) {
         s->replay_end = strtoull(PQgetvalue(r, 0, 0), NULL, 10) + 1;
-        tp_info("sink " SINK_NAME ": ticks exist at input offsets %llu..%llu, past the "
+        tp_info("sink %s: ticks exist at input offsets %llu..%llu, past the "
                 "acknowledged offset: replacing them offset range by offset range",
-                (unsigned long long)ack_in, (unsigned long long)s->replay_end - 1);
+                s->name, (unsigned long long)ack_in, (unsigned long long)s->replay_end - 1);
     }
     PQclear(r);
     return 0;
@@ -548,23 +588,26 @@ static int sink_open(void *self, uint64_t ack[2])
     int from = 0;
     rc = tp_pg_migrate(s->c, &from, s->err, sizeof s->err);
     if (rc < 0) {
-        if (rc == -EBADMSG) tp_error("sink " SINK_NAME ": %s", s->err);
+        if (rc == -EBADMSG) tp_error("sink %s: %s", s->name, s->err);
         return fail(s, rc, "schema");
     }
     if (from < TP_PG_SCHEMA_VERSION)
-        tp_info("sink " SINK_NAME ": schema migrated from version %d to %d", from,
+        tp_info("sink %s: schema migrated from version %d to %d", s->name, from,
                 TP_PG_SCHEMA_VERSION);
     rc = tp_pg_stage_tables(s->c, s->err, sizeof s->err);
     if (rc < 0) return fail(s, rc, "staging tables");
     rc = ensure_ahead(s);
     if (rc < 0) return rc;
     uint64_t a[2];
+    rc = check_space(s);
+    if (rc == -EBADMSG) return rc;
+    if (rc < 0) return fail(s, rc, "reading tickpipe_offsets");
     rc = read_offsets(s, a);
     if (rc < 0) return fail(s, rc, "reading tickpipe_offsets");
     rc = find_replay(s, a[0]);
     if (rc < 0) return fail(s, rc, "looking for ticks past the acknowledged offset");
     for (int l = 0; l < 2; l++) ack[l] = s->ack[l] = s->next[l] = a[l];
-    if (s->logged[0]) tp_info("sink " SINK_NAME ": connected");
+    if (s->logged[0]) tp_info("sink %s: connected", s->name);
     s->logged[0] = 0;
     return 0;
 }
@@ -613,7 +656,7 @@ static int sink_write(void *self, enum tp_sink_log log, uint64_t off, const void
     }
     if (rc < 0) {
         if (rc == -EBADMSG)
-            tp_error("sink " SINK_NAME ": %s journal record %llu does not decode",
+            tp_error("sink %s: %s journal record %llu does not decode", s->name,
                      log == TP_LOG_INPUT ? "input" : "output", (unsigned long long)off);
         return rc;
     }
@@ -643,7 +686,7 @@ static int sink_flush(void *self, bool final, uint64_t ack[2])
         s->ack[0] = s->next[0];
         s->ack[1] = s->next[1];
         reset_batch(s);
-        if (s->logged[0]) tp_info("sink " SINK_NAME ": writing again");
+        if (s->logged[0]) tp_info("sink %s: writing again", s->name);
         s->logged[0] = 0;
     }
     ack[0] = s->ack[0];
@@ -677,10 +720,35 @@ const struct tp_sink_ops tp_pg_sink_ops = {
 
 int tp_pg_sink_new(const char *conninfo, struct tp_pg_sink **ret, char *err, size_t errlen)
 {
+    return tp_pg_sink_new_named(conninfo, SINK_NAME, 0, UINT64_MAX, ret, err, errlen);
+}
+
+/* A name goes into SQL literals: letters, digits and . _ - / only. */
+static bool name_ok(const char *name)
+{
+    if (!*name) return false;
+    for (const char *c = name; *c; c++)
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+              *c == '.' || *c == '_' || *c == '-' || *c == '/'))
+            return false;
+    return true;
+}
+
+int tp_pg_sink_new_named(const char *conninfo, const char *name, uint64_t off_begin,
+                         uint64_t off_end, struct tp_pg_sink **ret, char *err, size_t errlen)
+{
+    if (!name_ok(name) || strlen(name) >= sizeof((struct tp_pg_sink *)0)->name) {
+        snprintf(err, errlen, "the sink name '%.64s' is not letters, digits, '.', '_', '-', '/'",
+                 name);
+        return -EINVAL;
+    }
     int rc = tp_pg_conninfo_check(conninfo, err, errlen);
     if (rc < 0) return rc;
     struct tp_pg_sink *s = calloc(1, sizeof *s);
     if (!s) return -ENOMEM;
+    snprintf(s->name, sizeof s->name, "%s", name);
+    s->off_begin = off_begin;
+    s->off_end = off_end;
     s->conninfo = strdup(conninfo);
     s->q = calloc(QMAP_CAP, sizeof *s->q);
     if (!s->conninfo || !s->q) {

@@ -57,7 +57,6 @@
 #define ARG_STORE       4096
 
 static const char OFFSETS_KEY[] = "tickpipe:offsets";
-static const char *const OFFSET_FIELD[2] = {"redis.input", "redis.output"};
 
 enum cmd_kind { CMD_XADD, CMD_PUBLISH, CMD_LAST, CMD_OFFSETS };
 
@@ -71,6 +70,7 @@ struct last {
 struct tp_redis_sink {
     struct tp_redis_url url;
     char where[300];
+    char field[2][80]; /* its fields in tickpipe:offsets: "NAME.input", "NAME.output" */
     uint64_t maxlen;
     size_t batch;
     int64_t timeout_ns;
@@ -314,8 +314,8 @@ static int rs_open(void *self, uint64_t ack[2])
         a = (struct args){0};
         arg_s(&a, "HMGET");
         arg_s(&a, OFFSETS_KEY);
-        arg_s(&a, OFFSET_FIELD[0]);
-        arg_s(&a, OFFSET_FIELD[1]);
+        arg_s(&a, s->field[0]);
+        arg_s(&a, s->field[1]);
         rc = append(s, &a);
     }
     /* Read every reply (the first error is the one that matters). */
@@ -343,7 +343,7 @@ static int rs_open(void *self, uint64_t ack[2])
                 for (int l = 0; l < 2 && first == 0; l++)
                     if (parse_offset(r->element[l], &off[l]) < 0) {
                         tp_error("redis %s: %s %s holds '%.*s', not an offset: fix or delete it",
-                                 s->where, OFFSETS_KEY, OFFSET_FIELD[l],
+                                 s->where, OFFSETS_KEY, s->field[l],
                                  (int)TP_MIN(r->element[l]->len, (size_t)40),
                                  r->element[l]->str ? r->element[l]->str : "");
                         first = -EBADMSG;
@@ -610,7 +610,7 @@ static int append_scripts_exec(struct tp_redis_sink *s)
         arg_s(&a, "");
         arg_s(&a, "");
         for (int l = 0; l < 2; l++) {
-            arg_s(&a, OFFSET_FIELD[l]);
+            arg_s(&a, s->field[l]);
             arg_u64(&a, s->next[l]);
         }
         rc = queue(s, &a, CMD_OFFSETS);
@@ -765,6 +765,14 @@ int tp_redis_sink_new(const struct tp_redis_cfg *cfg, struct tp_redis_sink **ret
     s->maxlen = cfg->maxlen ? cfg->maxlen : TP_REDIS_DEFAULT_MAXLEN;
     s->batch = cfg->batch ? TP_MIN(cfg->batch, (size_t)MAX_BATCH) : DEFAULT_BATCH;
     s->timeout_ns = cfg->timeout_ns > 0 ? cfg->timeout_ns : DEFAULT_TIMEOUT;
+    const char *name = cfg->name && *cfg->name ? cfg->name : "redis";
+    int n0 = snprintf(s->field[0], sizeof s->field[0], "%s.input", name);
+    int n1 = snprintf(s->field[1], sizeof s->field[1], "%s.output", name);
+    if (n0 < 0 || n1 < 0 || (size_t)n1 >= sizeof s->field[1]) {
+        snprintf(err, errcap, "the sink name is too long");
+        free(s);
+        return -EINVAL;
+    }
     bool v6 = strchr(u.host, ':') != NULL;
     snprintf(s->where, sizeof s->where, "%s%s%s:%d/%d", v6 ? "[" : "", u.host, v6 ? "]" : "",
              u.port, u.db);

@@ -17,7 +17,9 @@
  *                                            XADD MAXLEN ~ maxlen
  *   tickpipe:offsets                         hash: redis.input, redis.output — the next
  *                                            journal offsets the sink wants, written in the
- *                                            same MULTI/EXEC as the data they cover
+ *                                            same MULTI/EXEC as the data they cover (the
+ *                                            Kafka process role: redis/TOPIC/pN.input, ...
+ *                                            per ticks partition)
  *   PUBLISH tickpipe:ticks:<instrument>      each tick (trade, quote, snapshot, vendor bar)
  *   PUBLISH tickpipe:bars:<instrument>:<interval>   each final bar
  *   PUBLISH tickpipe:anomalies:<instrument>  each anomaly
@@ -77,6 +79,9 @@ struct tp_redis_cfg {
     uint64_t maxlen;    /* entries kept per bar stream (approximately); 0 = default */
     size_t batch;       /* records per MULTI/EXEC; 0 = 1000 */
     int64_t timeout_ns; /* connect, read and write timeout; 0 = 5 s */
+    /* Its fields in tickpipe:offsets are NAME.input and NAME.output; NULL = "redis". The
+     * Kafka process role names one sink per ticks partition "redis/TOPIC/pN". (added) */
+    const char *name;
 };
 
 /* Counters of one sink (since it was made). */

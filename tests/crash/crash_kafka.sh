@@ -1,22 +1,26 @@
 #!/usr/bin/env bash
 # crash_kafka.sh — the crash campaign over Kafka (`tests/crash/crash.sh --kafka`, issue 10,
-# docs/testing.md): `tickpipe run --role process --kafka` is killed with SIGKILL KILLS times
-# at random moments and restarted each time in the same consumer group; its output topics must
-# hold exactly the results of an uninterrupted `tickpipe replay` of the same input.
+# docs/testing.md): `tickpipe run --role ingest --kafka` is killed with SIGKILL INGEST_KILLS
+# times while it sends a replay file, then `tickpipe run --role process --kafka` KILLS times
+# at random moments, each restarted (the ingest from its positions, the process role in the
+# same consumer group); the ticks topic must hold every row once, and the output topics
+# exactly the results of an uninterrupted `tickpipe replay` of the same input.
 #
-#   tests/crash/crash_kafka.sh [--kills N] [--rows N] [--seed N] [--keep]
+#   tests/crash/crash_kafka.sh [--kills N] [--ingest-kills N] [--rows N] [--seed N] [--keep]
 #   env: TICKPIPE (binary, default build/tickpipe), TP_BUILD (where kafka_mock is, default the
-#        binary's directory), CRASH_KILLS, CRASH_ROWS, CRASH_SEED; needs kcat
+#        binary's directory), CRASH_KILLS, CRASH_INGEST_KILLS (default max(2, KILLS / 10)),
+#        CRASH_ROWS, CRASH_SEED; needs kcat
 #
 # The cluster is librdkafka's mock (tests/tools/kafka_mock.c via tests/integration/
 # kafka_lib.inc: three brokers on loopback, session timeout 3 s). Input: `tickpipe gen
 # --dataset trades` (8 instruments, out-of-order, late and duplicate rows; default rows = 1000
 # per kill, between 20000 and 80000: the mock keeps at most 5 MiB per partition, about 48000
 # ticks, and the partition holding the most of these 8 instruments gets 3/8 of the rows).
-#   1. `run --role ingest --source replay:FILE@max --exit-at-eof` writes every row to
-#      tickpipe.ticks once, uninterrupted: the replay source resumes from the embedded journal's
-#      position records, which the ticks topic does not hold, so a killed ingest is not resumable
-#      exactly (docs/kafka.md "The ingest role") and is not killed here.
+#   1. `run --role ingest --source replay:FILE@max` is SIGKILLed INGEST_KILLS times, each once
+#      it produced a random 10-80% of the rows (or 5-300 ms after its start when it is that
+#      fast), and restarted each time; it resumes from its last record in tickpipe.positions
+#      and does not re-send the events it finds after it (docs/kafka.md "Resuming a replay
+#      file"); a last run with --exit-at-eof sends the rest.
 #   2. `run --role process` (checkpoints every 1000 records of a partition and every 100 ms) is
 #      started and SIGKILLed, in turn:
 #        - early:  2-400 ms after the spawn (start-up, metadata, joining the group: always before
@@ -37,17 +41,19 @@ SRC=${TP_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 TICKPIPE=${TICKPIPE:-$SRC/build/tickpipe}
 TP_BUILD=${TP_BUILD:-$(dirname "$TICKPIPE")}
 kills=${CRASH_KILLS:-100}
+ikills=${CRASH_INGEST_KILLS:-}
 rows=${CRASH_ROWS:-}
 seed=${CRASH_SEED:-$((RANDOM * 32768 + RANDOM))}
 keep=0
 while [ $# -gt 0 ]; do
     case $1 in
     --kills) kills=$2; shift 2 ;;
+    --ingest-kills) ikills=$2; shift 2 ;;
     --rows) rows=$2; shift 2 ;;
     --seed) seed=$2; shift 2 ;;
     --keep) keep=1; shift ;;
     --kafka) shift ;;
-    *) echo "usage: crash.sh --kafka [--kills N] [--rows N] [--seed N] [--keep]" >&2; exit 2 ;;
+    *) echo "usage: crash.sh --kafka [--kills N] [--ingest-kills N] [--rows N] [--seed N] [--keep]" >&2; exit 2 ;;
     esac
 done
 if [ -z "$rows" ]; then
@@ -55,6 +61,7 @@ if [ -z "$rows" ]; then
     [ "$rows" -lt 20000 ] && rows=20000
     [ "$rows" -gt 80000 ] && rows=80000
 fi
+[ -z "$ikills" ] && { ikills=$((kills / 10)); [ "$ikills" -lt 2 ] && ikills=2; }
 RANDOM=$seed
 export TICKPIPE TP_BUILD
 [ $keep -eq 1 ] && export KEEP_TMP=1
@@ -64,9 +71,9 @@ kafka_setup crash_kafka
 # (kafka_lib's fail, with the seed to rerun)
 fail() { echo "crash_kafka: FAIL: $* (seed $seed; rerun with --seed $seed)" >&2; exit 1; }
 start=$(date +%s)
-echo "crash_kafka: $kills kills, $rows rows, seed $seed, binary $TICKPIPE"
+echo "crash_kafka: $ikills ingest and $kills process kills, $rows rows, seed $seed, binary $TICKPIPE"
 mock_start tickpipe.ticks:4 tickpipe.bars:3 tickpipe.anomalies:2 tickpipe.checkpoints:4 \
-    tickpipe.late:2 tickpipe.gaps:2
+    tickpipe.late:2 tickpipe.gaps:2 tickpipe.positions:1
 
 csv=$tmp/trades.csv
 "$TICKPIPE" gen --dataset trades --rows "$rows" --symbols 8 --seed "$seed" --out "$csv" \
@@ -83,13 +90,44 @@ nlate=$(($(wc -l <"$tmp/refout/late.csv") - 1))
 [ "$nbars" -gt 100 ] || fail "only $nbars reference bars"
 
 kopt=(--kafka-opt session.timeout.ms=3000 --kafka-opt heartbeat.interval.ms=300)
-"$TICKPIPE" run --role ingest --kafka "$B" --source "replay:$csv@max" --exit-at-eof \
-    --http off --status-interval 0 "${kopt[@]}" 2>"$tmp/ingest.log" ||
-    { cat "$tmp/ingest.log" >&2; fail "ingest failed"; }
-grep -q ', all delivered' "$tmp/ingest.log" || { cat "$tmp/ingest.log" >&2; fail "ingest did not deliver everything"; }
-grep -q 'a replay file is not resumed over Kafka' "$tmp/ingest.log" ||
-  fail "the ingest role did not warn that a replay file is not resumed over Kafka"
+ingest=(run --role ingest --kafka "$B" --source "replay:$csv@max" --http off "${kopt[@]}")
+imid=0 iskipped=0
+for round in $(seq "$ikills"); do
+    log=$tmp/i$round.log
+    : >"$log"
+    "$TICKPIPE" "${ingest[@]}" --status-interval 20ms 2>"$log" &
+    pid=$!
+    track $pid
+    want=$((rows * (10 + RANDOM % 71) / 100))
+    for _ in $(seq 2000); do
+        n=$(grep -o '[0-9]* produced' "$log" | tail -1 | grep -o '[0-9]*')
+        [ "${n:-0}" -ge $want ] && break
+        grep -q 'stopped:' "$log" && break
+        sleep 0.005
+    done
+    [ "${n:-0}" -lt $want ] &&
+        sleep "$(awk -v r=$RANDOM 'BEGIN { printf "%.3f", 0.005 + 0.295 * r / 32767 }')"
+    kill -KILL $pid 2>/dev/null
+    wait $pid 2>/dev/null
+    rc=$?
+    [ $rc -eq 137 ] || { cat "$log" >&2; fail "ingest round $round: the run exited $rc before the kill"; }
+done
+log=$tmp/ingest.log
+"$TICKPIPE" "${ingest[@]}" --status-interval 0 --exit-at-eof 2>"$log" ||
+    { cat "$log" >&2; fail "ingest failed"; }
+grep -q ', all delivered' "$log" || { cat "$log" >&2; fail "ingest did not deliver everything"; }
+for l in "$tmp"/i*.log; do
+    # The restart after a kill before the end resumed from a position short of the end.
+    grep -q 'last position in tickpipe.positions at event' "$l" &&
+        ! grep -q 'at event [0-9]* .*the end of the file' "$l" && imid=$((imid + 1))
+    k=$(grep -o '[0-9]* of its event(s) after the position are in tickpipe.ticks already' "$l" |
+        grep -o '^[0-9]*')
+    iskipped=$((iskipped + ${k:-0}))
+done
 nticks=$(kcount tickpipe.ticks)
+echo "crash_kafka: ingest: $ikills kills; $imid restart(s) resumed short of the end; they found" \
+    "$iskipped event(s) sent after their last positions and did not re-send them" \
+    "($(($(date +%s) - start)) s)"
 
 proc=(--role process --kafka "$B" --status-interval 0 --http off --checkpoint-every 1000
       --kafka-checkpoint-interval 100ms "${kopt[@]}")

@@ -17,7 +17,7 @@
 set -uo pipefail
 source "$(dirname "$0")/kafka_lib.inc"
 kafka_setup kafka_all
-mock_start tickpipe.ticks:4 tickpipe.bars:3 tickpipe.anomalies:2 tickpipe.checkpoints:4 \
+mock_start tickpipe.ticks:4 tickpipe.bars:3 tickpipe.anomalies:2 tickpipe.checkpoints:4 tickpipe.positions:1 \
     tickpipe.late:2 tickpipe.gaps:2
 
 csv=$tmp/trades.csv

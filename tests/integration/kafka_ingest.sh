@@ -23,7 +23,7 @@ mock_start tickpipe.ticks:4 tickpipe.faults:3 tickpipe.slow:3 tickpipe.fail:2
 
 # 4. Settings first (no cluster needed).
 help=$("$TICKPIPE" help run) || fail "help run failed"
-for s in --kafka --kafka-opt --kafka-topic-ticks --kafka-topic-late --kafka-topic-gaps \
+for s in --kafka --kafka-opt --kafka-topic-ticks --kafka-topic-late --kafka-topic-gaps --kafka-topic-positions \
     --kafka-serve-history --kafka-partitions --kafka-group --role; do
     grep -q -- "$s" <<<"$help" || fail "help run does not list $s"
 done

@@ -205,9 +205,9 @@ if want_ok:
     # scheduling jitter of a loaded machine, so one pair may arrive closer: each pair must be
     # at least 60 ms apart and the pairs 95 ms apart on average.
     steps = [r1["t"] - r0["t"] for r0, r1 in zip(reqs, reqs[1:])]
-    for dt in steps:  # not `d`: that is the case's directory, read below
-        if dt < 0.06:
-            errors.append("two requests %.3f s apart" % dt)
+    for step in steps:
+        if step < 0.06:
+            errors.append("two requests %.3f s apart" % step)
     if steps and sum(steps) / len(steps) < 0.095:
         errors.append("requests %.3f s apart on average" % (sum(steps) / len(steps)))
     if venue == "coinbase":
