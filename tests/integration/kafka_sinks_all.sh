@@ -20,7 +20,7 @@ trap 'kafka_cleanup; pg_cleanup' EXIT
 command -v node >/dev/null || fail "node is not installed (make test installs it)"
 pg_start
 base=${PGURL%/tickpipe}
-mock_start all.ticks:3 all.bars:2 all.anomalies:2 all.checkpoints:2 all.late:2 all.gaps:1
+mock_start all.ticks:3 all.bars:2 all.anomalies:2 all.checkpoints:2 all.late:2 all.gaps:1 all.positions:1
 
 # --role all over a trades file with late and duplicate trades, to the end (--exit-at-eof).
 for db in tickpipe_all tickpipe_allref; do
@@ -31,7 +31,7 @@ done
 "$TICKPIPE" run --kafka "$B" --source "replay:$tmp/t.csv@max" --exit-at-eof --http off \
     --status-interval 0 --data "$tmp/all" --postgres "$base/tickpipe_all" --kafka-group all \
     --kafka-topic-ticks all.ticks --kafka-topic-bars all.bars --kafka-topic-anomalies all.anomalies \
-    --kafka-topic-checkpoints all.checkpoints --kafka-topic-late all.late --kafka-topic-gaps all.gaps \
+    --kafka-topic-checkpoints all.checkpoints --kafka-topic-late all.late --kafka-topic-gaps all.gaps --kafka-topic-positions all.positions \
     2>"$tmp/all.log" || { cat "$tmp/all.log" >&2; fail "--role all --kafka failed"; }
 "$TICKPIPE" run --data "$tmp/allref" --source "replay:$tmp/t.csv@max" --exit-at-eof --http off \
     --status-interval 0 --postgres "$base/tickpipe_allref" 2>"$tmp/allref.log" ||
