@@ -365,7 +365,12 @@
     const tb = $('sources').tBodies[0];
     const rows = [];
     // [name, status text, status class, records, dropped or errors, lag, tooltip]
-    for (const s of h.sources) rows.push([s.name, s.status || '—', statusClass(s.status), s.events, s.dropped, null, '']);
+    // Connectors (WebSocket venues, REST pollers): their own state and a one-line summary.
+    for (const s of h.sources) {
+      const c = s.connector;
+      if (c) rows.push([s.name, c.state, connClass(c.state), s.events, s.dropped, null, connShort(c), connSummary(c)]);
+      else rows.push([s.name, s.status || '—', statusClass(s.status), s.events, s.dropped, null, '']);
+    }
     for (const s of h.sinks) {
       // up: null when the pipeline does not report it (then only the error count tells).
       const st = s.up === true ? 'up' : s.up === false ? 'down' : s.errors ? 'errors' : 'ok';
@@ -392,7 +397,7 @@
       tr.cells[0].textContent = r[0];
       tr.cells[1].replaceChildren(el('span', 'st ' + r[2], r[1]));
       if (r[6]) tr.cells[1].append(el('div', 'err muted', r[6])); // the sink's last error
-      tr.cells[1].title = r[6];
+      tr.cells[1].title = r[7] || r[6]; // connectors: the whole summary
       tr.cells[2].textContent = fmtCompact(r[3]);
       tr.cells[3].textContent = fmtInt(r[4]);
       tr.cells[4].textContent = r[5] === null || r[5] === undefined ? '' : fmtCompact(r[5]);
@@ -400,6 +405,56 @@
     state.eps.push(h.events_per_s || 0);
     if (state.eps.length > 120) state.eps.shift();
     spark();
+  }
+
+  // A connector's state (docs/api.md, sources[].connector) as a status class.
+  function connClass(st) {
+    if (st === 'subscribed' || st === 'ok') return 'ok';
+    if (st === 'backoff' || st === 'failing' || st === 'rate_limited') return 'bad';
+    if (st === 'stopped') return '';
+    return 'warn'; // connecting, connected, stale, waiting, degraded
+  }
+  function fmtAge(s) {
+    return s === null || s === undefined ? 'never' : fmtMs(s * 1000) + ' ago';
+  }
+  // One short line under the state; the whole summary goes in the tooltip.
+  function connShort(c) {
+    if (c.kind === 'websocket') {
+      const p = [c.connects + '/' + c.connect_attempts + ' connects'];
+      if (c.state === 'backoff') p.push('backoff ' + fmtMs(c.backoff_s * 1000));
+      else p.push('last msg ' + fmtAge(c.last_message_age_s));
+      if (c.held_instruments) p.push(c.held_instruments + ' held');
+      return p.join(' · ');
+    }
+    const p = [c.successes + '/' + c.polls + ' polls ok'];
+    if (c.failing_instruments) p.push(c.failing_instruments + ' failing');
+    return p.join(' · ');
+  }
+  function connSummary(c) {
+    const p = [];
+    if (c.kind === 'websocket') {
+      const d = c.disconnects, nd = d.peer + d.stale + d.planned + d.error;
+      p.push(fmtInt(c.connects) + ' connects / ' + fmtInt(c.connect_attempts) + ' attempts');
+      if (nd) p.push(nd + ' disconnects (peer ' + d.peer + ', stale ' + d.stale + ', planned ' + d.planned + ', error ' + d.error + ')');
+      if (c.state === 'backoff') p.push('backoff ' + fmtMs(c.backoff_s * 1000));
+      p.push('subs ' + c.subscribe_acks + '/' + c.subscribe_requests + ' acked');
+      p.push('last msg ' + fmtAge(c.last_message_age_s));
+      if (c.clock_skew_ms !== null) p.push('skew ' + fmtMs(Math.abs(c.clock_skew_ms)) + (c.clock_skew_ms < 0 ? ' ahead' : ''));
+      if (c.held_instruments) p.push(c.held_instruments + '/' + c.instruments + ' held');
+      if (c.gaps.id || c.gaps.outage) p.push('gaps ' + (c.gaps.id + c.gaps.outage) + (c.backfilled_gaps ? ', ' + c.backfilled_gaps + ' backfilled' : ''));
+      if (c.malformed) p.push(fmtInt(c.malformed) + ' malformed');
+    } else {
+      p.push(fmtInt(c.successes) + '/' + fmtInt(c.polls) + ' polls ok');
+      const e = c.http_errors, rl = c.rate_limited;
+      if (e['4xx'] || e['5xx'] || e.other) p.push('HTTP errors ' + (e['4xx'] + e['5xx'] + e.other));
+      if (c.timeouts) p.push(c.timeouts + ' timeouts');
+      if (rl.http_429 || rl.note) p.push('rate limited ' + (rl.http_429 + rl.note) + '×');
+      if (c.backoff_s > 0) p.push('next poll in ' + fmtMs(c.backoff_s * 1000));
+      p.push('last ok ' + fmtAge(c.last_success_age_s));
+      const bad = c.instruments.filter((i) => i.failing).map((i) => i.instrument);
+      if (bad.length) p.push('failing: ' + bad.join(', '));
+    }
+    return p.join(' · ');
   }
 
   function spark() {

@@ -27,6 +27,7 @@
 #include "core/instrument.h"
 #include "core/log.h"
 #include "core/tptime.h"
+#include "source/connstats.h"
 #include "log/record.h"
 #include "pipeline/pipeline.h"
 #include "pipeline/process.h"
@@ -602,6 +603,9 @@ static void publish_live(struct tp_pipeline *p)
                                    : TP_ST_CONNECTED;
         tp_live_set_source(l, s->spec, st, atomic_load_explicit(&s->emitted, memory_order_relaxed),
                            i < p->nring ? tp_ring_drops(&p->ring[i]) : 0);
+        struct tp_connstats cs;
+        if (tp_source_connstats(s, tp_now_ns(), tp_mono_ns(), &cs))
+            tp_live_set_source_conn(l, s->spec, &cs);
         if (i < p->nring) {
             char name[96];
             snprintf(name, sizeof name, "ring:%.80s", s->spec);

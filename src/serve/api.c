@@ -359,8 +359,110 @@ static int r_quality(struct tp_live *l, struct params *ps, struct tp_jw *w)
     return 200;
 }
 
+static void key_u64(struct tp_jw *w, const char *k, uint64_t v)
+{
+    tp_jw_key(w, k);
+    tp_jw_u64(w, v);
+}
+
+/* Seconds from t to now, millisecond resolution; null when t is 0 (never). */
+static void key_age(struct tp_jw *w, const char *k, int64_t t, int64_t now)
+{
+    tp_jw_key(w, k);
+    if (!t)
+        tp_jw_null(w);
+    else
+        tp_jw_num(w, (double)((now > t ? now - t : 0) / TP_NS_PER_MS) / 1e3);
+}
+
+/* A source's connector statistics (source/connstats.h; docs/api.md lists the fields). */
+static void connector_obj(struct tp_jw *w, const struct tp_connstats *c, int64_t now)
+{
+    tp_jw_obj(w);
+    tp_jw_key(w, "kind");
+    tp_jw_str(w, c->kind == TP_CONN_WS ? "websocket" : "rest");
+    tp_jw_key(w, "venue");
+    tp_jw_str(w, c->venue);
+    tp_jw_key(w, "state");
+    tp_jw_str(w, c->kind == TP_CONN_WS ? tp_ws_state_name(c->state) : tp_rest_state_name(c->state));
+    if (c->kind == TP_CONN_WS) {
+        key_u64(w, "connect_attempts", c->attempts);
+        key_u64(w, "connects", c->connects);
+        key_u64(w, "connect_failures", c->failures);
+        tp_jw_key(w, "disconnects");
+        tp_jw_obj(w);
+        for (unsigned r = 0; r < TP_DC_REASONS; r++)
+            key_u64(w, tp_ws_dc_name(r), c->disconnects[r]);
+        tp_jw_obj_end(w);
+        tp_jw_key(w, "backoff_s");
+        tp_jw_num(w, (double)(c->backoff_ns / TP_NS_PER_MS) / 1e3);
+        key_u64(w, "subscribe_requests", c->sub_requests);
+        key_u64(w, "subscribe_acks", c->sub_acks);
+        key_u64(w, "messages", c->messages);
+        key_u64(w, "bytes", c->bytes);
+        key_u64(w, "malformed", c->malformed);
+        key_u64(w, "venue_errors", c->venue_errors);
+        key_u64(w, "pings_sent", c->pings_sent);
+        key_u64(w, "pongs", c->pongs);
+        key_u64(w, "venue_pings_answered", c->pings_answered);
+        key_u64(w, "instruments", c->instruments);
+        key_u64(w, "held_instruments", c->held);
+        key_age(w, "last_message_age_s", c->last_rx, now);
+        tp_jw_key(w, "clock_skew_ms");
+        if (c->have_skew)
+            tp_jw_num(w, (double)c->skew_ns / 1e6);
+        else
+            tp_jw_null(w);
+        tp_jw_key(w, "gaps");
+        tp_jw_obj(w);
+        key_u64(w, "id", c->id_gaps);
+        key_u64(w, "outage", c->outage_gaps);
+        tp_jw_obj_end(w);
+        key_u64(w, "backfilled_gaps", c->backfilled_gaps);
+        key_u64(w, "backfill_failed", c->backfill_failed);
+        key_u64(w, "backfilled_trades", c->backfilled_trades);
+    } else {
+        key_u64(w, "polls", c->polls);
+        key_u64(w, "successes", c->successes);
+        tp_jw_key(w, "http_errors");
+        tp_jw_obj(w);
+        key_u64(w, "4xx", c->http_4xx);
+        key_u64(w, "5xx", c->http_5xx);
+        key_u64(w, "other", c->http_other);
+        tp_jw_obj_end(w);
+        key_u64(w, "timeouts", c->timeouts);
+        key_u64(w, "transport_errors", c->transport);
+        tp_jw_key(w, "rate_limited");
+        tp_jw_obj(w);
+        key_u64(w, "http_429", c->http_429);
+        key_u64(w, "note", c->notes);
+        tp_jw_obj_end(w);
+        key_u64(w, "venue_errors", c->venue_errors);
+        key_u64(w, "malformed", c->bad);
+        tp_jw_key(w, "backoff_s");
+        tp_jw_num(w,
+                  c->resume_at > now ? (double)((c->resume_at - now) / TP_NS_PER_MS) / 1e3 : 0.0);
+        key_age(w, "last_success_age_s", c->last_rx, now);
+        key_u64(w, "failing_instruments", c->failing);
+        tp_jw_key(w, "instruments");
+        tp_jw_arr(w);
+        for (uint32_t k = 0; k < c->nsyms; k++) {
+            tp_jw_obj(w);
+            tp_jw_key(w, "instrument");
+            tp_jw_str(w, tp_instr_name(c->sym[k].instr));
+            key_u64(w, "errors", c->sym[k].errors);
+            tp_jw_key(w, "failing");
+            tp_jw_bool(w, c->sym[k].failing);
+            tp_jw_obj_end(w);
+        }
+        tp_jw_arr_end(w);
+    }
+    tp_jw_obj_end(w);
+}
+
+/* what: 0 sources (with st's connectors), 1 sinks, 2 queues. */
 static void named_arr(struct tp_jw *w, const char *key, const struct tp_live_named *v, uint32_t n,
-                      int what)
+                      int what, const struct tp_live_stats *st, int64_t now)
 {
     tp_jw_key(w, key);
     tp_jw_arr(w);
@@ -375,6 +477,11 @@ static void named_arr(struct tp_jw *w, const char *key, const struct tp_live_nam
             tp_jw_u64(w, v[i].events);
             tp_jw_key(w, "dropped");
             tp_jw_u64(w, v[i].dropped);
+            tp_jw_key(w, "connector"); /* null: not a WebSocket venue or REST poller */
+            if (st && st->has_conn[i])
+                connector_obj(w, &st->conn[i], now);
+            else
+                tp_jw_null(w);
         } else if (what == 1) {
             tp_jw_key(w, "records");
             tp_jw_u64(w, v[i].events);
@@ -498,9 +605,9 @@ void tp_api_health(struct tp_jw *w, const struct tp_live_stats *st, const struct
     tp_jw_u64(w, st->instruments);
     tp_jw_key(w, "stream_clients");
     tp_jw_u64(w, ss->stream_ws + ss->stream_sse);
-    named_arr(w, "sources", st->sources, st->nsources, 0);
-    named_arr(w, "sinks", st->sinks, st->nsinks, 1);
-    named_arr(w, "queues", st->queues, st->nqueues, 2);
+    named_arr(w, "sources", st->sources, st->nsources, 0, st, now);
+    named_arr(w, "sinks", st->sinks, st->nsinks, 1, NULL, now);
+    named_arr(w, "queues", st->queues, st->nqueues, 2, NULL, now);
     kafka_arr(w, st->kafka, st->nkafka);
     tp_jw_obj_end(w);
 }

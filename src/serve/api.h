@@ -99,5 +99,9 @@ void tp_api_health(struct tp_jw *w, const struct tp_live_stats *st,
 /* Prometheus text for /metrics (metrics.c). 0 or -E2BIG. */
 int tp_metrics_write(struct tp_buf *b, const struct tp_live_stats *st,
                      const struct tp_serve_stats *ss);
+/* (added) The connector families alone (tickpipe_ws_*, tickpipe_rest_*: the sources with
+ * has_conn), ages and remaining waits taken at now_real (ns since the epoch). Families of a
+ * kind no source has are left out. 0 or -E2BIG. tp_metrics_write calls it. */
+int tp_metrics_write_connectors(struct tp_buf *b, const struct tp_live_stats *st, int64_t now_real);
 
 #endif

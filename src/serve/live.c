@@ -88,6 +88,8 @@ struct tp_live {
     int64_t intervals[TP_LIVE_MAX_INTERVALS];
     uint64_t bars_by_interval[TP_LIVE_MAX_INTERVALS];
     uint64_t an_by_kind[TP_AN_KINDS];
+    bool has_conn[TP_LIVE_MAX_NAMED]; /* connector statistics of sources[i] */
+    struct tp_connstats conn[TP_LIVE_MAX_NAMED];
     struct tp_live_named sources[TP_LIVE_MAX_NAMED], sinks[TP_LIVE_MAX_NAMED],
         queues[TP_LIVE_MAX_NAMED];
     uint32_t nsources, nsinks, nqueues;
@@ -507,6 +509,20 @@ int tp_live_set_source(struct tp_live *l, const char *name, enum tp_status st, u
     return err;
 }
 
+int tp_live_set_source_conn(struct tp_live *l, const char *name, const struct tp_connstats *c)
+{
+    int err = 0;
+    pthread_mutex_lock(&l->mu);
+    struct tp_live_named *e = named(l->sources, &l->nsources, name, &err);
+    if (e) {
+        size_t i = (size_t)(e - l->sources);
+        l->has_conn[i] = true;
+        l->conn[i] = *c;
+    }
+    pthread_mutex_unlock(&l->mu);
+    return err;
+}
+
 int tp_live_set_sink(struct tp_live *l, const char *name, uint64_t records, uint64_t errors)
 {
     int err = 0;
@@ -695,6 +711,8 @@ void tp_live_stats(struct tp_live *l, struct tp_live_stats *o)
     o->nqueues = l->nqueues;
     memcpy(o->kafka, l->kafka, sizeof(o->kafka));
     o->nkafka = l->nkafka;
+    memcpy(o->has_conn, l->has_conn, sizeof(o->has_conn));
+    memcpy(o->conn, l->conn, l->nsources * sizeof(o->conn[0]));
     pthread_mutex_unlock(&l->mu);
 }
 

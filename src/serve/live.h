@@ -41,10 +41,13 @@
 #include "core/event.h"
 #include "engine/anomaly.h"
 #include "engine/bar.h"
+#include "source/connstats.h"
 
 #define TP_LIVE_MAX_INTERVALS 8
 #define TP_LIVE_OPEN_MAX      4
-#define TP_LIVE_NAME_MAX      47 /* longest source, sink or queue name, without NUL */
+#define TP_LIVE_NAME_MAX                                                                           \
+    127 /* longest source, sink or queue name, without NUL (a whole                                \
+           --source spec: TP_SOURCE_SPEC_MAX - 1) */
 #define TP_LIVE_MAX_NAMED     32
 #define TP_LIVE_ERROR_MAX     63         /* longest sink error text kept, without NUL (truncated) */
 #define TP_LIVE_MAX_INSTR_CAP 65536      /* cap on cfg.max_instruments */
@@ -155,6 +158,10 @@ struct tp_live_stats {
     uint32_t nsources, nsinks, nqueues;
     struct tp_live_kafka kafka[TP_LIVE_MAX_KAFKA];
     uint32_t nkafka;
+    /* (added) The connector of sources[i] (WebSocket venues, REST pollers), when has_conn[i]
+     * (source/connstats.h). */
+    bool has_conn[TP_LIVE_MAX_NAMED];
+    struct tp_connstats conn[TP_LIVE_MAX_NAMED];
 };
 
 struct tp_live;
@@ -186,6 +193,9 @@ void tp_live_set_source_bad(struct tp_live *l, uint64_t bad);
 int tp_live_set_source(struct tp_live *l, const char *name, enum tp_status st, uint64_t events,
                        uint64_t dropped);
 int tp_live_set_sink(struct tp_live *l, const char *name, uint64_t records, uint64_t errors);
+/* (added) The connector statistics of source `name` (copied); creates the entry like
+ * tp_live_set_source. 0, -EINVAL or -ENOSPC. */
+int tp_live_set_source_conn(struct tp_live *l, const char *name, const struct tp_connstats *c);
 /* A sink's health: up, lag (records behind the logs' bounds) and the last error's text (NULL
  * or "" none; truncated to TP_LIVE_ERROR_MAX). Creates the entry like tp_live_set_sink. */
 int tp_live_set_sink_health(struct tp_live *l, const char *name, bool up, uint64_t lag,

@@ -50,6 +50,7 @@
 #include "core/instrument.h"
 #include "core/log.h"
 #include "core/tptime.h"
+#include "source/connstats.h"
 #include "source/rest_int.h"
 
 #define TICK_NS     (100 * TP_NS_PER_MS)
@@ -68,6 +69,8 @@ struct inst {
     int64_t last_bar;
     bool failing;
     char err[ERR_MAX];
+    _Atomic uint64_t c_errors; /* failed polls (connstats.h) */
+    _Atomic bool c_failing;
 };
 
 struct req {
@@ -132,6 +135,10 @@ struct poller {
         c_429, c_notes, c_venue_errors, c_bad;
     _Atomic uint32_t c_failing;
     _Atomic bool c_up;
+    /* (connstats.h) */
+    _Atomic uint64_t c_http5, c_http_other;
+    _Atomic int c_state;                 /* enum tp_rest_state */
+    _Atomic int64_t c_last_ok, c_resume; /* real clock; monotonic */
     pthread_mutex_t mu;
     char status[512];
 };
@@ -171,7 +178,24 @@ static void update_status(struct poller *p)
     bool up = false;
     uint32_t failing = 0;
     for (size_t i = 0; i < p->nrq; i++) up |= p->rq[i].ok_last;
-    for (size_t i = 0; i < p->n; i++) failing += p->in[i].failing;
+    bool polled = false;
+    int64_t resume = p->not_before;
+    for (size_t i = 0; i < p->n; i++) {
+        failing += p->in[i].failing;
+        atomic_store_explicit(&p->in[i].c_failing, p->in[i].failing, memory_order_relaxed);
+    }
+    for (size_t i = 0; i < p->nrq; i++) {
+        polled |= p->rq[i].done_once;
+        if (!p->rq[i].ok_last && p->rq[i].done_once && p->rq[i].due > resume)
+            resume = p->rq[i].due; /* a failed request's backoff */
+    }
+    enum tp_rest_state rs = p->limited ? TP_RS_RATE_LIMITED
+                            : !polled  ? TP_RS_WAITING
+                            : !up      ? TP_RS_FAILING
+                            : failing  ? TP_RS_DEGRADED
+                                       : TP_RS_OK;
+    atomic_store_explicit(&p->c_state, rs, memory_order_relaxed);
+    atomic_store_explicit(&p->c_resume, resume, memory_order_relaxed);
     atomic_store_explicit(&p->c_up, up, memory_order_relaxed);
     atomic_store_explicit(&p->c_failing, failing, memory_order_relaxed);
     atomic_store_explicit(&p->base.link, up ? TP_ST_SUBSCRIBED : TP_ST_DISCONNECTED,
@@ -232,7 +256,18 @@ bool tp_rest_stats(const struct tp_source *src, struct tp_rest_stats *ret)
         .bad = L(c_bad),
         .failing = L(c_failing),
         .up = L(c_up),
+        .http_5xx = L(c_http5),
+        .http_other = L(c_http_other),
+        .state = (uint8_t)L(c_state),
+        .last_ok_real = L(c_last_ok),
+        .resume_mono = L(c_resume),
+        .n = (uint32_t)p->n,
     };
+    for (size_t i = 0; i < p->n; i++) {
+        ret->sym_instr[i] = p->in[i].id;
+        ret->sym_errors[i] = L(in[i].c_errors);
+        ret->sym_failing[i] = L(in[i].c_failing);
+    }
 #undef L
     return true;
 }
@@ -448,6 +483,7 @@ static void mark_failing(struct poller *p, struct req *r, const char *why)
 {
     for (size_t i = r->first; i < r->first + r->n; i++) {
         p->in[i].failing = true;
+        INC(p, in[i].c_errors);
         snprintf(p->in[i].err, sizeof p->in[i].err, "%s", why);
     }
 }
@@ -582,6 +618,7 @@ static void data(struct poller *p, struct req *r, int64_t now, int nev)
         if (!in->failing || strcmp(in->err, why))
             tp_error("%s: %s: %s; the other symbols are not affected", p->vname, in->name, why);
         in->failing = true;
+        INC(in, c_errors);
         snprintf(in->err, sizeof in->err, "%s", why);
     }
 }
@@ -653,6 +690,10 @@ static void finish(struct poller *p, struct req *r, CURLcode code)
     }
     if (status >= 500 || status < 200) {
         INC(p, c_http);
+        if (status >= 500)
+            INC(p, c_http5);
+        else
+            INC(p, c_http_other);
         snprintf(why, sizeof why, "HTTP %ld", status);
         transient(p, r, now, why);
         goto out;
@@ -670,6 +711,7 @@ static void finish(struct poller *p, struct req *r, CURLcode code)
     }
     if (n >= 0) {
         INC(p, c_ok);
+        atomic_store_explicit(&p->c_last_ok, recv, memory_order_relaxed);
         data(p, r, now, n);
         goto out;
     }

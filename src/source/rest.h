@@ -137,6 +137,16 @@ struct tp_rest_stats {
     uint64_t bad;          /* malformed bodies */
     uint32_t failing;      /* instruments whose last poll failed */
     bool up;               /* the last poll of some request gave data */
+    /* (added: source/connstats.h) */
+    uint64_t http_5xx;    /* of http_errors: status 5xx */
+    uint64_t http_other;  /* of http_errors: status < 200 (4xx: the rest) */
+    uint8_t state;        /* enum tp_rest_state */
+    int64_t last_ok_real; /* last poll with data, real clock (0 never) */
+    int64_t resume_mono;  /* no request starts before this (monotonic; 0 none) */
+    uint32_t n;           /* instruments (sym_* entries) */
+    uint32_t sym_instr[TP_REST_MAX_SYMS];
+    uint64_t sym_errors[TP_REST_MAX_SYMS]; /* failed polls of the instrument */
+    bool sym_failing[TP_REST_MAX_SYMS];
 };
 /* false when src is not a REST source. */
 bool tp_rest_stats(const struct tp_source *src, struct tp_rest_stats *ret);

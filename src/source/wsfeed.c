@@ -30,6 +30,7 @@
 #include "core/log.h"
 #include "core/tptime.h"
 #include "source/backfill.h"
+#include "source/connstats.h"
 #include "source/ws.h"
 #include "source/wsfeed.h"
 
@@ -137,11 +138,20 @@ struct feed {
         c_events, c_bad, c_too_big, c_venue_errors, c_id_gaps, c_outage_gaps, c_pings, c_pongs,
         c_subs, c_bf_gaps, c_bf_trades, c_bf_failed;
     _Atomic bool c_connected;
+    /* (connstats.h) */
+    _Atomic uint64_t c_attempts, c_dc_peer, c_dc_error, c_dc_stop, c_bytes, c_acks, c_ping_replies,
+        c_bf_done;
+    _Atomic uint32_t c_held;
+    _Atomic int c_state;                          /* enum tp_ws_state */
+    _Atomic int64_t c_backoff, c_last_rx, c_skew; /* ns; c_last_rx real clock */
+    _Atomic bool c_have_skew;
+    bool own_drop; /* (src) the connection is being dropped by us (watchdog, planned) */
 };
 
 static const struct tp_source_ops feed_ops;
 
-#define INC(f, c) atomic_fetch_add_explicit(&(f)->c, 1, memory_order_relaxed)
+#define INC(f, c)    atomic_fetch_add_explicit(&(f)->c, 1, memory_order_relaxed)
+#define SET(f, c, v) atomic_store_explicit(&(f)->c, v, memory_order_relaxed)
 
 /* ---- spec ---------------------------------------------------------------------------- */
 
@@ -522,6 +532,9 @@ static void on_open(void *ctx)
     f->attempt = 0;
     tp_venue_parser_new_connection(f->parser);
     INC(f, c_connects);
+    SET(f, c_state, TP_WS_CONNECTED);
+    SET(f, c_last_rx, f->last_rx_real);
+    f->own_drop = false;
     atomic_store_explicit(&f->c_connected, true, memory_order_relaxed);
     atomic_store_explicit(&f->base.link, TP_ST_CONNECTED, memory_order_relaxed);
     tp_info("%s: connected to %s (%s); subscribing (%zu request(s))", f->name, f->shown, f->addr,
@@ -539,6 +552,7 @@ static void mark_subscribed(struct feed *f)
     f->resume_vts = vtime(f, f->last_rx_real);
     f->next_hb = f->subscribed_mono;
     atomic_store_explicit(&f->base.link, TP_ST_SUBSCRIBED, memory_order_relaxed);
+    SET(f, c_state, TP_WS_SUBSCRIBED);
     tp_info("%s: subscribed (%zu instrument(s))", f->name, f->n);
     status_all(f, TP_ST_SUBSCRIBED, f->resume_vts);
 }
@@ -556,6 +570,7 @@ static void on_control(struct feed *f, const struct tp_venue_result *r)
     switch (r->type) {
     case TP_VMSG_SUBSCRIBED:
     case TP_VMSG_ACK:
+        INC(f, c_acks);
         mark_subscribed(f);
         break;
     case TP_VMSG_ERROR: {
@@ -567,7 +582,8 @@ static void on_control(struct feed *f, const struct tp_venue_result *r)
         break;
     }
     case TP_VMSG_PING:
-        if (r->reply_len) tp_ws_send(f->ws, r->reply, r->reply_len); /* the venue asks: answer */
+        if (r->reply_len && tp_ws_send(f->ws, r->reply, r->reply_len) == 0) /* the venue asks */
+            INC(f, c_ping_replies);
         break;
     case TP_VMSG_PONG:
         INC(f, c_pongs);
@@ -583,6 +599,7 @@ static void on_control(struct feed *f, const struct tp_venue_result *r)
                 (int)r->text_len, r->text);
         f->planned = true;
         INC(f, c_planned);
+        f->own_drop = true;
         tp_ws_drop(f->ws, "planned reconnect");
         break;
     default: /* heartbeats, ignored data: evidence only */
@@ -693,6 +710,7 @@ static void on_backfilled(void *ctx, const struct tp_backfill_result *r)
             e->trade_id = r->first;
             e->gap_last = r->last;
             put_status_records(f, 1);
+            INC(f, c_bf_done);
             tp_info("%s: gap in %s over the outage %s .. %s backfilled: %zu trade(s) from REST",
                     f->name, tp_instr_name(r->instr), a, b, r->n);
         } else {
@@ -709,6 +727,7 @@ static void on_backfilled(void *ctx, const struct tp_backfill_result *r)
         e->gap_last = r->last;
         e->flags |= TP_EV_BACKFILLED;
         put_status_records(f, 1);
+        INC(f, c_bf_done);
         tp_info("%s: gap in %s trade ids %llu..%llu backfilled: %zu trade(s) from REST", f->name,
                 tp_instr_name(r->instr), (unsigned long long)r->first, (unsigned long long)r->last,
                 r->n);
@@ -737,6 +756,8 @@ static void on_message(void *ctx, const char *msg, size_t len, bool binary)
     f->last_rx_mono = tp_mono_ns();
     f->last_rx_real = real;
     INC(f, c_messages);
+    SET(f, c_last_rx, real);
+    atomic_fetch_add_explicit(&f->c_bytes, len, memory_order_relaxed);
     struct tp_venue_result r;
     int n;
     for (;;) {
@@ -769,6 +790,10 @@ static void on_message(void *ctx, const char *msg, size_t len, bool binary)
         if ((e->flags & TP_EV_TS_VENUE) && e->kind != TP_KIND_STATUS && e->kind != TP_KIND_VBAR)
             skew_sample(f, e->ts_recv - e->ts);
     }
+    if (f->have_skew) {
+        SET(f, c_skew, f->skew);
+        SET(f, c_have_skew, true);
+    }
     if (r.gaps) {
         atomic_fetch_add_explicit(&f->c_id_gaps, r.gaps, memory_order_relaxed);
         for (int i = 0; i < n; i++)
@@ -792,6 +817,8 @@ static void on_too_big(void *ctx, size_t len)
     f->last_rx_real = tp_now_ns();
     INC(f, c_too_big);
     INC(f, base.bad);
+    SET(f, c_last_rx, f->last_rx_real);
+    atomic_fetch_add_explicit(&f->c_bytes, len, memory_order_relaxed);
     tp_warn("%s: a %zu-byte message exceeds the size cap and was skipped", f->name, len);
 }
 
@@ -801,6 +828,7 @@ static void on_pong(void *ctx)
     f->last_rx_mono = tp_mono_ns();
     f->last_rx_real = tp_now_ns();
     INC(f, c_pongs);
+    SET(f, c_last_rx, f->last_rx_real);
 }
 
 static void retry_later(struct feed *f, const char *why, bool was_open)
@@ -814,6 +842,8 @@ static void retry_later(struct feed *f, const char *why, bool was_open)
     f->st = ST_WAIT;
     f->due = tp_mono_ns() + delay;
     f->attempt++;
+    SET(f, c_backoff, delay);
+    SET(f, c_state, delay ? TP_WS_BACKOFF : TP_WS_CONNECTING);
     char d[32];
     dur(delay, d, sizeof d);
     if (was_open || f->attempt <= 3 || f->attempt % 10 == 0)
@@ -834,6 +864,17 @@ static void on_closed(void *ctx, bool was_open, const char *why)
         return;
     }
     INC(f, c_disconnects);
+    /* Our own drops (watchdog, planned) were counted where they were decided; the others by
+     * ws.c's reason text: a close frame ("peer closed ...") or the end of the stream
+     * ("connection closed") is the venue's doing, anything else an error. */
+    if (f->stopping)
+        INC(f, c_dc_stop);
+    else if (!f->own_drop &&
+             (!strncmp(why, "peer closed", 11) || !strcmp(why, "connection closed")))
+        INC(f, c_dc_peer);
+    else if (!f->own_drop)
+        INC(f, c_dc_error);
+    f->own_drop = false;
     int64_t up = tp_mono_ns() - f->opened_mono;
     /* Data is known complete up to the last frame received. */
     int64_t h = vtime(f, f->last_rx_real);
@@ -863,6 +904,9 @@ static void start_attempt(struct feed *f, int64_t now)
         retry_later(f, "cannot start the name lookup", false);
         return;
     }
+    INC(f, c_attempts);
+    SET(f, c_state, TP_WS_CONNECTING);
+    SET(f, c_backoff, 0);
     f->st = ST_RESOLVE;
     f->resolve_started = now;
 }
@@ -916,6 +960,7 @@ static void open_step(struct feed *f, int64_t now)
     int64_t idle = now - f->last_rx_mono;
     if (idle >= f->o.watchdog_ns) {
         INC(f, c_watchdog);
+        f->own_drop = true;
         char why[96], d[32];
         dur(idle, d, sizeof d);
         snprintf(why, sizeof why, "watchdog: no message for %s", d);
@@ -925,6 +970,7 @@ static void open_step(struct feed *f, int64_t now)
     if (f->max_age_ns && now - f->opened_mono >= f->max_age_ns) {
         INC(f, c_planned);
         f->planned = true;
+        f->own_drop = true;
         tp_info("%s: the connection reached the venue's age limit: reconnecting", f->name);
         tp_ws_drop(f->ws, "connection age limit");
         return;
@@ -946,6 +992,7 @@ static void open_step(struct feed *f, int64_t now)
         if (app_due) f->last_app_ping = now;
     }
     if (!f->subscribed) return;
+    SET(f, c_state, idle >= f->o.probe_ns ? TP_WS_STALE : TP_WS_SUBSCRIBED);
     if (!f->stable && now - f->subscribed_mono >= STABLE_NS) {
         f->stable = true;
         tp_backoff_reset(&f->bo);
@@ -968,6 +1015,9 @@ static void step(struct feed *f)
     int64_t now = tp_mono_ns();
     skew_rotate(f, now);
     if (f->bf) tp_backfill_poll(f->bf, on_backfilled, f);
+    uint32_t held = 0;
+    for (size_t i = 0; i < f->n; i++) held += f->in[i].held;
+    SET(f, c_held, held);
     switch (f->st) {
     case ST_WAIT:
         if (now >= f->due) start_attempt(f, now);
@@ -1068,6 +1118,8 @@ static int feed_run(struct tp_source *src)
     /* Last records: the connection ends with the run (disconnected, hold). */
     f->stopping = true;
     tp_ws_drop(f->ws, "stopping");
+    SET(f, c_state, TP_WS_STOPPED);
+    SET(f, c_backoff, 0);
     tp_ws_free(f->ws);
     f->ws = NULL;
     tp_ws_resolver_free(f->res);
@@ -1155,6 +1207,21 @@ bool tp_wsfeed_stats(const struct tp_source *src, struct tp_wsfeed_stats *ret)
         .backfill_trades = L(c_bf_trades),
         .backfill_failed = L(c_bf_failed),
         .connected = L(c_connected),
+        .attempts = L(c_attempts),
+        .peer_closed = L(c_dc_peer),
+        .errors = L(c_dc_error),
+        .stopped = L(c_dc_stop),
+        .bytes = L(c_bytes),
+        .acks = L(c_acks),
+        .pings_answered = L(c_ping_replies),
+        .backfilled_gaps = L(c_bf_done),
+        .held = L(c_held),
+        .instruments = (uint32_t)f->n,
+        .state = (uint8_t)L(c_state),
+        .backoff_ns = L(c_backoff),
+        .last_rx_real = L(c_last_rx),
+        .have_skew = L(c_have_skew),
+        .skew_ns = L(c_skew),
     };
 #undef L
     return true;

@@ -108,6 +108,22 @@ struct tp_wsfeed_stats {
     uint64_t backfill_trades; /* trades recovered */
     uint64_t backfill_failed; /* gaps not (wholly) recovered */
     bool connected;
+    /* (added: source/connstats.h) */
+    uint64_t attempts;        /* connection attempts started */
+    uint64_t peer_closed;     /* disconnects: the venue closed (close frame, end of stream) */
+    uint64_t errors;          /* disconnects: a write failed, the connection broke */
+    uint64_t stopped;         /* disconnects: the run ended */
+    uint64_t bytes;           /* bytes of the frames received */
+    uint64_t acks;            /* subscription acknowledgements received */
+    uint64_t pings_answered;  /* venue application pings answered */
+    uint64_t backfilled_gaps; /* gaps (ids or outages) wholly backfilled */
+    uint32_t held;            /* instruments held now (outage, gap being backfilled) */
+    uint32_t instruments;     /* of the subscription */
+    uint8_t state;            /* enum tp_ws_state */
+    int64_t backoff_ns;       /* the current wait before the next attempt (0 none) */
+    int64_t last_rx_real;     /* last frame of any kind, real clock (0 never) */
+    bool have_skew;
+    int64_t skew_ns; /* receive time minus venue time */
 };
 /* Snapshot of a wsfeed source's counters; false when src is not a wsfeed source. */
 bool tp_wsfeed_stats(const struct tp_source *src, struct tp_wsfeed_stats *ret);

@@ -193,6 +193,14 @@ try {
   const srcRows = await page.$$eval('#sources tbody tr', (trs) => trs.map((tr) => Array.from(tr.cells, (c) => c.textContent)));
   const sim = srcRows.find((r) => /^sim/.test(r[0]));
   check(sim && /connected/.test(sim[1]), 'the sim source shows connected: ' + JSON.stringify(sim));
+  // Connectors show their own state and a summary (docs/api.md, sources[].connector): the
+  // WebSocket venue and the poller of dashboard_e2e.sh point at a closed port.
+  const bin = srcRows.find((r) => /^binance:/.test(r[0]));
+  check(bin && /^(backoff|connecting)/.test(bin[1]) && /0\/\d+ connects/.test(bin[1]),
+    'the binance source shows backoff with its attempts: ' + JSON.stringify(bin));
+  const yh = srcRows.find((r) => /^yahoo:/.test(r[0]));
+  check(yh && /^(failing|waiting)/.test(yh[1]) && /polls ok/.test(yh[1]),
+    'the yahoo poller shows failing with its polls: ' + JSON.stringify(yh));
 
   await page.click('#intervals button[data-interval="1m"]');
   await page.waitForTimeout(800);

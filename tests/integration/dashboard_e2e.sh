@@ -12,6 +12,8 @@
 #     run's end is an eof, after which the engine takes every later trade of an instrument as
 #     late — docs/engine.md.) The simulator runs live (200 events/s) with a price shock every
 #     2 s of event time (--sim-shock), which the engine's 3-sigma return detector reports.
+#     A Binance source and a Yahoo poller point at a closed port: the health panel must list
+#     them with their connector state (backoff or connecting; failing or waiting).
 #  3. The browser checks what a user sees: the instrument list, live prices, the candlestick
 #     chart with history from the lake (/api/bars: bars from before the restart), switching
 #     instrument and interval, an anomaly arriving in the alert feed, no console errors.
@@ -45,7 +47,12 @@ mv "$tmp/first/lake" "$data/lake"
 
 # 2. Live, serving.
 restart=$(date -u +%Y-%m-%dT%H:%M:%SZ)
-"$TICKPIPE" run --data "$data" --lake off --http 127.0.0.1:0 --sim-shock 2s --status-interval 0 2>"$tmp/run2.log" &
+# Two connectors pointed at a closed loopback port, for the health panel's connector rows
+# (a WebSocket venue backing off, a REST poller failing); they write no data.
+closed=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+"$TICKPIPE" run --data "$data" --lake off --http 127.0.0.1:0 --sim-shock 2s --status-interval 0 \
+    --source sim --source binance:BTCUSDT --endpoint "binance=ws://127.0.0.1:$closed/ws" \
+    --source yahoo:AAPL --endpoint "yahoo=http://127.0.0.1:$closed" 2>"$tmp/run2.log" &
 pid=$!
 url=
 for _ in $(seq 1 150); do

@@ -16,6 +16,7 @@
 #include "core/instrument.h"
 #include "core/tptime.h"
 #include "source/backfill.h"
+#include "source/connstats.h"
 #include "source/rest.h"
 #include "source/rest_int.h"
 #include "tpt.h"
@@ -578,6 +579,15 @@ static void test_specs(void)
     tp_rest_status(src, line, sizeof line);
     ASSERT_EQ_STR(line, "waiting for the first poll");
     ASSERT(tp_instr_find("coingecko:ETH-EUR", 17) != 0);
+    /* Its connector snapshot (source/connstats.h): a poller waiting, two instruments. */
+    struct tp_connstats cs;
+    ASSERT(tp_source_connstats(src, tp_now_ns(), tp_mono_ns(), &cs));
+    ASSERT_EQ_INT(cs.kind, TP_CONN_REST);
+    ASSERT_EQ_STR(cs.venue, "coingecko");
+    ASSERT_EQ_STR(tp_rest_state_name(cs.state), "waiting");
+    ASSERT_EQ_INT((int)cs.nsyms, 2);
+    ASSERT_EQ_STR(tp_instr_name(cs.sym[1].instr), "coingecko:ETH-EUR");
+    ASSERT(cs.last_rx == 0 && cs.resume_at == 0 && cs.polls == 0 && !cs.sym[0].failing);
     /* Failover groups: REST sources only, two at least, each in one group. */
     struct tp_source *y, *a, *w;
     ASSERT_EQ_INT(tp_rest_source_new("coingecko:ethereum", &o, &y, err, sizeof err), 0);

@@ -793,6 +793,181 @@ static void test_metrics_kafka(void)
     tp_live_free(l);
 }
 
+/* Connector statistics (source/connstats.h): labels, enum-style states, reasons and classes,
+ * ages from the time given, per-instrument REST series, and the /api/health object. */
+static void test_metrics_connectors(void)
+{
+    struct tp_live *l = tp_live_new(NULL);
+    ASSERT(l != NULL);
+    struct tp_live_stats *st = malloc(sizeof *st);
+    ASSERT(st != NULL);
+    struct tp_buf b;
+    tp_buf_init(&b, 1 << 20);
+    ASSERT_EQ_INT(tp_live_set_source(l, "sim", TP_ST_CONNECTED, 5, 0), 0);
+    tp_live_stats(l, st);
+    ASSERT_EQ_INT(tp_metrics_write_connectors(&b, st, T0), 0);
+    ASSERT_EQ_INT((int)b.len, 0); /* no connector: no family */
+
+    struct tp_connstats ws = {.kind = TP_CONN_WS,
+                              .state = TP_WS_BACKOFF,
+                              .venue = "binance",
+                              .last_rx = T0 - 2500 * TP_NS_PER_MS,
+                              .backoff_ns = 750 * TP_NS_PER_MS,
+                              .connects = 4,
+                              .attempts = 6,
+                              .failures = 2,
+                              .disconnects = {1, 1, 1, 0, 0},
+                              .sub_requests = 4,
+                              .sub_acks = 3,
+                              .messages = 57,
+                              .bytes = 9000,
+                              .malformed = 1,
+                              .pings_sent = 2,
+                              .pongs = 2,
+                              .pings_answered = 1,
+                              .held = 3,
+                              .instruments = 3,
+                              .have_skew = true,
+                              .skew_ns = -12 * TP_NS_PER_MS,
+                              .id_gaps = 1,
+                              .backfilled_gaps = 1,
+                              .backfilled_trades = 3};
+    struct tp_connstats rs = {.kind = TP_CONN_REST,
+                              .state = TP_RS_DEGRADED,
+                              .venue = "yahoo",
+                              .last_rx = 0,
+                              .resume_at = T0 + 1500 * TP_NS_PER_MS,
+                              .polls = 9,
+                              .successes = 4,
+                              .timeouts = 1,
+                              .http_4xx = 2,
+                              .http_5xx = 1,
+                              .http_429 = 1,
+                              .notes = 2,
+                              .failing = 1,
+                              .instruments = 2,
+                              .nsyms = 2};
+    rs.sym[0] = (struct tp_conn_sym){.instr = instr("yahoo:AAPL"), .errors = 1};
+    rs.sym[1] = (struct tp_conn_sym){.instr = instr("yahoo:NOPE"), .errors = 3, .failing = true};
+    ASSERT_EQ_INT(tp_live_set_source_conn(l, "binance:BTCUSDT@agg", &ws), 0);
+    ASSERT_EQ_INT(tp_live_set_source_conn(l, "yahoo:AAPL,NOPE", &rs), 0);
+    ASSERT_EQ_INT(tp_live_set_source_conn(l, "", &rs), -EINVAL);
+    /* A whole --source spec fits (TP_LIVE_NAME_MAX 127): twelve Binance symbols. */
+    const char *lng = "binance:SWRVBUSD,BUSDTRY,VETETH,AAVEUPUSDT,ONTTRY,QSPBTC,FTMUSDT,SXPBTC,"
+                      "XMRBTC,NKNUSDT,LRCBTC,BTCUSDT@agg";
+    ASSERT(strlen(lng) > 100);
+    ASSERT_EQ_INT(tp_live_set_source(l, lng, TP_ST_SUBSCRIBED, 1, 0), 0);
+    tp_live_stats(l, st);
+    ASSERT_EQ_INT(st->nsources, 4);
+    ASSERT(!st->has_conn[0] && st->has_conn[1] && st->has_conn[2] && !st->has_conn[3]);
+    ASSERT_EQ_STR(st->sources[3].name, lng);
+    tp_buf_reset(&b);
+    ASSERT_EQ_INT(tp_metrics_write_connectors(&b, st, T0), 0);
+    tp_buf_putc(&b, 0);
+#define WL "{source=\"binance:BTCUSDT@agg\",venue=\"binance\""
+#define RL "{source=\"yahoo:AAPL,NOPE\",venue=\"yahoo\""
+    const char *want[] = {
+        "# TYPE tickpipe_ws_state gauge\n",
+        "tickpipe_ws_state" WL ",state=\"connecting\"} 0\n",
+        "tickpipe_ws_state" WL ",state=\"backoff\"} 1\n",
+        "tickpipe_ws_state" WL ",state=\"stopped\"} 0\n",
+        "# TYPE tickpipe_ws_disconnects_total counter\n",
+        "tickpipe_ws_disconnects_total" WL ",reason=\"peer\"} 1\n",
+        "tickpipe_ws_disconnects_total" WL ",reason=\"stale\"} 1\n",
+        "tickpipe_ws_disconnects_total" WL ",reason=\"planned\"} 1\n",
+        "tickpipe_ws_disconnects_total" WL ",reason=\"error\"} 0\n",
+        "tickpipe_ws_backoff_seconds" WL "} 0.75\n",
+        "tickpipe_ws_last_message_age_seconds" WL "} 2.5\n",
+        "tickpipe_ws_clock_skew_seconds" WL "} -0.012\n",
+        "tickpipe_ws_gaps_total" WL ",kind=\"id\"} 1\n",
+        "tickpipe_ws_gaps_total" WL ",kind=\"outage\"} 0\n",
+        "tickpipe_ws_connect_attempts_total" WL "} 6\n",
+        "tickpipe_ws_connects_total" WL "} 4\n",
+        "tickpipe_ws_connect_failures_total" WL "} 2\n",
+        "tickpipe_ws_subscribe_requests_total" WL "} 4\n",
+        "tickpipe_ws_subscribe_acks_total" WL "} 3\n",
+        "tickpipe_ws_messages_total" WL "} 57\n",
+        "tickpipe_ws_received_bytes_total" WL "} 9000\n",
+        "tickpipe_ws_malformed_messages_total" WL "} 1\n",
+        "tickpipe_ws_venue_pings_answered_total" WL "} 1\n",
+        "tickpipe_ws_held_instruments" WL "} 3\n",
+        "# TYPE tickpipe_ws_held_instruments gauge\n",
+        "tickpipe_ws_backfilled_gaps_total" WL "} 1\n",
+        "tickpipe_ws_backfilled_trades_total" WL "} 3\n",
+        "tickpipe_rest_state" RL ",state=\"degraded\"} 1\n",
+        "tickpipe_rest_state" RL ",state=\"ok\"} 0\n",
+        "tickpipe_rest_http_errors_total" RL ",class=\"4xx\"} 2\n",
+        "tickpipe_rest_http_errors_total" RL ",class=\"5xx\"} 1\n",
+        "tickpipe_rest_http_errors_total" RL ",class=\"other\"} 0\n",
+        "tickpipe_rest_rate_limited_total" RL ",kind=\"http_429\"} 1\n",
+        "tickpipe_rest_rate_limited_total" RL ",kind=\"note\"} 2\n",
+        "tickpipe_rest_backoff_seconds" RL "} 1.5\n",
+        "tickpipe_rest_last_success_age_seconds" RL "} -1\n",
+        "tickpipe_rest_polls_total" RL "} 9\n",
+        "tickpipe_rest_successes_total" RL "} 4\n",
+        "tickpipe_rest_timeouts_total" RL "} 1\n",
+        "tickpipe_rest_failing_instruments" RL "} 1\n",
+        "tickpipe_rest_instrument_errors_total" RL ",instrument=\"yahoo:AAPL\"} 1\n",
+        "tickpipe_rest_instrument_errors_total" RL ",instrument=\"yahoo:NOPE\"} 3\n",
+        "tickpipe_rest_instrument_failing" RL ",instrument=\"yahoo:NOPE\"} 1\n",
+        "tickpipe_rest_instrument_failing" RL ",instrument=\"yahoo:AAPL\"} 0\n",
+    };
+    for (size_t i = 0; i < TP_ARRAY_LEN(want); i++)
+        if (!strstr(b.p, want[i])) TPT_FAIL("missing %s in\n%s", want[i], b.p);
+    ASSERT(!strstr(b.p, "source=\"sim\"")); /* not a connector */
+    /* Every sample line belongs to a family declared before it, each family once. */
+    size_t samples = 0, families = 0;
+    for (const char *p = b.p; *p; p = strchr(p, '\n') + 1) {
+        if (!strncmp(p, "# TYPE ", 7))
+            families++;
+        else if (*p != '#')
+            samples++;
+    }
+    ASSERT_EQ_INT((int)families, 6 + 17 + 5 + 7 + 2);
+    ASSERT_EQ_INT((int)samples, (6 + 5 + 1 + 1 + 1 + 2 + 17) + (5 + 3 + 2 + 1 + 1 + 7 + 2 + 2));
+    /* The whole /metrics carries them too. */
+    struct tp_serve_stats ss;
+    memset(&ss, 0, sizeof(ss));
+    tp_buf_reset(&b);
+    ASSERT_EQ_INT(tp_metrics_write(&b, st, &ss), 0);
+    tp_buf_putc(&b, 0);
+    ASSERT(strstr(b.p, "tickpipe_ws_connects_total" WL "} 4\n") != NULL);
+#undef WL
+#undef RL
+
+    struct tp_buf h;
+    tp_buf_init(&h, 1 << 20);
+    struct tp_jw w;
+    tp_jw_init(&w, &h);
+    tp_api_health(&w, st, &ss);
+    tp_buf_putc(&h, 0);
+    const char *hwant[] = {
+        "{\"name\":\"sim\",\"status\":\"connected\",\"events\":5,\"dropped\":0,\"connector\":null}",
+        "\"connector\":{\"kind\":\"websocket\",\"venue\":\"binance\",\"state\":\"backoff\","
+        "\"connect_attempts\":6,\"connects\":4,\"connect_failures\":2,\"disconnects\":{\"peer\":1,"
+        "\"stale\":1,\"planned\":1,\"error\":0,\"stop\":0},\"backoff_s\":0.75,"
+        "\"subscribe_requests\":4,\"subscribe_acks\":3,\"messages\":57,\"bytes\":9000,",
+        "\"held_instruments\":3,",
+        "\"clock_skew_ms\":-12,\"gaps\":{\"id\":1,\"outage\":0},\"backfilled_gaps\":1,",
+        "\"connector\":{\"kind\":\"rest\",\"venue\":\"yahoo\",\"state\":\"degraded\",\"polls\":9,"
+        "\"successes\":4,\"http_errors\":{\"4xx\":2,\"5xx\":1,\"other\":0},\"timeouts\":1,",
+        "\"rate_limited\":{\"http_429\":1,\"note\":2},",
+        "\"last_success_age_s\":null,\"failing_instruments\":1,\"instruments\":[{\"instrument\":"
+        "\"yahoo:AAPL\",\"errors\":1,\"failing\":false},{\"instrument\":\"yahoo:NOPE\",\"errors\":"
+        "3,"
+        "\"failing\":true}]}",
+    };
+    for (size_t i = 0; i < TP_ARRAY_LEN(hwant); i++)
+        if (!strstr(h.p, hwant[i])) TPT_FAIL("missing %s in\n%s", hwant[i], h.p);
+    ASSERT_EQ_STR(tp_ws_state_name(TP_WS_STATES), "");
+    ASSERT_EQ_STR(tp_rest_state_name(TP_RS_RATE_LIMITED), "rate_limited");
+    ASSERT_EQ_STR(tp_ws_dc_name(TP_DC_STALE), "stale");
+    tp_buf_fini(&h);
+    tp_buf_fini(&b);
+    free(st);
+    tp_live_free(l);
+}
+
 static void test_metrics(void)
 {
     struct tp_live *l = live_small(8, 8, 8, 8);
@@ -1282,6 +1457,7 @@ TPT_MAIN({"live_cfg", test_live_cfg}, {"live_ticks_ring", test_live_ticks_ring},
          {"live_capacity", test_live_capacity}, {"json_writer", test_json_writer},
          {"json_reader", test_json_reader}, {"rows", test_rows}, {"api", test_api},
          {"metrics", test_metrics}, {"metrics_kafka", test_metrics_kafka},
-         {"stream_sub", test_stream_sub}, {"stream_queue", test_stream_queue},
-         {"parse_addr", test_parse_addr}, {"token_rule", test_token_rule}, {"server", test_server},
+         {"metrics_connectors", test_metrics_connectors}, {"stream_sub", test_stream_sub},
+         {"stream_queue", test_stream_queue}, {"parse_addr", test_parse_addr},
+         {"token_rule", test_token_rule}, {"server", test_server},
          {"api_bars_merge", test_api_bars_merge})

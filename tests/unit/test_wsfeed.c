@@ -7,6 +7,8 @@
  */
 #include "core/backoff.h"
 #include "core/instrument.h"
+#include "core/tptime.h"
+#include "source/connstats.h"
 #include "source/ws.h"
 #include "source/wsfeed.h"
 #include "tpt.h"
@@ -334,6 +336,14 @@ static void test_source_new(void)
     ASSERT(!st.connected);
     /* the instruments exist before any data arrives (holds and heartbeats need them) */
     ASSERT(tp_instr_find("okx:ETH-USDT", 12) != 0);
+    /* Its connector snapshot (source/connstats.h) before the run: nothing counted yet. */
+    struct tp_connstats cs;
+    ASSERT(tp_source_connstats(s, tp_now_ns(), tp_mono_ns(), &cs));
+    ASSERT_EQ_INT(cs.kind, TP_CONN_WS);
+    ASSERT_EQ_STR(cs.venue, "okx");
+    ASSERT_EQ_STR(tp_ws_state_name(cs.state), "connecting");
+    ASSERT_EQ_INT((int)cs.instruments, 2);
+    ASSERT(cs.attempts == 0 && cs.last_rx == 0 && !cs.have_skew && cs.nsyms == 0);
     tp_source_free(s);
     ASSERT_EQ_INT(tp_wsfeed_source_new("okx:BTC-USDT@bogus", &o, &s, err, sizeof err), -EINVAL);
     ASSERT(strstr(err, "bogus"));
