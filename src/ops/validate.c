@@ -476,14 +476,12 @@ void tp_validate_print(const struct tp_validate_report *r, FILE *f)
             (unsigned long long)r->table_rows[TP_LF_LATE],
             (unsigned long long)r->table_rows[TP_LF_GAPS], (double)r->elapsed_ns / 1e9);
     if (r->pg_ran)
-        fprintf(f,
-                "  database: %llu ticks, %llu bars, %llu anomalies, %llu late, %llu gaps%s\n",
-                (unsigned long long)r->db_rows[TP_LF_TICKS],
-                (unsigned long long)r->db_rows[TP_LF_BARS],
-                (unsigned long long)r->db_rows[TP_LF_ANOMALIES],
-                (unsigned long long)r->db_rows[TP_LF_LATE],
-                (unsigned long long)r->db_rows[TP_LF_GAPS],
-                r->lake_ran ? "" : " (the lake was not checked)");
+        fprintf(
+            f, "  database: %llu ticks, %llu bars, %llu anomalies, %llu late, %llu gaps%s\n",
+            (unsigned long long)r->db_rows[TP_LF_TICKS], (unsigned long long)r->db_rows[TP_LF_BARS],
+            (unsigned long long)r->db_rows[TP_LF_ANOMALIES],
+            (unsigned long long)r->db_rows[TP_LF_LATE], (unsigned long long)r->db_rows[TP_LF_GAPS],
+            r->lake_ran ? "" : " (the lake was not checked)");
     int failed = 0, warned = 0;
     for (int c = 0; c < TP_VC_N; c++) {
         const struct vcheck *k = &r->c[c];
