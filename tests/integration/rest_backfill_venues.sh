@@ -201,15 +201,14 @@ if want_ok:
     for r in reqs:
         q = r["query"]
         by_sym[q.get("product") or q.get("instId") or q.get("symbol") or r["path"].split("/")[2]].append(r)
-    # The client spaces request starts by 100 ms; arrival times at the server carry the
-    # scheduling jitter of a loaded machine, so one pair may arrive closer: each pair must be
-    # at least 60 ms apart and the pairs 95 ms apart on average.
-    steps = [r1["t"] - r0["t"] for r0, r1 in zip(reqs, reqs[1:])]
-    for step in steps:
-        if step < 0.06:
-            errors.append("two requests %.3f s apart" % step)
-    if steps and sum(steps) / len(steps) < 0.095:
-        errors.append("requests %.3f s apart on average" % (sum(steps) / len(steps)))
+    # The client spaces request starts by 100 ms. The server stamps a request when its handler
+    # thread runs, which on a loaded machine can come ~100 ms late, so one pair may look close
+    # together (seen: 1 ms) while the next looks far apart; the span of n requests is robust:
+    # it must cover (n-1) spacings, less one such late stamp at either end.
+    if len(reqs) > 1:
+        span = reqs[-1]["t"] - reqs[0]["t"]
+        if span < 0.095 * (len(reqs) - 1) - 0.12:
+            errors.append("%d requests within %.3f s" % (len(reqs), span))
     if venue == "coinbase":
         # The gaps are fetched one after the other, in the order they were recorded.
         k, paged = 0, 0
